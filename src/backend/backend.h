@@ -1,0 +1,143 @@
+// The Backend interface: every numeric operation a layer needs, on buffers the backend owns.
+// Layers are written once against it; the CPU backend (OpenBLAS + loops) is the reference and
+// the CUDA backend implements the same table. All pointers passed to these operations are
+// backend (device) pointers obtained from alloc(); host data crosses through upload/download.
+// Shapes are NCHW; "spatial" is H*W. Gradients are true gradients (not Darknet's negated deltas)
+// and backward operations accumulate (+=) into their outputs unless said otherwise.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "backend/activation.h"
+
+namespace rpg {
+
+struct ConvGeometry {  // one image, one group
+  int channels, height, width;  // input
+  int ksize, stride, pad;
+  int out_h, out_w;
+};
+
+struct PoolGeometry {
+  int batch, channels, height, width;
+  int size, stride, padding;  // Darknet maxpool: windows start at -padding/2
+  int out_h, out_w;
+};
+
+enum class CostType : int { Sse, Masked, Smooth, L1 };
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual std::string name() const = 0;
+  virtual int threads() const = 0;
+  virtual void set_threads(int n) = 0;
+
+  // Memory. alloc returns zeroed memory or throws Error(OutOfMemory / DeviceError).
+  virtual void* alloc(size_t bytes) = 0;
+  virtual void release(void* p) noexcept = 0;
+  virtual void upload(void* dst, const void* host_src, size_t bytes) = 0;
+  virtual void download(void* host_dst, const void* src, size_t bytes) = 0;
+
+  // Vector operations.
+  virtual void fill(float* x, int64_t n, float v) = 0;
+  virtual void copy(float* dst, const float* src, int64_t n) = 0;
+  virtual void axpy(int64_t n, float a, const float* x, float* y) = 0;  // y += a x
+  virtual void scale(int64_t n, float a, float* x) = 0;                 // x *= a
+  virtual double sum(const float* x, int64_t n) = 0;
+  // dst[r * dst_stride + i] (+)= src[r * src_stride + i] for r < rows, i < cols.
+  virtual void copy_rows(int64_t rows, int64_t cols, const float* src, int64_t src_stride,
+                         float* dst, int64_t dst_stride, bool accumulate) = 0;
+
+  // C[M,N] = alpha op(A)[M,K] op(B)[K,N] + beta C, row-major.
+  virtual void gemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const float* a,
+                    int lda, const float* b, int ldb, float beta, float* c, int ldc) = 0;
+  // col[C*k*k, out_h*out_w] from one image [C, H, W]; col2im accumulates back into the image.
+  virtual void im2col(const ConvGeometry& g, const float* im, float* col) = 0;
+  virtual void col2im(const ConvGeometry& g, const float* col, float* im) = 0;
+
+  // out[b, c, s] += bias[c]; bias_grad[c] += sum over b, s of delta[b, c, s].
+  virtual void add_bias(float* out, const float* bias, int batch, int channels, int64_t spatial) = 0;
+  virtual void bias_grad(const float* delta, int batch, int channels, int64_t spatial,
+                         float* bias_grad) = 0;
+
+  // y = act(x) (x == y allowed); delta *= act'(x, y) (x may be null when !act_needs_input).
+  virtual void activate(Act a, const float* x, float* y, int64_t n) = 0;
+  virtual void activate_backward(Act a, const float* x, const float* y, float* delta,
+                                 int64_t n) = 0;
+
+  // Batch normalisation over (batch, spatial) per channel.
+  // Training: mean/var of x (biased variance), x_hat = (x - mean) / sqrt(var + eps).
+  virtual void bn_stats(const float* x, int batch, int channels, int64_t spatial, float* mean,
+                        float* var) = 0;
+  virtual void bn_normalize(const float* x, const float* mean, const float* var, int batch,
+                            int channels, int64_t spatial, float eps, float* x_hat) = 0;
+  // y = gamma[c] * x_hat + beta[c]
+  virtual void bn_scale_shift(const float* x_hat, const float* gamma, const float* beta,
+                              int batch, int channels, int64_t spatial, float* y) = 0;
+  // Given dy: gamma_grad += sum dy x_hat, beta_grad += sum dy, and dy is replaced by dx.
+  // training=false: statistics were constants (dx = gamma dy / sqrt(var + eps)).
+  virtual void bn_backward(const float* x_hat, const float* gamma, const float* var, int batch,
+                           int channels, int64_t spatial, float eps, bool training, float* dy,
+                           float* gamma_grad, float* beta_grad) = 0;
+  // running = (1 - rate) running + rate stat, var with Bessel's correction for count m.
+  virtual void bn_running_update(const float* mean, const float* var, int channels, float rate,
+                                 int64_t m, float* running_mean, float* running_var) = 0;
+
+  // Pooling. Max pool stores the argmax input index per output (-1: empty window).
+  virtual void maxpool_forward(const PoolGeometry& g, const float* in, float* out, int32_t* idx) = 0;
+  virtual void maxpool_backward(const PoolGeometry& g, const float* delta_out, const int32_t* idx,
+                                float* delta_in) = 0;
+  virtual void avgpool_forward(int batch, int channels, int64_t spatial, const float* in,
+                               float* out) = 0;
+  virtual void avgpool_backward(int batch, int channels, int64_t spatial, const float* delta_out,
+                                float* delta_in) = 0;
+
+  // Softmax over `groups` groups of each row of n inputs, of x / temperature.
+  virtual void softmax_forward(const float* in, int batch, int n, int groups, float temperature,
+                               float* out) = 0;
+  // Vector-Jacobian product: delta_in += J^T delta_out.
+  virtual void softmax_backward(const float* out, const float* delta_out, int batch, int n,
+                                int groups, float temperature, float* delta_in) = 0;
+  // Cross-entropy of softmax outputs against truth: err[i] = -t log p; delta_in += (p - t) / T.
+  virtual void softmax_cross_entropy(const float* p, const float* truth, int64_t n,
+                                     float temperature, float* err, float* delta_in) = 0;
+  // Regression costs on x against truth: err[i] per element, delta_in += scale * dLoss/dx.
+  virtual void cost(CostType type, const float* x, const float* truth, int64_t n, float scale,
+                    float* err, float* delta_in) = 0;
+
+  // Darknet shortcut: out[(b, k, j*sample, i*sample) of (c2, h2, w2)] =
+  //   s1 * out[...] + s2 * add[(b, k, j*stride, i*stride) of (c1, h1, w1)], over the overlap.
+  virtual void shortcut_forward(int batch, int w1, int h1, int c1, const float* add, int w2,
+                                int h2, int c2, float s1, float s2, float* out) = 0;
+  // Adjoint of the add term: add_delta[...] += s2 * out_delta[...] over the same positions.
+  virtual void shortcut_backward(int batch, int w1, int h1, int c1, float* add_delta, int w2,
+                                 int h2, int c2, float s2, const float* out_delta) = 0;
+
+  // Nearest-neighbour upsampling by an integer stride, times scale (backward: adjoint).
+  virtual void upsample(const float* in, int batch, int channels, int h, int w, int stride,
+                        float scale, float* out) = 0;
+  virtual void upsample_backward(const float* delta_out, int batch, int channels, int h, int w,
+                                 int stride, float scale, float* delta_in) = 0;
+
+  // out[b, c, y, x] = scale * in[b, c, y + dy, flip ? (ow - 1 - x) + dx : x + dx] + shift
+  virtual void crop(const float* in, int batch, int channels, int h, int w, int oh, int ow, int dy,
+                    int dx, bool flip, float scale, float shift, float* out) = 0;
+  virtual void crop_backward(const float* delta_out, int batch, int channels, int h, int w, int oh,
+                             int ow, int dy, int dx, bool flip, float scale, float* delta_in) = 0;
+
+  // Dropout with a counter-based mask: element i is dropped when uniform01(seed, i) < p,
+  // kept ones are multiplied by 1/(1-p). Backward applies the same mask.
+  virtual void dropout(const float* in, int64_t n, float p, uint64_t seed, float* out) = 0;
+  virtual void dropout_backward(const float* delta_out, int64_t n, float p, uint64_t seed,
+                                float* delta_in) = 0;
+
+  // SGD with momentum in Darknet's form, on true gradients accumulated in grad:
+  //   grad += decay * w; w -= lr * grad; grad *= momentum
+  virtual void sgd_update(float* w, float* grad, int64_t n, float lr, float decay,
+                          float momentum) = 0;
+};
+
+}  // namespace rpg

@@ -1,0 +1,457 @@
+// CPU backend: the reference implementation of every Backend operation.
+#include "backend/cpu_backend.h"
+
+#include <cblas.h>
+
+#include <cfloat>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <new>
+
+#include "core/error.h"
+
+namespace rpg {
+
+// Parallel loops only where there is enough work to pay for waking threads.
+#define RPG_PRAGMA(x) _Pragma(#x)
+#define RPG_PARALLEL_FOR(work) RPG_PRAGMA(omp parallel for num_threads(threads_) if ((work) > 32768))
+
+CpuBackend::CpuBackend(int threads) : threads_(threads < 1 ? 1 : threads) {}
+
+void CpuBackend::set_threads(int n) {
+  if (n < 1) fail(Status::InvalidArgument, "thread count must be at least 1, got " + std::to_string(n));
+  threads_ = n;
+}
+
+void* CpuBackend::alloc(size_t bytes) {
+  size_t rounded = (bytes + 63) / 64 * 64;
+  void* p = std::aligned_alloc(64, rounded ? rounded : 64);
+  if (!p) fail(Status::OutOfMemory, "out of memory allocating " + std::to_string(bytes) + " bytes");
+  std::memset(p, 0, rounded);
+  return p;
+}
+void CpuBackend::release(void* p) noexcept { std::free(p); }
+void CpuBackend::upload(void* dst, const void* src, size_t bytes) { std::memcpy(dst, src, bytes); }
+void CpuBackend::download(void* dst, const void* src, size_t bytes) { std::memcpy(dst, src, bytes); }
+
+void CpuBackend::fill(float* x, int64_t n, float v) {
+  RPG_PARALLEL_FOR(n)
+  for (int64_t i = 0; i < n; ++i) x[i] = v;
+}
+void CpuBackend::copy(float* dst, const float* src, int64_t n) {
+  if (dst != src && n > 0) std::memcpy(dst, src, size_t(n) * sizeof(float));
+}
+void CpuBackend::axpy(int64_t n, float a, const float* x, float* y) {
+  RPG_PARALLEL_FOR(n)
+  for (int64_t i = 0; i < n; ++i) y[i] += a * x[i];
+}
+void CpuBackend::scale(int64_t n, float a, float* x) {
+  RPG_PARALLEL_FOR(n)
+  for (int64_t i = 0; i < n; ++i) x[i] *= a;
+}
+double CpuBackend::sum(const float* x, int64_t n) {
+  double s = 0;
+  for (int64_t i = 0; i < n; ++i) s += x[i];
+  return s;
+}
+void CpuBackend::copy_rows(int64_t rows, int64_t cols, const float* src, int64_t src_stride,
+                           float* dst, int64_t dst_stride, bool accumulate) {
+  RPG_PARALLEL_FOR(rows * cols)
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* s = src + r * src_stride;
+    float* d = dst + r * dst_stride;
+    if (accumulate)
+      for (int64_t i = 0; i < cols; ++i) d[i] += s[i];
+    else
+      std::memcpy(d, s, size_t(cols) * sizeof(float));
+  }
+}
+
+void CpuBackend::gemm(bool ta, bool tb, int m, int n, int k, float alpha, const float* a, int lda,
+                      const float* b, int ldb, float beta, float* c, int ldc) {
+  if (m <= 0 || n <= 0) return;
+  if (k <= 0) {  // BLAS leaves C untouched only when beta == 1
+    if (beta != 1.f)
+      for (int i = 0; i < m; ++i)
+        for (int j = 0; j < n; ++j) c[int64_t(i) * ldc + j] *= beta;
+    return;
+  }
+  if (openblas_get_num_threads() != threads_) openblas_set_num_threads(threads_);
+  cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n,
+              k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+
+void CpuBackend::im2col(const ConvGeometry& g, const float* im, float* col) {
+  const int k = g.ksize, rows = g.channels * k * k;
+  const int64_t out_size = int64_t(g.out_h) * g.out_w;
+  RPG_PARALLEL_FOR(int64_t(rows) * out_size)
+  for (int r = 0; r < rows; ++r) {
+    const int kw = r % k, kh = (r / k) % k, c = r / k / k;
+    const float* plane = im + int64_t(c) * g.height * g.width;
+    float* dst = col + int64_t(r) * out_size;
+    for (int y = 0; y < g.out_h; ++y) {
+      const int iy = kh + y * g.stride - g.pad;
+      float* row = dst + int64_t(y) * g.out_w;
+      if (iy < 0 || iy >= g.height) {
+        std::memset(row, 0, sizeof(float) * size_t(g.out_w));
+        continue;
+      }
+      const float* src = plane + int64_t(iy) * g.width;
+      for (int x = 0; x < g.out_w; ++x) {
+        const int ix = kw + x * g.stride - g.pad;
+        row[x] = (ix >= 0 && ix < g.width) ? src[ix] : 0.f;
+      }
+    }
+  }
+}
+
+void CpuBackend::col2im(const ConvGeometry& g, const float* col, float* im) {
+  const int k = g.ksize;
+  const int64_t out_size = int64_t(g.out_h) * g.out_w;
+  // One input channel per iteration: its k*k rows of col all land in the same plane.
+  RPG_PARALLEL_FOR(int64_t(g.channels) * k * k * out_size)
+  for (int c = 0; c < g.channels; ++c) {
+    float* plane = im + int64_t(c) * g.height * g.width;
+    for (int kh = 0; kh < k; ++kh)
+      for (int kw = 0; kw < k; ++kw) {
+        const float* src = col + (int64_t(c) * k * k + kh * k + kw) * out_size;
+        for (int y = 0; y < g.out_h; ++y) {
+          const int iy = kh + y * g.stride - g.pad;
+          if (iy < 0 || iy >= g.height) continue;
+          float* row = plane + int64_t(iy) * g.width;
+          const float* s = src + int64_t(y) * g.out_w;
+          for (int x = 0; x < g.out_w; ++x) {
+            const int ix = kw + x * g.stride - g.pad;
+            if (ix >= 0 && ix < g.width) row[ix] += s[x];
+          }
+        }
+      }
+  }
+}
+
+void CpuBackend::add_bias(float* out, const float* bias, int batch, int channels, int64_t spatial) {
+  RPG_PARALLEL_FOR(int64_t(batch) * channels * spatial)
+  for (int64_t bc = 0; bc < int64_t(batch) * channels; ++bc) {
+    const float v = bias[bc % channels];
+    float* o = out + bc * spatial;
+    for (int64_t s = 0; s < spatial; ++s) o[s] += v;
+  }
+}
+
+void CpuBackend::bias_grad(const float* delta, int batch, int channels, int64_t spatial,
+                           float* grad) {
+  RPG_PARALLEL_FOR(int64_t(batch) * channels * spatial)
+  for (int c = 0; c < channels; ++c) {
+    double s = 0;
+    for (int b = 0; b < batch; ++b) {
+      const float* d = delta + (int64_t(b) * channels + c) * spatial;
+      for (int64_t i = 0; i < spatial; ++i) s += d[i];
+    }
+    grad[c] += float(s);
+  }
+}
+
+void CpuBackend::activate(Act a, const float* x, float* y, int64_t n) {
+  if (a == Act::Linear) {
+    copy(y, x, n);
+    return;
+  }
+  RPG_PARALLEL_FOR(n)
+  for (int64_t i = 0; i < n; ++i) y[i] = act_apply(a, x[i]);
+}
+
+void CpuBackend::activate_backward(Act a, const float* x, const float* y, float* delta, int64_t n) {
+  if (a == Act::Linear) return;
+  RPG_PARALLEL_FOR(n)
+  for (int64_t i = 0; i < n; ++i) delta[i] *= act_gradient(a, x ? x[i] : 0.f, y[i]);
+}
+
+void CpuBackend::bn_stats(const float* x, int batch, int channels, int64_t spatial, float* mean,
+                          float* var) {
+  const double m = double(batch) * double(spatial);
+  RPG_PARALLEL_FOR(int64_t(batch) * channels * spatial)
+  for (int c = 0; c < channels; ++c) {
+    double s = 0, s2 = 0;
+    for (int b = 0; b < batch; ++b) {
+      const float* p = x + (int64_t(b) * channels + c) * spatial;
+      for (int64_t i = 0; i < spatial; ++i) s += p[i];
+    }
+    const double mu = s / m;
+    for (int b = 0; b < batch; ++b) {
+      const float* p = x + (int64_t(b) * channels + c) * spatial;
+      for (int64_t i = 0; i < spatial; ++i) s2 += (p[i] - mu) * (p[i] - mu);
+    }
+    mean[c] = float(mu);
+    var[c] = float(s2 / m);
+  }
+}
+
+void CpuBackend::bn_normalize(const float* x, const float* mean, const float* var, int batch,
+                              int channels, int64_t spatial, float eps, float* x_hat) {
+  RPG_PARALLEL_FOR(int64_t(batch) * channels * spatial)
+  for (int64_t bc = 0; bc < int64_t(batch) * channels; ++bc) {
+    const int c = int(bc % channels);
+    const float mu = mean[c], inv = 1.f / std::sqrt(var[c] + eps);
+    const float* p = x + bc * spatial;
+    float* o = x_hat + bc * spatial;
+    for (int64_t i = 0; i < spatial; ++i) o[i] = (p[i] - mu) * inv;
+  }
+}
+
+void CpuBackend::bn_scale_shift(const float* x_hat, const float* gamma, const float* beta,
+                                int batch, int channels, int64_t spatial, float* y) {
+  RPG_PARALLEL_FOR(int64_t(batch) * channels * spatial)
+  for (int64_t bc = 0; bc < int64_t(batch) * channels; ++bc) {
+    const int c = int(bc % channels);
+    const float g = gamma[c], b = beta[c];
+    const float* p = x_hat + bc * spatial;
+    float* o = y + bc * spatial;
+    for (int64_t i = 0; i < spatial; ++i) o[i] = g * p[i] + b;
+  }
+}
+
+void CpuBackend::bn_backward(const float* x_hat, const float* gamma, const float* var, int batch,
+                             int channels, int64_t spatial, float eps, bool training, float* dy,
+                             float* gamma_grad, float* beta_grad) {
+  const double m = double(batch) * double(spatial);
+  RPG_PARALLEL_FOR(int64_t(batch) * channels * spatial)
+  for (int c = 0; c < channels; ++c) {
+    double sdy = 0, sdyx = 0;
+    for (int b = 0; b < batch; ++b) {
+      const int64_t off = (int64_t(b) * channels + c) * spatial;
+      for (int64_t i = 0; i < spatial; ++i) {
+        sdy += dy[off + i];
+        sdyx += double(dy[off + i]) * x_hat[off + i];
+      }
+    }
+    gamma_grad[c] += float(sdyx);
+    beta_grad[c] += float(sdy);
+    const float k = gamma[c] / std::sqrt(var[c] + eps);
+    const float mdy = training ? float(sdy / m) : 0.f, mdyx = training ? float(sdyx / m) : 0.f;
+    for (int b = 0; b < batch; ++b) {
+      const int64_t off = (int64_t(b) * channels + c) * spatial;
+      for (int64_t i = 0; i < spatial; ++i)
+        dy[off + i] = k * (dy[off + i] - mdy - x_hat[off + i] * mdyx);
+    }
+  }
+}
+
+void CpuBackend::bn_running_update(const float* mean, const float* var, int channels, float rate,
+                                   int64_t m, float* running_mean, float* running_var) {
+  const float bessel = m > 1 ? float(m) / float(m - 1) : 1.f;
+  for (int c = 0; c < channels; ++c) {
+    running_mean[c] = (1 - rate) * running_mean[c] + rate * mean[c];
+    running_var[c] = (1 - rate) * running_var[c] + rate * var[c] * bessel;
+  }
+}
+
+void CpuBackend::maxpool_forward(const PoolGeometry& g, const float* in, float* out, int32_t* idx) {
+  const int off = -g.padding / 2;
+  const int64_t planes = int64_t(g.batch) * g.channels;
+  RPG_PARALLEL_FOR(planes * g.out_h * g.out_w * g.size * g.size)
+  for (int64_t p = 0; p < planes; ++p) {
+    const int64_t in_base = p * g.height * g.width;
+    for (int y = 0; y < g.out_h; ++y)
+      for (int x = 0; x < g.out_w; ++x) {
+        float best = -FLT_MAX;
+        int64_t best_i = -1;
+        for (int n = 0; n < g.size; ++n)
+          for (int m = 0; m < g.size; ++m) {
+            const int iy = off + y * g.stride + n, ix = off + x * g.stride + m;
+            if (iy < 0 || iy >= g.height || ix < 0 || ix >= g.width) continue;
+            const int64_t i = in_base + int64_t(iy) * g.width + ix;
+            if (in[i] > best || best_i < 0) {
+              best = in[i];
+              best_i = i;
+            }
+          }
+        const int64_t o = (p * g.out_h + y) * g.out_w + x;
+        out[o] = best_i < 0 ? 0.f : best;
+        idx[o] = int32_t(best_i);
+      }
+  }
+}
+
+void CpuBackend::maxpool_backward(const PoolGeometry& g, const float* delta_out, const int32_t* idx,
+                                  float* delta_in) {
+  // Overlapping windows can share an input: one plane per iteration.
+  const int64_t per_plane = int64_t(g.out_h) * g.out_w;
+  const int64_t planes = int64_t(g.batch) * g.channels;
+  RPG_PARALLEL_FOR(planes * per_plane)
+  for (int64_t p = 0; p < planes; ++p)
+    for (int64_t o = p * per_plane; o < (p + 1) * per_plane; ++o)
+      if (idx[o] >= 0) delta_in[idx[o]] += delta_out[o];
+}
+
+void CpuBackend::avgpool_forward(int batch, int channels, int64_t spatial, const float* in,
+                                 float* out) {
+  for (int64_t bc = 0; bc < int64_t(batch) * channels; ++bc) {
+    double s = 0;
+    for (int64_t i = 0; i < spatial; ++i) s += in[bc * spatial + i];
+    out[bc] = float(s / double(spatial));
+  }
+}
+
+void CpuBackend::avgpool_backward(int batch, int channels, int64_t spatial, const float* delta_out,
+                                  float* delta_in) {
+  const float inv = 1.f / float(spatial);
+  for (int64_t bc = 0; bc < int64_t(batch) * channels; ++bc)
+    for (int64_t i = 0; i < spatial; ++i) delta_in[bc * spatial + i] += delta_out[bc] * inv;
+}
+
+void CpuBackend::softmax_forward(const float* in, int batch, int n, int groups, float temperature,
+                                 float* out) {
+  const int per = n / groups;
+  for (int64_t r = 0; r < int64_t(batch) * groups; ++r) {
+    const float* x = in + r * per;
+    float* y = out + r * per;
+    float mx = -FLT_MAX;
+    for (int i = 0; i < per; ++i) mx = std::fmax(mx, x[i]);
+    double s = 0;
+    for (int i = 0; i < per; ++i) {
+      y[i] = std::exp((x[i] - mx) / temperature);
+      s += y[i];
+    }
+    const float inv = float(1.0 / s);
+    for (int i = 0; i < per; ++i) y[i] *= inv;
+  }
+}
+
+void CpuBackend::softmax_backward(const float* out, const float* delta_out, int batch, int n,
+                                  int groups, float temperature, float* delta_in) {
+  const int per = n / groups;
+  for (int64_t r = 0; r < int64_t(batch) * groups; ++r) {
+    const float* p = out + r * per;
+    const float* g = delta_out + r * per;
+    double dot = 0;
+    for (int i = 0; i < per; ++i) dot += double(g[i]) * p[i];
+    for (int i = 0; i < per; ++i) delta_in[r * per + i] += p[i] * (g[i] - float(dot)) / temperature;
+  }
+}
+
+void CpuBackend::softmax_cross_entropy(const float* p, const float* truth, int64_t n,
+                                       float temperature, float* err, float* delta_in) {
+  for (int64_t i = 0; i < n; ++i) {
+    const float t = truth[i];
+    err[i] = t != 0.f ? -t * std::log(std::fmax(p[i], 1e-30f)) : 0.f;
+    delta_in[i] += (p[i] - t) / temperature;
+  }
+}
+
+void CpuBackend::cost(CostType type, const float* x, const float* truth, int64_t n, float scale,
+                      float* err, float* delta_in) {
+  for (int64_t i = 0; i < n; ++i) {
+    const float d = x[i] - truth[i];
+    float e = 0, g = 0;
+    switch (type) {
+      case CostType::Sse: e = .5f * d * d; g = d; break;
+      case CostType::Masked:
+        if (truth[i] != -1234.f) { e = .5f * d * d; g = d; }  // Darknet's SECRET_NUM masks
+        break;
+      case CostType::Smooth:
+        if (std::fabs(d) < 1) { e = .5f * d * d; g = d; }
+        else { e = std::fabs(d) - .5f; g = d > 0 ? 1.f : -1.f; }
+        break;
+      case CostType::L1: e = std::fabs(d); g = d > 0 ? 1.f : (d < 0 ? -1.f : 0.f); break;
+    }
+    err[i] = scale * e;
+    delta_in[i] += scale * g;
+  }
+}
+
+namespace {
+// Visits the (out_index, add_index) pairs of Darknet's shortcut.
+template <typename F>
+void for_each_shortcut_pair(int batch, int w1, int h1, int c1, int w2, int h2, int c2, F f) {
+  int stride = w1 / w2, sample = w2 / w1;
+  if (stride < 1) stride = 1;
+  if (sample < 1) sample = 1;
+  const int minw = w1 < w2 ? w1 : w2, minh = h1 < h2 ? h1 : h2, minc = c1 < c2 ? c1 : c2;
+  for (int b = 0; b < batch; ++b)
+    for (int k = 0; k < minc; ++k)
+      for (int j = 0; j < minh; ++j)
+        for (int i = 0; i < minw; ++i) {
+          const int64_t out_i = i * sample + int64_t(w2) * (j * sample + int64_t(h2) * (k + int64_t(c2) * b));
+          const int64_t add_i = i * stride + int64_t(w1) * (j * stride + int64_t(h1) * (k + int64_t(c1) * b));
+          f(out_i, add_i);
+        }
+}
+}  // namespace
+
+void CpuBackend::shortcut_forward(int batch, int w1, int h1, int c1, const float* add, int w2,
+                                  int h2, int c2, float s1, float s2, float* out) {
+  for_each_shortcut_pair(batch, w1, h1, c1, w2, h2, c2,
+                         [&](int64_t o, int64_t a) { out[o] = s1 * out[o] + s2 * add[a]; });
+}
+
+void CpuBackend::shortcut_backward(int batch, int w1, int h1, int c1, float* add_delta, int w2,
+                                   int h2, int c2, float s2, const float* out_delta) {
+  for_each_shortcut_pair(batch, w1, h1, c1, w2, h2, c2,
+                         [&](int64_t o, int64_t a) { add_delta[a] += s2 * out_delta[o]; });
+}
+
+void CpuBackend::upsample(const float* in, int batch, int channels, int h, int w, int stride,
+                          float scale, float* out) {
+  const int ow = w * stride, oh = h * stride;
+  for (int64_t p = 0; p < int64_t(batch) * channels; ++p)
+    for (int y = 0; y < oh; ++y)
+      for (int x = 0; x < ow; ++x)
+        out[(p * oh + y) * ow + x] = scale * in[(p * h + y / stride) * w + x / stride];
+}
+
+void CpuBackend::upsample_backward(const float* delta_out, int batch, int channels, int h, int w,
+                                   int stride, float scale, float* delta_in) {
+  const int ow = w * stride, oh = h * stride;
+  for (int64_t p = 0; p < int64_t(batch) * channels; ++p)
+    for (int y = 0; y < oh; ++y)
+      for (int x = 0; x < ow; ++x)
+        delta_in[(p * h + y / stride) * w + x / stride] += scale * delta_out[(p * oh + y) * ow + x];
+}
+
+void CpuBackend::crop(const float* in, int batch, int channels, int h, int w, int oh, int ow,
+                      int dy, int dx, bool flip, float scale, float shift, float* out) {
+  for (int64_t p = 0; p < int64_t(batch) * channels; ++p)
+    for (int y = 0; y < oh; ++y)
+      for (int x = 0; x < ow; ++x) {
+        const int sx = (flip ? ow - 1 - x : x) + dx;
+        out[(p * oh + y) * ow + x] = scale * in[(p * h + y + dy) * w + sx] + shift;
+      }
+}
+
+void CpuBackend::crop_backward(const float* delta_out, int batch, int channels, int h, int w,
+                               int oh, int ow, int dy, int dx, bool flip, float scale,
+                               float* delta_in) {
+  for (int64_t p = 0; p < int64_t(batch) * channels; ++p)
+    for (int y = 0; y < oh; ++y)
+      for (int x = 0; x < ow; ++x) {
+        const int sx = (flip ? ow - 1 - x : x) + dx;
+        delta_in[(p * h + y + dy) * w + sx] += scale * delta_out[(p * oh + y) * ow + x];
+      }
+}
+
+void CpuBackend::dropout(const float* in, int64_t n, float p, uint64_t seed, float* out) {
+  const float keep_scale = 1.f / (1.f - p);
+  RPG_PARALLEL_FOR(n)
+  for (int64_t i = 0; i < n; ++i) out[i] = uniform01(seed, uint64_t(i)) < p ? 0.f : in[i] * keep_scale;
+}
+
+void CpuBackend::dropout_backward(const float* delta_out, int64_t n, float p, uint64_t seed,
+                                  float* delta_in) {
+  const float keep_scale = 1.f / (1.f - p);
+  RPG_PARALLEL_FOR(n)
+  for (int64_t i = 0; i < n; ++i)
+    if (uniform01(seed, uint64_t(i)) >= p) delta_in[i] += delta_out[i] * keep_scale;
+}
+
+void CpuBackend::sgd_update(float* w, float* grad, int64_t n, float lr, float decay,
+                            float momentum) {
+  RPG_PARALLEL_FOR(n)
+  for (int64_t i = 0; i < n; ++i) {
+    const float g = grad[i] + decay * w[i];
+    w[i] -= lr * g;
+    grad[i] = momentum * g;
+  }
+}
+
+}  // namespace rpg

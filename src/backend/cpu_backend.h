@@ -1,0 +1,96 @@
+// The CPU backend: OpenBLAS sgemm plus OpenMP loops. The reference every other backend is
+// compared with.
+//
+// Threads: the loops here use this backend's own thread count (OpenMP num_threads clause, no
+// global state). OpenBLAS keeps ONE process-wide thread count (openblas_set_num_threads); before
+// each sgemm the backend sets it to its own count when it differs. Two networks with different
+// thread counts running at once in one process therefore share OpenBLAS's setting: results are
+// unaffected (only speed), and this is the only process-wide state the library touches.
+#pragma once
+#include "backend/backend.h"
+
+namespace rpg {
+
+class CpuBackend final : public Backend {
+ public:
+  explicit CpuBackend(int threads = 1);
+  std::string name() const override { return "cpu"; }
+  int threads() const override { return threads_; }
+  void set_threads(int n) override;
+
+  void* alloc(size_t bytes) override;
+  void release(void* p) noexcept override;
+  void upload(void* dst, const void* host_src, size_t bytes) override;
+  void download(void* host_dst, const void* src, size_t bytes) override;
+
+  void fill(float* x, int64_t n, float v) override;
+  void copy(float* dst, const float* src, int64_t n) override;
+  void axpy(int64_t n, float a, const float* x, float* y) override;
+  void scale(int64_t n, float a, float* x) override;
+  double sum(const float* x, int64_t n) override;
+  void copy_rows(int64_t rows, int64_t cols, const float* src, int64_t src_stride, float* dst,
+                 int64_t dst_stride, bool accumulate) override;
+
+  void gemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const float* a, int lda,
+            const float* b, int ldb, float beta, float* c, int ldc) override;
+  void im2col(const ConvGeometry& g, const float* im, float* col) override;
+  void col2im(const ConvGeometry& g, const float* col, float* im) override;
+
+  void add_bias(float* out, const float* bias, int batch, int channels, int64_t spatial) override;
+  void bias_grad(const float* delta, int batch, int channels, int64_t spatial,
+                 float* bias_grad) override;
+  void activate(Act a, const float* x, float* y, int64_t n) override;
+  void activate_backward(Act a, const float* x, const float* y, float* delta, int64_t n) override;
+
+  void bn_stats(const float* x, int batch, int channels, int64_t spatial, float* mean,
+                float* var) override;
+  void bn_normalize(const float* x, const float* mean, const float* var, int batch, int channels,
+                    int64_t spatial, float eps, float* x_hat) override;
+  void bn_scale_shift(const float* x_hat, const float* gamma, const float* beta, int batch,
+                      int channels, int64_t spatial, float* y) override;
+  void bn_backward(const float* x_hat, const float* gamma, const float* var, int batch,
+                   int channels, int64_t spatial, float eps, bool training, float* dy,
+                   float* gamma_grad, float* beta_grad) override;
+  void bn_running_update(const float* mean, const float* var, int channels, float rate, int64_t m,
+                         float* running_mean, float* running_var) override;
+
+  void maxpool_forward(const PoolGeometry& g, const float* in, float* out, int32_t* idx) override;
+  void maxpool_backward(const PoolGeometry& g, const float* delta_out, const int32_t* idx,
+                        float* delta_in) override;
+  void avgpool_forward(int batch, int channels, int64_t spatial, const float* in,
+                       float* out) override;
+  void avgpool_backward(int batch, int channels, int64_t spatial, const float* delta_out,
+                        float* delta_in) override;
+
+  void softmax_forward(const float* in, int batch, int n, int groups, float temperature,
+                       float* out) override;
+  void softmax_backward(const float* out, const float* delta_out, int batch, int n, int groups,
+                        float temperature, float* delta_in) override;
+  void softmax_cross_entropy(const float* p, const float* truth, int64_t n, float temperature,
+                             float* err, float* delta_in) override;
+  void cost(CostType type, const float* x, const float* truth, int64_t n, float scale, float* err,
+            float* delta_in) override;
+
+  void shortcut_forward(int batch, int w1, int h1, int c1, const float* add, int w2, int h2,
+                        int c2, float s1, float s2, float* out) override;
+  void shortcut_backward(int batch, int w1, int h1, int c1, float* add_delta, int w2, int h2,
+                         int c2, float s2, const float* out_delta) override;
+  void upsample(const float* in, int batch, int channels, int h, int w, int stride, float scale,
+                float* out) override;
+  void upsample_backward(const float* delta_out, int batch, int channels, int h, int w, int stride,
+                         float scale, float* delta_in) override;
+  void crop(const float* in, int batch, int channels, int h, int w, int oh, int ow, int dy, int dx,
+            bool flip, float scale, float shift, float* out) override;
+  void crop_backward(const float* delta_out, int batch, int channels, int h, int w, int oh, int ow,
+                     int dy, int dx, bool flip, float scale, float* delta_in) override;
+  void dropout(const float* in, int64_t n, float p, uint64_t seed, float* out) override;
+  void dropout_backward(const float* delta_out, int64_t n, float p, uint64_t seed,
+                        float* delta_in) override;
+  void sgd_update(float* w, float* grad, int64_t n, float lr, float decay,
+                  float momentum) override;
+
+ private:
+  int threads_;
+};
+
+}  // namespace rpg

@@ -1,0 +1,222 @@
+// Network construction (sections -> layers with shape inference), passes and the SGD update.
+#include "core/network.h"
+
+#include <algorithm>
+
+#include "core/error.h"
+#include "layers/registry.h"
+
+namespace rpg {
+
+namespace {
+
+const std::vector<std::string>& net_keys() {
+  static const std::vector<std::string> keys = {
+      "batch", "subdivisions", "width", "height", "channels", "inputs", "learning_rate", "momentum",
+      "decay", "policy", "step", "scale", "steps", "scales", "gamma", "power", "burn_in",
+      "max_batches", "epochs", "seed", "min_crop", "max_crop", "angle", "aspect", "hue",
+      "saturation", "exposure", "center", "flip"};
+  return keys;
+}
+
+}  // namespace
+
+NetConfig parse_net_section(const CfgFile& cfg) {
+  const CfgSection& s = cfg.sections.front();
+  Options o(cfg, s, net_keys());
+  NetConfig c;
+  c.batch = o.get_int("batch", 1, 1, 1 << 20);
+  c.subdivisions = o.get_int("subdivisions", 1, 1, 1 << 20);
+  if (c.batch % c.subdivisions)
+    o.error("subdivisions", "subdivisions=" + std::to_string(c.subdivisions) + " does not divide batch=" +
+                                std::to_string(c.batch));
+  const int h = o.get_int("height", 0, 0, 1 << 16), w = o.get_int("width", 0, 0, 1 << 16);
+  const int ch = o.get_int("channels", 0, 0, 1 << 16);
+  if (h && w && ch) {
+    c.input = {ch, h, w};
+  } else if (o.has("inputs")) {
+    c.input = {o.require_int("inputs", 1, 1 << 30), 1, 1};
+  } else {
+    std::string missing = !h ? "height" : !w ? "width" : "channels";
+    o.error(missing, "[net] needs width, height and channels (or inputs): missing '" + missing + "'");
+  }
+  c.learning_rate = o.get_float("learning_rate", .001f, 0.f, 1e3f);
+  c.momentum = o.get_float("momentum", .9f, 0.f, 1.f);
+  c.decay = o.get_float("decay", .0001f, 0.f, 1.f);
+  c.policy = Policy(o.get_choice("policy", {"constant", "step", "steps", "exp", "poly", "sigmoid", "random", "cosine"}, 0));
+  c.step = o.get_int("step", 1, 1);
+  c.scale = o.get_float("scale", 1.f);
+  c.gamma = o.get_float("gamma", 1.f);
+  c.power = o.get_float("power", 1.f);
+  c.steps = o.get_int_list("steps");
+  c.scales = o.get_float_list("scales");
+  if (c.policy == Policy::Steps) {
+    if (c.steps.empty()) o.error("steps", "policy=steps needs a 'steps' list");
+    if (c.scales.size() != c.steps.size())
+      o.error("scales", "policy=steps needs as many 'scales' (" + std::to_string(c.scales.size()) +
+                            ") as 'steps' (" + std::to_string(c.steps.size()) + ")");
+  }
+  c.burn_in = o.get_int("burn_in", 0, 0);
+  c.max_batches = o.get_int("max_batches", 0, 0);
+  c.epochs = o.get_int("epochs", 0, 0);
+  c.seed = uint64_t(o.get_int("seed", 1, 0));
+  c.min_crop = o.get_int("min_crop", 0, 0, 1 << 16);
+  c.max_crop = o.get_int("max_crop", 0, 0, 1 << 16);
+  c.angle = o.get_float("angle", 0.f, 0.f, 360.f);
+  c.aspect = o.get_float("aspect", 1.f, 0.f, 100.f);
+  c.hue = o.get_float("hue", 0.f, 0.f, 1.f);
+  c.saturation = o.get_float("saturation", 1.f, 0.f, 100.f);
+  c.exposure = o.get_float("exposure", 1.f, 0.f, 100.f);
+  c.center = o.get_int("center", 0, 0, 1) != 0;
+  c.flip = o.get_int("flip", 1, 0, 1) != 0;
+  return c;
+}
+
+Network::Network(const CfgFile& cfg, std::unique_ptr<Backend> backend)
+    : config_(parse_net_section(cfg)), cfg_path_(cfg.path), be_(std::move(backend)) {
+  Rng rng(config_.seed);
+  Shape shape = config_.input;
+  for (size_t i = 1; i < cfg.sections.size(); ++i) {
+    const CfgSection& s = cfg.sections[i];
+    const LayerKind* kind = find_layer_kind(s.type);
+    if (!kind) {
+      std::string where = cfg.path + ":" + std::to_string(s.line) + ": ";
+      if (s.type == "net" || s.type == "network")
+        fail(Status::ParseError, where + "a second [" + s.type + "] section; [net] must appear once, first");
+      if (is_unsupported_darknet_section(s.type))
+        fail(Status::ParseError, where + "[" + s.type + "] is a Darknet layer type that rpgnet does not support");
+      std::vector<std::string> names;
+      for (const auto& k : layer_kinds()) {
+        names.push_back(k.name);
+        names.insert(names.end(), k.aliases.begin(), k.aliases.end());
+      }
+      std::string msg = where + "unknown section [" + s.type + "]";
+      std::string guess = closest_match(s.type, names);
+      if (!guess.empty()) msg += "; did you mean [" + guess + "]?";
+      fail(Status::ParseError, msg);
+    }
+    std::vector<std::string> keys = kind->keys;
+    keys.insert(keys.end(), common_layer_keys().begin(), common_layer_keys().end());
+    Options o(cfg, s, keys);
+    BuildContext ctx{*be_, rng, shape, int(layers_.size()), layers_};
+    std::unique_ptr<Layer> layer = kind->make(o, ctx);
+    layer->type = kind->name;
+    layer->index = int(layers_.size());
+    layer->lr_mult = o.get_float("learning_rate", 1.f, 0.f, 1e6f);
+    layer->stopbackward = o.get_int("stopbackward", 0, 0, 1) != 0;
+    layer->dontsave = o.get_int("dontsave", 0, 0, 1) != 0;
+    layer->dontload = o.get_int("dontload", 0, 0, 1) != 0;
+    if (layer->out.size() <= 0)
+      fail(Status::ParseError, cfg.path + ":" + std::to_string(s.line) + ": [" + s.type + "] produces an empty output (" +
+                                   layer->out.str() + ") from input " + shape.str());
+    shape = layer->out;
+    layers_.push_back(std::move(layer));
+  }
+  if (layers_.empty()) fail(Status::ParseError, cfg.path + ": the cfg has a [net] section but no layers");
+  set_batch(config_.batch / config_.subdivisions);
+}
+
+Network::~Network() = default;
+
+void Network::set_batch(int batch) {
+  if (batch < 1) fail(Status::InvalidArgument, "batch must be at least 1, got " + std::to_string(batch));
+  if (batch == batch_) return;
+  int64_t ws = 0;
+  for (auto& l : layers_) {
+    l->allocate(*be_, batch);
+    ws = std::max(ws, l->workspace_floats());
+  }
+  workspace_.resize(*be_, ws);
+  input_.resize(*be_, int64_t(batch) * input_size());
+  truth_.resize(*be_, int64_t(batch) * output_size());
+  batch_ = batch;
+}
+
+NetState Network::state(bool train) {
+  NetState s{*be_};
+  s.batch = batch_;
+  s.train = train;
+  s.workspace = workspace_.data();
+  s.layers = &layers_;
+  return s;
+}
+
+void Network::clear_deltas() {
+  for (auto& l : layers_) be_->fill(l->delta.data(), l->delta.size(), 0.f);
+}
+
+void Network::clear_gradients() {
+  for (auto& l : layers_)
+    for (Param& p : l->params()) be_->fill(p.grad->data(), p.grad->size(), 0.f);
+}
+
+double Network::forward(const float* input, bool train, const float* truth) {
+  NetState s = state(train);
+  const float* x = input;
+  if (train) ++passes_;
+  for (size_t i = 0; i < layers_.size(); ++i) {
+    Layer& l = *layers_[i];
+    s.input = x;
+    s.truth = i + 1 == layers_.size() ? truth : nullptr;
+    s.seed = mix64(config_.seed ^ mix64(passes_ * 0x9e3779b97f4a7c15ULL + i));
+    l.forward(s);
+    x = l.output.data();
+  }
+  last_truth_ = truth;
+  last_train_ = train;
+  if (truth) clear_deltas();
+  return s.loss;
+}
+
+void Network::backward(const float* input, float* input_delta) {
+  NetState s = state(last_train_);
+  for (size_t i = layers_.size(); i-- > 0;) {
+    Layer& l = *layers_[i];
+    if (l.stopbackward) break;  // Darknet: nothing at or below a stopbackward layer learns
+    s.input = i ? layers_[i - 1]->output.data() : input;
+    s.input_delta = i ? layers_[i - 1]->delta.data() : input_delta;
+    s.truth = i + 1 == layers_.size() ? last_truth_ : nullptr;
+    s.seed = mix64(config_.seed ^ mix64(passes_ * 0x9e3779b97f4a7c15ULL + i));
+    l.backward(s);
+  }
+}
+
+void Network::update(float lr) {
+  const float images = float(config_.batch);
+  for (auto& l : layers_)
+    for (Param& p : l->params())
+      be_->sgd_update(p.value->data(), p.grad->data(), p.value->size(), lr * l->lr_mult / images,
+                      p.decay ? config_.decay * images : 0.f, config_.momentum);
+}
+
+std::vector<float> Network::predict(const float* host_input) {
+  input_.upload(host_input, int64_t(batch_) * input_size());
+  forward(input_.data(), false);
+  return layers_.back()->output.to_vector();
+}
+
+double Network::train_pass(const float* host_input, const float* host_truth) {
+  input_.upload(host_input, int64_t(batch_) * input_size());
+  truth_.upload(host_truth, int64_t(batch_) * output_size());
+  double loss = forward(input_.data(), true, truth_.data());
+  backward(input_.data(), nullptr);
+  return loss;
+}
+
+int64_t Network::num_params() const {
+  int64_t n = 0;
+  for (const auto& l : layers_) n += l->num_params();
+  return n;
+}
+int64_t Network::macs() const {
+  int64_t n = 0;
+  for (const auto& l : layers_) n += l->macs();
+  return n;
+}
+int64_t Network::activation_floats() const {
+  int64_t n = 0;
+  for (const auto& l : layers_) n += l->out.size();
+  return n;
+}
+
+}  // namespace rpg

@@ -1,0 +1,97 @@
+// Network: the layers of one cfg allocated on one backend, with forward, backward and the SGD
+// update. Built from a parsed cfg (cfg/cfg.h); the [net] section becomes a NetConfig.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "backend/backend.h"
+#include "backend/buffer.h"
+#include "cfg/cfg.h"
+#include "core/shape.h"
+#include "layers/layer.h"
+
+namespace rpg {
+
+enum class Policy : int { Constant, Step, Steps, Exp, Poly, Sigmoid, Random, Cosine };
+
+struct NetConfig {
+  int batch = 1, subdivisions = 1;  // batch: images per update; a pass runs batch/subdivisions
+  Shape input;
+  float learning_rate = .001f, momentum = .9f, decay = .0001f;
+  Policy policy = Policy::Constant;
+  int step = 1;
+  float scale = 1, gamma = 1, power = 1;
+  std::vector<int> steps;
+  std::vector<float> scales;
+  int burn_in = 0, max_batches = 0, epochs = 0;
+  uint64_t seed = 1;
+  // augmentation
+  int min_crop = 0, max_crop = 0;
+  float angle = 0, aspect = 1, hue = 0, saturation = 1, exposure = 1;
+  bool center = false, flip = true;
+};
+
+NetConfig parse_net_section(const CfgFile& cfg);
+
+class Network {
+ public:
+  // Builds every layer and allocates buffers for batch = config.batch / config.subdivisions.
+  // Throws Error(ParseError) naming file:line for any invalid section or key.
+  Network(const CfgFile& cfg, std::unique_ptr<Backend> backend);
+  ~Network();
+  Network(const Network&) = delete;
+  Network& operator=(const Network&) = delete;
+
+  const NetConfig& config() const { return config_; }
+  const std::string& cfg_path() const { return cfg_path_; }
+  Backend& backend() { return *be_; }
+  const std::vector<std::unique_ptr<Layer>>& layers() const { return layers_; }
+
+  int batch() const { return batch_; }
+  void set_batch(int batch);
+  Shape input_shape() const { return config_.input; }
+  int64_t input_size() const { return config_.input.size(); }
+  int64_t output_size() const { return layers_.back()->out.size(); }
+  bool has_loss() const { return layers_.back()->is_loss(); }
+
+  // Device-level passes. input: batch x input_size floats on the backend. With a truth
+  // (batch x output_size), the last layer computes its loss, which is returned.
+  double forward(const float* input, bool train, const float* truth = nullptr);
+  // Backpropagates from the last layer: from the truth given to forward when the last layer is
+  // a loss layer, else from whatever the caller wrote into the last layer's delta.
+  // input_delta (nullable) receives d loss / d input (accumulated).
+  void backward(const float* input, float* input_delta = nullptr);
+  // Zeroes every layer's delta (done by forward; exposed for callers that seed the last delta).
+  void clear_deltas();
+  void clear_gradients();
+  // Darknet's SGD step: lr is the current rate (policy applied by the caller); per-parameter
+  // lr = lr * layer learning_rate / batch images, weight decay on weights only.
+  void update(float lr);
+
+  // Host conveniences on internal input/truth buffers.
+  std::vector<float> predict(const float* host_input);  // inference; batch x output_size
+  double train_pass(const float* host_input, const float* host_truth);  // forward + backward
+
+  int64_t num_params() const;
+  int64_t macs() const;  // per image
+  int64_t activation_floats() const;  // per image: every layer's output
+  uint64_t passes() const { return passes_; }
+  void set_passes(uint64_t p) { passes_ = p; }  // the pass counter seeds dropout and crops
+
+ private:
+  NetState state(bool train);
+
+  NetConfig config_;
+  std::string cfg_path_;
+  std::unique_ptr<Backend> be_;
+  std::vector<std::unique_ptr<Layer>> layers_;
+  int batch_ = 0;
+  uint64_t passes_ = 0;
+  const float* last_truth_ = nullptr;
+  bool last_train_ = false;
+  Buffer<float> workspace_, input_, truth_;
+};
+
+}  // namespace rpg

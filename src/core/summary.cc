@@ -1,0 +1,45 @@
+// Renders the model summary table (see summary.h).
+#include "core/summary.h"
+
+#include <cstdio>
+
+namespace rpg {
+
+std::string with_commas(int64_t n) {
+  std::string digits = std::to_string(n < 0 ? -n : n), out;
+  for (size_t i = 0; i < digits.size(); ++i) {
+    if (i && (digits.size() - i) % 3 == 0) out += ',';
+    out += digits[i];
+  }
+  return n < 0 ? "-" + out : out;
+}
+
+std::string summary_table(const Network& net) {
+  std::string t;
+  char line[512];
+  std::snprintf(line, sizeof line, "%5s  %-14s %9s  %-11s %16s    %16s %12s %11s  %s\n", "layer", "type",
+                "filters", "size/strd", "input", "output", "params", "MFLOPs", "");
+  t += line;
+  for (const auto& l : net.layers()) {
+    auto shape = [](const Shape& s) {
+      char b[64];
+      std::snprintf(b, sizeof b, "%4d x%4d x%5d", s.w, s.h, s.c);
+      return std::string(b);
+    };
+    const int64_t p = l->num_params();
+    std::snprintf(line, sizeof line, "%5d  %-14s %9s  %-11s %16s -> %16s %12s %11.3f  %s\n", l->index,
+                  l->type.c_str(), l->summary_filters().c_str(), l->summary_size().c_str(), shape(l->in).c_str(),
+                  shape(l->out).c_str(), p ? with_commas(p).c_str() : "", 2.0 * double(l->macs()) / 1e6,
+                  l->summary_note().c_str());
+    t += line;
+  }
+  std::snprintf(line, sizeof line,
+                "parameters: %s\nGFLOPs per image: %.3f\nactivation memory per image: %.2f MiB (%s floats)\n",
+                with_commas(net.num_params()).c_str(), 2.0 * double(net.macs()) / 1e9,
+                double(net.activation_floats()) * 4.0 / (1024.0 * 1024.0),
+                with_commas(net.activation_floats()).c_str());
+  t += line;
+  return t;
+}
+
+}  // namespace rpg

@@ -1,0 +1,46 @@
+// Batch normalisation shared by the convolutional and connected layers.
+#include "layers/batchnorm.h"
+
+#include <algorithm>
+#include <vector>
+
+namespace rpg {
+
+void BatchNorm::init(Backend& be, int channels) {
+  channels_ = channels;
+  scales.resize(be, channels);
+  scale_grads.resize(be, channels);
+  rolling_mean.resize(be, channels);
+  rolling_var.resize(be, channels);
+  mean_.resize(be, channels);
+  var_.resize(be, channels);
+  be.fill(scales.data(), channels, 1.f);
+  be.fill(rolling_var.data(), channels, 1.f);
+}
+
+void BatchNorm::allocate(Backend& be, int batch, int64_t spatial) {
+  spatial_ = spatial;
+  x_hat_.resize(be, int64_t(batch) * channels_ * spatial);
+}
+
+void BatchNorm::forward(Backend& be, float* x, const Buffer<float>& biases, int batch, bool train) {
+  const float* mean = rolling_mean.data();
+  const float* var = rolling_var.data();
+  if (train) {
+    be.bn_stats(x, batch, channels_, spatial_, mean_.data(), var_.data());
+    ++updates_;
+    be.bn_running_update(mean_.data(), var_.data(), channels_, std::max(0.01f, 1.f / float(updates_)),
+                         int64_t(batch) * spatial_, rolling_mean.data(), rolling_var.data());
+    mean = mean_.data();
+    var = var_.data();
+  }
+  be.bn_normalize(x, mean, var, batch, channels_, spatial_, kEps, x_hat_.data());
+  be.bn_scale_shift(x_hat_.data(), scales.data(), biases.data(), batch, channels_, spatial_, x);
+}
+
+void BatchNorm::backward(Backend& be, float* dy, Buffer<float>& bias_grads, int batch, bool train) {
+  be.bn_backward(x_hat_.data(), scales.data(), train ? var_.data() : rolling_var.data(), batch,
+                 channels_, spatial_, kEps, train, dy, scale_grads.data(), bias_grads.data());
+}
+
+}  // namespace rpg

@@ -1,0 +1,33 @@
+// Batch normalisation as used inside [convolutional] and [connected] (batch_normalize=1):
+// y = scales * (x - mean) / sqrt(var + eps) + biases, per channel over batch and space.
+// Training uses the batch statistics; inference the running ones. The running statistics start
+// unbiased: update t (1-based) blends with rate max(0.01, 1/t), so the first update copies the
+// batch statistics instead of averaging them with zeros (Darknet's early-training bias).
+#pragma once
+#include "backend/buffer.h"
+#include "layers/layer.h"
+
+namespace rpg {
+
+class BatchNorm {
+ public:
+  static constexpr float kEps = 1e-5f;
+
+  void init(Backend& be, int channels);
+  void allocate(Backend& be, int batch, int64_t spatial);
+  // x holds the pre-normalisation values; on return it holds y. `biases` is the layer's bias.
+  void forward(Backend& be, float* x, const Buffer<float>& biases, int batch, bool train);
+  // dy (in place) becomes dx; accumulates scale and bias gradients.
+  void backward(Backend& be, float* dy, Buffer<float>& bias_grads, int batch, bool train);
+  void mark_settled() { updates_ = 100; }
+
+  Buffer<float> scales, scale_grads, rolling_mean, rolling_var;
+
+ private:
+  int channels_ = 0;
+  int64_t spatial_ = 1;
+  int64_t updates_ = 0;
+  Buffer<float> mean_, var_, x_hat_;
+};
+
+}  // namespace rpg

@@ -1,0 +1,102 @@
+// [connected]: y[B, out] = x[B, in] W[out, in]^T + b, optional batch normalisation, activation.
+#include <cmath>
+
+#include "cfg/cfg.h"
+#include "layers/batchnorm.h"
+#include "layers/layer.h"
+#include "layers/registry.h"
+
+namespace rpg {
+
+namespace {
+
+class Connected final : public Layer {
+ public:
+  int inputs = 0, outputs = 0;
+  Act act = Act::Logistic;
+  bool bn = false;
+  Buffer<float> weights, weight_grads, biases, bias_grads, preact;
+  BatchNorm norm;
+
+  void allocate(Backend& be, int batch) override {
+    Layer::allocate(be, batch);
+    if (bn) norm.allocate(be, batch, 1);
+    if (act_needs_input(act)) preact.resize(be, int64_t(batch) * outputs);
+  }
+
+  void forward(NetState& s) override {
+    Backend& be = s.be;
+    // out[B, O] = x[B, I] x W[O, I]^T
+    be.gemm(false, true, s.batch, outputs, inputs, 1.f, s.input, inputs, weights.data(), inputs, 0.f,
+            output.data(), outputs);
+    if (bn)
+      norm.forward(be, output.data(), biases, s.batch, s.train);
+    else
+      be.add_bias(output.data(), biases.data(), s.batch, outputs, 1);
+    const int64_t total = int64_t(s.batch) * outputs;
+    if (!preact.empty()) be.copy(preact.data(), output.data(), total);
+    be.activate(act, output.data(), output.data(), total);
+  }
+
+  void backward(NetState& s) override {
+    Backend& be = s.be;
+    be.activate_backward(act, preact.empty() ? nullptr : preact.data(), output.data(), delta.data(),
+                         int64_t(s.batch) * outputs);
+    if (bn)
+      norm.backward(be, delta.data(), bias_grads, s.batch, s.train);
+    else
+      be.bias_grad(delta.data(), s.batch, outputs, 1, bias_grads.data());
+    // dW[O, I] += d[B, O]^T x x[B, I]
+    be.gemm(true, false, outputs, inputs, s.batch, 1.f, delta.data(), outputs, s.input, inputs, 1.f,
+            weight_grads.data(), inputs);
+    // dx[B, I] += d[B, O] x W[O, I]
+    if (s.input_delta)
+      be.gemm(false, false, s.batch, inputs, outputs, 1.f, delta.data(), outputs, weights.data(), inputs,
+              1.f, s.input_delta, inputs);
+  }
+
+  std::vector<Param> params() override {
+    std::vector<Param> p{{&weights, &weight_grads, true}, {&biases, &bias_grads, false}};
+    if (bn) p.push_back({&norm.scales, &norm.scale_grads, false});
+    return p;
+  }
+  std::vector<Buffer<float>*> weight_file_order() override {
+    // Darknet stores a connected layer's batch-norm parameters after its weights.
+    if (bn) return {&biases, &weights, &norm.scales, &norm.rolling_mean, &norm.rolling_var};
+    return {&biases, &weights};
+  }
+  int64_t num_params() const override { return int64_t(inputs) * outputs + outputs * (bn ? 2 : 1); }
+  int64_t macs() const override { return int64_t(inputs) * outputs; }
+  std::string summary_filters() const override { return std::to_string(outputs); }
+  void on_weights_loaded() override {
+    if (bn) norm.mark_settled();
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<Layer> make_connected(const Options& o, BuildContext& ctx) {
+  auto l = std::make_unique<Connected>();
+  l->in = ctx.in;
+  if (ctx.in.size() > INT32_MAX) o.error("", "input of " + ctx.in.str() + " is too large for a connected layer");
+  l->inputs = int(ctx.in.size());
+  l->outputs = o.get_int("output", 1, 1, 1 << 24);
+  l->act = o.get_activation("activation", Act::Logistic);
+  l->bn = o.get_int("batch_normalize", 0, 0, 1) != 0;
+  l->out = {l->outputs, 1, 1};
+  Backend& be = ctx.be;
+  const int64_t nw = int64_t(l->inputs) * l->outputs;
+  l->weights.resize(be, nw);
+  l->weight_grads.resize(be, nw);
+  l->biases.resize(be, l->outputs);
+  l->bias_grads.resize(be, l->outputs);
+  // Darknet: uniform in [-s, s] with s = sqrt(2 / inputs).
+  std::vector<float> w(static_cast<size_t>(nw));
+  const float scale = std::sqrt(2.f / float(l->inputs));
+  for (auto& v : w) v = ctx.rng.uniform(-scale, scale);
+  l->weights.upload(w);
+  if (l->bn) l->norm.init(be, l->outputs);
+  return l;
+}
+
+}  // namespace rpg

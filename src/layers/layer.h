@@ -1,0 +1,87 @@
+// The Layer base class: one subclass per cfg section type, each in its own file, each with the
+// same verbs (forward, backward; the optimizer updates what params() lists). Layers only call
+// Backend operations, so they run unchanged on every backend.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "backend/backend.h"
+#include "backend/buffer.h"
+#include "core/random.h"
+#include "core/shape.h"
+
+namespace rpg {
+
+class Layer;
+class Options;
+
+// What one forward or backward pass sees. Set up by Network for each layer in turn.
+struct NetState {
+  Backend& be;
+  int batch = 1;
+  bool train = false;
+  const float* input = nullptr;  // this layer's input: the previous layer's output
+  float* input_delta = nullptr;  // where to accumulate d loss / d input; null: not needed
+  const float* truth = nullptr;  // batch x outputs of the last layer, for loss layers
+  float* workspace = nullptr;    // shared scratch, at least max workspace_floats() of all layers
+  uint64_t seed = 0;             // per pass and layer: dropout masks, random crops
+  std::vector<std::unique_ptr<Layer>>* layers = nullptr;
+  double loss = 0;               // loss layers add their summed loss here
+};
+
+// A trainable tensor and its gradient accumulator (which doubles as the momentum buffer).
+struct Param {
+  Buffer<float>* value;
+  Buffer<float>* grad;
+  bool decay;  // weight decay applies to weights only (DARKNET.md)
+};
+
+// What a layer's factory needs to know to build it.
+struct BuildContext {
+  Backend& be;
+  Rng& rng;                      // initialisation
+  Shape in;                      // output shape of the previous layer (or the network input)
+  int index;                     // this layer's index
+  const std::vector<std::unique_ptr<Layer>>& previous;
+};
+
+class Layer {
+ public:
+  virtual ~Layer() = default;
+
+  std::string type;  // canonical section name: "convolutional", ...
+  int index = 0;
+  Shape in, out;
+  float lr_mult = 1;         // learning_rate key: multiplier of the network's rate
+  bool stopbackward = false;
+  bool dontsave = false, dontload = false;
+
+  Buffer<float> output, delta;  // batch x out.size(); delta = d loss / d output
+
+  // (Re)allocates per-batch buffers. Subclasses extend it for their own.
+  virtual void allocate(Backend& be, int batch) {
+    output.resize(be, int64_t(batch) * out.size());
+    delta.resize(be, int64_t(batch) * out.size());
+  }
+  virtual void forward(NetState& s) = 0;
+  // Accumulates into s.input_delta (when non-null) and into parameter gradients.
+  virtual void backward(NetState& s) = 0;
+
+  virtual std::vector<Param> params() { return {}; }
+  // The tensors a Darknet .weights file holds for this layer, in file order.
+  virtual std::vector<Buffer<float>*> weight_file_order() { return {}; }
+  virtual int64_t num_params() const { return 0; }
+  virtual int64_t macs() const { return 0; }  // multiply-adds per image (Darknet's BFLOPs / 2)
+  virtual int64_t workspace_floats() const { return 0; }
+  virtual bool is_loss() const { return false; }
+  // Columns of the summary table: filters and size/stride ("" when not applicable), and a note.
+  virtual std::string summary_filters() const { return ""; }
+  virtual std::string summary_size() const { return ""; }
+  virtual std::string summary_note() const { return ""; }
+  // Called after weights are loaded from a file (batch norm treats its statistics as settled).
+  virtual void on_weights_loaded() {}
+};
+
+}  // namespace rpg

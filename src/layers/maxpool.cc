@@ -1,0 +1,50 @@
+// [maxpool]: Darknet's max pooling (size defaults to stride, padding to size-1, windows start at
+// -padding/2).
+#include "cfg/cfg.h"
+#include "layers/layer.h"
+#include "layers/registry.h"
+
+namespace rpg {
+
+namespace {
+
+class Maxpool final : public Layer {
+ public:
+  int size = 2, stride = 2, padding = 1;
+  Buffer<int32_t> argmax;
+
+  PoolGeometry geometry(int batch) const {
+    return {batch, in.c, in.h, in.w, size, stride, padding, out.h, out.w};
+  }
+  void allocate(Backend& be, int batch) override {
+    Layer::allocate(be, batch);
+    argmax.resize(be, int64_t(batch) * out.size());
+  }
+  void forward(NetState& s) override {
+    s.be.maxpool_forward(geometry(s.batch), s.input, output.data(), argmax.data());
+  }
+  void backward(NetState& s) override {
+    if (s.input_delta) s.be.maxpool_backward(geometry(s.batch), delta.data(), argmax.data(), s.input_delta);
+  }
+  std::string summary_size() const override {
+    return std::to_string(size) + " x " + std::to_string(size) + " / " + std::to_string(stride);
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<Layer> make_maxpool(const Options& o, BuildContext& ctx) {
+  auto l = std::make_unique<Maxpool>();
+  l->in = ctx.in;
+  l->stride = o.get_int("stride", 1, 1, 1024);
+  l->size = o.get_int("size", l->stride, 1, 1024);
+  l->padding = o.get_int("padding", l->size - 1, 0, 1024);
+  const int oh = (ctx.in.h + l->padding - l->size) / l->stride + 1;
+  const int ow = (ctx.in.w + l->padding - l->size) / l->stride + 1;
+  if (ctx.in.h + l->padding < l->size || ctx.in.w + l->padding < l->size)
+    o.error("size", "pool size " + std::to_string(l->size) + " is larger than the padded input " + ctx.in.str());
+  l->out = {ctx.in.c, oh, ow};
+  return l;
+}
+
+}  // namespace rpg

@@ -1,0 +1,65 @@
+// [route]: concatenates the outputs of the listed layers along channels (spatial sizes must
+// agree). Indices are relative when negative, absolute otherwise, as in Darknet.
+#include "cfg/cfg.h"
+#include "layers/layer.h"
+#include "layers/registry.h"
+
+namespace rpg {
+
+namespace {
+
+class Route final : public Layer {
+ public:
+  std::vector<int> sources;
+
+  void forward(NetState& s) override {
+    int64_t offset = 0;
+    for (int src : sources) {
+      const Layer& l = *(*s.layers)[size_t(src)];
+      const int64_t n = l.out.size();
+      s.be.copy_rows(s.batch, n, l.output.data(), n, output.data() + offset, out.size(), false);
+      offset += n;
+    }
+  }
+  void backward(NetState& s) override {
+    int64_t offset = 0;
+    for (int src : sources) {
+      Layer& l = *(*s.layers)[size_t(src)];
+      const int64_t n = l.out.size();
+      s.be.copy_rows(s.batch, n, delta.data() + offset, out.size(), l.delta.data(), n, true);
+      offset += n;
+    }
+  }
+  std::string summary_filters() const override {
+    std::string t;
+    for (int s : sources) t += (t.empty() ? "" : " ") + std::to_string(s);
+    return t;
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<Layer> make_route(const Options& o, BuildContext& ctx) {
+  auto l = std::make_unique<Route>();
+  l->in = ctx.in;
+  if (!o.has("layers")) o.error("layers", "missing required key 'layers' in [route]");
+  Shape out{0, 0, 0};
+  for (int ref : o.get_int_list("layers")) {
+    const int src = resolve_layer_ref(o, "layers", ref, ctx.index);
+    const Shape s = ctx.previous[size_t(src)]->out;
+    if (l->sources.empty()) {
+      out = s;
+    } else {
+      if (s.h != out.h || s.w != out.w)
+        o.error("layers", "route joins layer " + std::to_string(src) + " of spatial size " + std::to_string(s.w) +
+                              " x " + std::to_string(s.h) + " with inputs of size " + std::to_string(out.w) +
+                              " x " + std::to_string(out.h) + "; all inputs must have the same width and height");
+      out.c += s.c;
+    }
+    l->sources.push_back(src);
+  }
+  l->out = out;
+  return l;
+}
+
+}  // namespace rpg
