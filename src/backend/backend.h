@@ -101,9 +101,11 @@ class Backend {
   // Vector-Jacobian product: delta_in += J^T delta_out.
   virtual void softmax_backward(const float* out, const float* delta_out, int batch, int n,
                                 int groups, float temperature, float* delta_in) = 0;
-  // Cross-entropy of softmax outputs against truth: err[i] = -t log p; delta_in += (p - t) / T.
-  virtual void softmax_cross_entropy(const float* p, const float* truth, int64_t n,
-                                     float temperature, float* err, float* delta_in) = 0;
+  // Cross-entropy of softmax outputs against truth: err[i] = -t log p and
+  // delta_in += (p * sum_group(t) - t) / T, which is (p - t) / T for a one-hot truth per group.
+  virtual void softmax_cross_entropy(const float* p, const float* truth, int batch, int n,
+                                     int groups, float temperature, float* err,
+                                     float* delta_in) = 0;
   // Regression costs on x against truth: err[i] per element, delta_in += scale * dLoss/dx.
   virtual void cost(CostType type, const float* x, const float* truth, int64_t n, float scale,
                     float* err, float* delta_in) = 0;

@@ -330,12 +330,18 @@ void CpuBackend::softmax_backward(const float* out, const float* delta_out, int 
   }
 }
 
-void CpuBackend::softmax_cross_entropy(const float* p, const float* truth, int64_t n,
-                                       float temperature, float* err, float* delta_in) {
-  for (int64_t i = 0; i < n; ++i) {
-    const float t = truth[i];
-    err[i] = t != 0.f ? -t * std::log(std::fmax(p[i], 1e-30f)) : 0.f;
-    delta_in[i] += (p[i] - t) / temperature;
+void CpuBackend::softmax_cross_entropy(const float* p, const float* truth, int batch, int n,
+                                       int groups, float temperature, float* err, float* delta_in) {
+  const int per = n / groups;
+  for (int64_t r = 0; r < int64_t(batch) * groups; ++r) {
+    const float* pr = p + r * per;
+    const float* t = truth + r * per;
+    double mass = 0;
+    for (int i = 0; i < per; ++i) mass += t[i];
+    for (int i = 0; i < per; ++i) {
+      err[r * per + i] = t[i] != 0.f ? -t[i] * std::log(std::fmax(pr[i], 1e-30f)) : 0.f;
+      delta_in[r * per + i] += (pr[i] * float(mass) - t[i]) / temperature;
+    }
   }
 }
 

@@ -66,8 +66,8 @@ class CpuBackend final : public Backend {
                        float* out) override;
   void softmax_backward(const float* out, const float* delta_out, int batch, int n, int groups,
                         float temperature, float* delta_in) override;
-  void softmax_cross_entropy(const float* p, const float* truth, int64_t n, float temperature,
-                             float* err, float* delta_in) override;
+  void softmax_cross_entropy(const float* p, const float* truth, int batch, int n, int groups,
+                             float temperature, float* err, float* delta_in) override;
   void cost(CostType type, const float* x, const float* truth, int64_t n, float scale, float* err,
             float* delta_in) override;
 

@@ -25,7 +25,8 @@ class Softmax final : public Layer {
     if (!s.truth) return;
     const int64_t total = int64_t(s.batch) * n;
     s.be.fill(loss_grad.data(), total, 0.f);
-    s.be.softmax_cross_entropy(output.data(), s.truth, total, temperature, err.data(), loss_grad.data());
+    s.be.softmax_cross_entropy(output.data(), s.truth, s.batch, n, groups, temperature, err.data(),
+                              loss_grad.data());
     s.loss += s.be.sum(err.data(), total);
   }
   void backward(NetState& s) override {

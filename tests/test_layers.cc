@@ -1,0 +1,274 @@
+// Finite-difference gradient checks for every layer type: parameter gradients and the input
+// gradient, with and without batch norm, training and inference mode, several activations,
+// strides, paddings and groups. Each network ends in a loss, so the check is on d loss / d x.
+#define BOOST_TEST_MODULE layers
+#include <boost/test/unit_test.hpp>
+
+#include <cmath>
+#include <cstdio>
+
+#include "testing.h"
+
+using rpg::Buffer;
+using rpg::Network;
+
+namespace {
+
+struct Check {
+  std::unique_ptr<Network> net;
+  Buffer<float> input, truth, input_grad;
+  bool train = true;
+  uint64_t pass = 7;
+
+  Check(const std::string& cfg, bool train_mode, bool one_hot_truth) : train(train_mode) {
+    net = rpg_test::net_from_text(cfg);
+    rpg::Backend& be = net->backend();
+    const int64_t in_n = int64_t(net->batch()) * net->input_size();
+    const int64_t out_n = int64_t(net->batch()) * net->output_size();
+    input.resize(be, in_n);
+    input.upload(rpg_test::random_vector(size_t(in_n), 11, -1.f, 1.f));
+    std::vector<float> t = rpg_test::random_vector(size_t(out_n), 12, -1.f, 1.f);
+    if (one_hot_truth) {  // one class per row (per softmax group of the whole row)
+      const int64_t per = net->output_size();
+      for (int64_t b = 0; b < net->batch(); ++b)
+        for (int64_t i = 0; i < per; ++i) t[size_t(b * per + i)] = (i == (b * 3) % per) ? 1.f : 0.f;
+    }
+    truth.resize(be, out_n);
+    truth.upload(t);
+    input_grad.resize(be, in_n);
+  }
+
+  double loss() {
+    net->set_passes(pass - 1);  // same dropout masks and crops for every evaluation
+    return net->forward(input.data(), train, truth.data());
+  }
+
+  void analytic() {
+    net->clear_gradients();
+    net->backend().fill(input_grad.data(), input_grad.size(), 0.f);
+    loss();
+    net->backward(input.data(), input_grad.data());
+  }
+
+  // Finite differences of the loss along entry i of buf, from evaluations at i + k h,
+  // k = -2..2: a central difference with Richardson extrapolation (error O(h^4)) and the two
+  // second-order one-sided differences. Piecewise-linear activations and max pooling put kinks
+  // into the loss; a kink within 2h of the point spoils the central difference but leaves one of
+  // the one-sided ones on a smooth piece, where it must agree with the analytic gradient.
+  std::vector<double> numeric(Buffer<float>& buf, int64_t i, float h) {
+    std::vector<float> v = buf.to_vector();
+    const float orig = v[size_t(i)];
+    double f[5];
+    for (int k = -2; k <= 2; ++k) {
+      v[size_t(i)] = orig + float(k) * h;
+      buf.upload(v);
+      f[k + 2] = loss();
+    }
+    v[size_t(i)] = orig;
+    buf.upload(v);
+    const double d1 = (f[3] - f[1]) / (2.0 * h), d2 = (f[4] - f[0]) / (4.0 * h);
+    return {(4.0 * d1 - d2) / 3.0, (-3.0 * f[2] + 4.0 * f[3] - f[4]) / (2.0 * h),
+            (3.0 * f[2] - 4.0 * f[1] + f[0]) / (2.0 * h)};
+  }
+
+  // Compares the gradient in `grad` with finite differences on up to `samples` entries of `buf`.
+  void compare(const std::string& what, Buffer<float>& buf, const std::vector<float>& grad, int samples = 12) {
+    const int64_t n = buf.size();
+    const int64_t step = n <= samples ? 1 : n / samples;
+    double worst = 0;
+    auto rel = [](double a, double b) {
+      return std::fabs(a - b) / std::max(1e-2, std::max(std::fabs(a), std::fabs(b)));
+    };
+    for (int64_t i = (n <= samples ? 0 : (7 % step)); i < n; i += step) {
+      const double a = grad[size_t(i)];
+      double err = 1e30, best = 0;
+      for (float h : {1e-2f, 1e-3f}) {
+        for (double num : numeric(buf, i, h))
+          if (rel(a, num) < err) err = rel(a, num), best = num;
+        if (err <= 1e-2) break;
+      }
+      worst = std::max(worst, err);
+      BOOST_TEST_CONTEXT(what << "[" << i << "]: analytic " << a << ", numeric " << best) {
+        BOOST_TEST(err <= 1e-2);
+      }
+    }
+    BOOST_TEST_MESSAGE(what << ": worst relative error " << worst);
+  }
+
+  void run(const std::string& name) {
+    analytic();
+    std::vector<float> in_grad = input_grad.to_vector();
+    // Snapshot every analytic gradient before the finite differences disturb anything.
+    struct Item {
+      std::string name;
+      Buffer<float>* value;
+      std::vector<float> grad;
+    };
+    std::vector<Item> items;
+    for (const auto& l : net->layers()) {
+      int k = 0;
+      for (rpg::Param& p : l->params())
+        items.push_back({name + ": layer " + std::to_string(l->index) + " " + l->type + " param " +
+                             std::to_string(k++),
+                         p.value, p.grad->to_vector()});
+    }
+    double grad_norm = 0;
+    for (float g : in_grad) grad_norm += double(g) * g;
+    BOOST_TEST(grad_norm > 0, name << ": the input gradient is identically zero");
+    compare(name + ": input", input, in_grad, 16);
+    for (auto& it : items) compare(it.name, *it.value, it.grad);
+  }
+};
+
+std::string net_header(int batch, int c, int h, int w) {
+  char b[200];
+  std::snprintf(b, sizeof b, "[net]\nbatch=%d\nwidth=%d\nheight=%d\nchannels=%d\n", batch, w, h, c);
+  return b;
+}
+
+const char* kSseTail = "[connected]\noutput=4\nactivation=linear\n[cost]\ntype=sse\n";
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(convolutional_variants) {
+  struct Case {
+    const char* name;
+    const char* body;
+  } cases[] = {
+      {"3x3 s1 pad leaky", "filters=4\nsize=3\nstride=1\npad=1\nactivation=leaky\n"},
+      {"3x3 s2 pad groups=2 bn mish", "filters=4\nsize=3\nstride=2\npad=1\ngroups=2\nbatch_normalize=1\nactivation=mish\n"},
+      {"1x1 direct bn swish", "filters=5\nsize=1\nstride=1\npad=0\nbatch_normalize=1\nactivation=swish\n"},
+      {"5x5 s2 padding=1 tanh", "filters=3\nsize=5\nstride=2\npadding=1\nactivation=tanh\n"},
+      {"3x3 depthwise bn logistic", "filters=4\nsize=3\nstride=1\npad=1\ngroups=4\nbatch_normalize=1\nactivation=logistic\n"},
+      {"2x2 s2 elu", "filters=3\nsize=2\nstride=2\nactivation=elu\n"},
+      {"1x1 s2 linear (strided 1x1)", "filters=3\nsize=1\nstride=2\nactivation=linear\n"},
+  };
+  for (const auto& c : cases) {
+    std::string cfg = net_header(3, 4, 7, 6) + "[convolutional]\n" + c.body + kSseTail;
+    Check(cfg, true, false).run(std::string("conv ") + c.name);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(convolutional_batchnorm_inference_mode) {
+  std::string cfg = net_header(2, 3, 6, 6) +
+                    "[convolutional]\nfilters=4\nsize=3\npad=1\nbatch_normalize=1\nactivation=leaky\n" + kSseTail;
+  Check warm(cfg, true, false);
+  Check c(cfg, false, false);
+  // Give the running statistics non-trivial values through a few training passes first.
+  for (int i = 0; i < 3; ++i) c.net->forward(c.input.data(), true, c.truth.data());
+  c.run("conv bn inference");
+}
+
+BOOST_AUTO_TEST_CASE(connected_variants) {
+  const char* bodies[] = {"output=6\nactivation=linear\n", "output=6\nbatch_normalize=1\nactivation=selu\n",
+                          "output=5\nactivation=loggy\n", "output=5\nbatch_normalize=1\nactivation=relie\n"};
+  for (const char* b : bodies) {
+    std::string cfg = net_header(4, 2, 3, 3) + "[connected]\n" + b + kSseTail;
+    Check(cfg, true, false).run(std::string("connected ") + b);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(every_activation) {
+  int n;
+  const char* const* names = rpg::act_names(&n);
+  for (int i = 0; i < n; ++i) {
+    std::string cfg = net_header(2, 2, 3, 3) + "[connected]\noutput=7\nactivation=" + names[i] + "\n" + kSseTail;
+    Check c(cfg, true, false);
+    // Spread pre-activations over several units so that plse, stair, lhtan... use all pieces.
+    std::vector<float> in = rpg_test::random_vector(size_t(c.input.size()), 21, -3.f, 3.f);
+    c.input.upload(in);
+    c.run(std::string("activation ") + names[i]);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(pooling) {
+  const char* bodies[] = {"[maxpool]\nsize=2\nstride=2\n", "[maxpool]\nsize=3\nstride=1\n",
+                          "[maxpool]\nsize=3\nstride=2\npadding=1\n", "[avgpool]\n"};
+  for (const char* b : bodies) {
+    std::string cfg = net_header(2, 3, 7, 7) + "[convolutional]\nfilters=3\nsize=3\npad=1\nactivation=linear\n" +
+                      b + kSseTail;
+    Check(cfg, true, false).run(b);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(dropout_training_mask) {
+  std::string cfg = net_header(3, 2, 4, 4) + "[convolutional]\nfilters=3\nsize=3\npad=1\nactivation=linear\n" +
+                    "[dropout]\nprobability=0.3\n" + kSseTail;
+  Check(cfg, true, false).run("dropout");
+}
+
+BOOST_AUTO_TEST_CASE(softmax_cross_entropy_and_jacobian) {
+  Check(net_header(3, 2, 3, 3) + "[connected]\noutput=6\nactivation=linear\n[softmax]\n", true, true)
+      .run("softmax loss");
+  Check(net_header(3, 2, 3, 3) + "[connected]\noutput=6\nactivation=linear\n[softmax]\ngroups=2\ntemperature=2\n",
+        true, true)
+      .run("softmax groups=2 temperature=2 loss");
+  // Softmax inside the network: its backward is the Jacobian-vector product.
+  Check(net_header(3, 2, 3, 3) + "[connected]\noutput=6\nactivation=linear\n[softmax]\ntemperature=0.5\n" +
+            "[cost]\ntype=sse\n",
+        true, false)
+      .run("softmax then sse");
+}
+
+BOOST_AUTO_TEST_CASE(cost_types) {
+  for (const char* t : {"sse", "smooth", "L1", "masked"}) {
+    std::string cfg = net_header(3, 2, 3, 3) + "[connected]\noutput=5\nactivation=linear\n[cost]\ntype=" + t +
+                      "\nscale=0.7\n";
+    Check c(cfg, true, false);
+    if (std::string(t) == "smooth") {  // truth far enough that both Huber pieces are used
+      std::vector<float> tr = rpg_test::random_vector(size_t(c.truth.size()), 5, -3.f, 3.f);
+      c.truth.upload(tr);
+    }
+    if (std::string(t) == "masked") {  // every third target is masked out
+      std::vector<float> tr = c.truth.to_vector();
+      for (size_t i = 0; i < tr.size(); i += 3) tr[i] = -1234.f;
+      c.truth.upload(tr);
+    }
+    c.run(std::string("cost ") + t);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(shortcut_same_and_different_shapes) {
+  std::string same = net_header(2, 3, 5, 5) + "[convolutional]\nfilters=3\nsize=3\npad=1\nactivation=linear\n" +
+                     "[convolutional]\nfilters=3\nsize=3\npad=1\nactivation=linear\n" +
+                     "[shortcut]\nfrom=-2\nactivation=leaky\n" + kSseTail;
+  Check(same, true, false).run("shortcut same shape");
+  // Darknet's differing-shape shortcut: from a 6x6x4 layer onto a 3x3x2 one, alpha/beta scaled.
+  std::string diff = net_header(2, 3, 6, 6) + "[convolutional]\nfilters=4\nsize=3\npad=1\nactivation=linear\n" +
+                     "[convolutional]\nfilters=2\nsize=3\nstride=2\npad=1\nactivation=linear\n" +
+                     "[shortcut]\nfrom=-2\nalpha=0.5\nbeta=2\nactivation=swish\n" + kSseTail;
+  Check(diff, true, false).run("shortcut different shapes");
+  // And the other way: a smaller source added onto a larger grid.
+  std::string up = net_header(2, 3, 6, 6) + "[convolutional]\nfilters=4\nsize=3\nstride=2\npad=1\nactivation=linear\n" +
+                   "[upsample]\nstride=2\n[convolutional]\nfilters=5\nsize=1\nactivation=linear\n" +
+                   "[shortcut]\nfrom=0\nactivation=linear\n" + kSseTail;
+  Check(up, true, false).run("shortcut smaller source");
+}
+
+BOOST_AUTO_TEST_CASE(route_upsample_crop) {
+  std::string route = net_header(2, 3, 5, 5) + "[convolutional]\nfilters=3\nsize=3\npad=1\nactivation=linear\n" +
+                      "[convolutional]\nfilters=2\nsize=1\nactivation=tanh\n" + "[route]\nlayers=-1,-2\n" +
+                      "[convolutional]\nfilters=2\nsize=3\npad=1\nactivation=linear\n" + kSseTail;
+  Check(route, true, false).run("route");
+  std::string ups = net_header(2, 2, 3, 3) + "[convolutional]\nfilters=2\nsize=3\npad=1\nactivation=linear\n" +
+                    "[upsample]\nstride=2\nscale=0.5\n" + kSseTail;
+  Check(ups, true, false).run("upsample");
+  std::string crop = net_header(2, 2, 6, 6) + "[crop]\ncrop_height=4\ncrop_width=3\nflip=1\n" +
+                     "[convolutional]\nfilters=2\nsize=3\npad=1\nactivation=linear\n" + kSseTail;
+  Check(crop, true, false).run("crop training (random window, flip)");
+  Check(crop, false, false).run("crop inference (centre)");
+}
+
+BOOST_AUTO_TEST_CASE(learning_rate_multiplier_and_stopbackward) {
+  // stopbackward: layers at and below it get no gradient, as in Darknet.
+  std::string cfg = net_header(2, 2, 4, 4) + "[convolutional]\nfilters=2\nsize=3\npad=1\nactivation=linear\n" +
+                    "stopbackward=1\n" + kSseTail;
+  Check c(cfg, true, false);
+  c.analytic();
+  std::vector<float> g = c.net->layers()[0]->params()[0].grad->to_vector();
+  for (float v : g) BOOST_TEST(v == 0.f);
+  std::vector<float> g1 = c.net->layers()[1]->params()[0].grad->to_vector();
+  double s = 0;
+  for (float v : g1) s += std::fabs(v);
+  BOOST_TEST(s > 0);
+}
