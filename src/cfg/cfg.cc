@@ -36,13 +36,19 @@ std::string printable(const std::string& s) {
   return s.size() > 40 ? out + "..." : out;
 }
 
+// Edit distance counting a swap of two adjacent characters as one edit (optimal string
+// alignment), so that the commonest typo, 'widht' for 'width', is one edit away.
 size_t edit_distance(const std::string& a, const std::string& b) {
-  std::vector<size_t> prev(b.size() + 1), cur(b.size() + 1);
+  std::vector<size_t> prev2(b.size() + 1), prev(b.size() + 1), cur(b.size() + 1);
   for (size_t j = 0; j <= b.size(); ++j) prev[j] = j;
   for (size_t i = 1; i <= a.size(); ++i) {
     cur[0] = i;
-    for (size_t j = 1; j <= b.size(); ++j)
+    for (size_t j = 1; j <= b.size(); ++j) {
       cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] != b[j - 1])});
+      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1])
+        cur[j] = std::min(cur[j], prev2[j - 2] + 1);
+    }
+    std::swap(prev2, prev);
     std::swap(prev, cur);
   }
   return prev[b.size()];
@@ -222,6 +228,8 @@ bool parse_double(const std::string& s, double* out) {
 }
 std::string range_text(double lo, double hi) {
   auto fmt = [](double v) {
+    // Whole bounds as integers: the default stream precision writes 1 << 20 as 1.04858e+06.
+    if (v == std::floor(v) && std::fabs(v) < 1e15) return std::to_string((long long)v);
     std::ostringstream o;
     o << v;
     return o.str();

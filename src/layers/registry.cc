@@ -53,9 +53,10 @@ bool is_unsupported_darknet_section(const std::string& s) {
 int resolve_layer_ref(const Options& o, const std::string& key, int ref, int index) {
   const int target = ref < 0 ? index + ref : ref;
   if (target < 0 || target >= index)
-    o.error(key, key + "=" + std::to_string(ref) + " refers to layer " + std::to_string(target) +
-                     ", but layer " + std::to_string(index) + " can only use layers 0.." +
-                     std::to_string(index - 1));
+    o.error(key, key + "=" + std::to_string(ref) + " refers to layer " + std::to_string(target) + ", but " +
+                     (index == 0 ? std::string("layer 0 is the first layer: there is no earlier layer to use")
+                                 : "layer " + std::to_string(index) + " can only use layers 0.." +
+                                       std::to_string(index - 1)));
   return target;
 }
 
