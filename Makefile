@@ -28,9 +28,9 @@ else
   OPT     := -O3 $(ARCH)
 endif
 
-CXXFLAGS := -std=c++17 $(OPT) -fPIC -fopenmp -Wall -Wextra -Isrc -Icapi -MMD -MP
+CXXFLAGS := -std=c++17 $(OPT) -fPIC -fopenmp -Wall -Wextra -Isrc -Icapi -isystem /usr/include/stb -MMD -MP
 CFLAGS   := -std=c99 $(OPT) -Wall -Wextra -Icapi
-LDLIBS   := -lopenblas -lz -fopenmp $(LDSAN)
+LDLIBS   := -lopenblas -lstb -lz -lpthread -fopenmp $(LDSAN)
 
 ifeq ($(GPU),1)
   CXXFLAGS += -DRPG_GPU -I/usr/local/cuda/include

@@ -1,6 +1,8 @@
 // Lexer and typed accessors for the cfg dialect (CFG.md).
 #include "cfg/cfg.h"
 
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <cerrno>
 #include <climits>
@@ -133,6 +135,10 @@ CfgFile parse_cfg(const std::string& text_in, const std::string& path) {
 }
 
 CfgFile load_cfg(const std::string& path) {
+  // A directory opens as an empty stream; without this check it would read as an empty cfg.
+  struct stat st;
+  if (stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode))
+    fail(Status::NotFound, "cannot open cfg file '" + path + "': " + std::strerror(EISDIR));
   std::ifstream in(path, std::ios::binary);
   if (!in) fail(Status::NotFound, "cannot open cfg file '" + path + "': " + std::strerror(errno));
   std::stringstream ss;

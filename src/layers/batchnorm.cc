@@ -28,8 +28,8 @@ void BatchNorm::forward(Backend& be, float* x, const Buffer<float>& biases, int 
   const float* var = rolling_var.data();
   if (train) {
     be.bn_stats(x, batch, channels_, spatial_, mean_.data(), var_.data());
-    ++updates_;
-    be.bn_running_update(mean_.data(), var_.data(), channels_, std::max(0.01f, 1.f / float(updates_)),
+    ++updates;
+    be.bn_running_update(mean_.data(), var_.data(), channels_, std::max(0.01f, 1.f / float(updates)),
                          int64_t(batch) * spatial_, rolling_mean.data(), rolling_var.data());
     mean = mean_.data();
     var = var_.data();

@@ -19,14 +19,14 @@ class BatchNorm {
   void forward(Backend& be, float* x, const Buffer<float>& biases, int batch, bool train);
   // dy (in place) becomes dx; accumulates scale and bias gradients.
   void backward(Backend& be, float* dy, Buffer<float>& bias_grads, int batch, bool train);
-  void mark_settled() { updates_ = 100; }
+  void mark_settled() { updates = 100; }
 
   Buffer<float> scales, scale_grads, rolling_mean, rolling_var;
+  int64_t updates = 0;  // running-statistics updates so far
 
  private:
   int channels_ = 0;
   int64_t spatial_ = 1;
-  int64_t updates_ = 0;
   Buffer<float> mean_, var_, x_hat_;
 };
 

@@ -114,6 +114,7 @@ class Convolutional final : public Layer {
   void on_weights_loaded() override {
     if (bn) norm.mark_settled();
   }
+  int64_t* bn_updates() override { return bn ? &norm.updates : nullptr; }
 };
 
 }  // namespace

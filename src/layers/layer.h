@@ -82,6 +82,8 @@ class Layer {
   virtual std::string summary_note() const { return ""; }
   // Called after weights are loaded from a file (batch norm treats its statistics as settled).
   virtual void on_weights_loaded() {}
+  // Batch norm's count of running-statistics updates (checkpoints save it); null without BN.
+  virtual int64_t* bn_updates() { return nullptr; }
 };
 
 }  // namespace rpg
