@@ -3,6 +3,7 @@
 
 #include <cblas.h>
 
+#include <algorithm>
 #include <cfloat>
 #include <cmath>
 #include <cstdlib>
@@ -77,9 +78,32 @@ void CpuBackend::gemm(bool ta, bool tb, int m, int n, int k, float alpha, const 
         for (int j = 0; j < n; ++j) c[int64_t(i) * ldc + j] *= beta;
     return;
   }
-  if (openblas_get_num_threads() != threads_) openblas_set_num_threads(threads_);
-  cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n,
-              k, alpha, a, lda, b, ldb, beta, c, ldc);
+  // OpenBLAS runs single-threaded in the calling thread; this backend splits C into one block
+  // per thread itself (see cpu_backend.h).
+  if (openblas_get_num_threads() != 1) openblas_set_num_threads(1);
+  const auto ca = ta ? CblasTrans : CblasNoTrans, cb = tb ? CblasTrans : CblasNoTrans;
+  const double work = double(m) * n * k;
+  const int parts = (threads_ > 1 && work > 262144.0) ? threads_ : 1;
+  if (parts == 1) {
+    cblas_sgemm(CblasRowMajor, ca, cb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    return;
+  }
+  const bool split_n = n >= m;
+  const int extent = split_n ? n : m;
+  const int chunk = ((extent + parts - 1) / parts + 15) / 16 * 16;
+#pragma omp parallel for num_threads(parts) schedule(static)
+  for (int p = 0; p < parts; ++p) {
+    const int lo = p * chunk, hi = std::min(extent, lo + chunk);
+    if (lo >= hi) continue;
+    if (split_n) {  // columns lo..hi of op(B) and C
+      const float* bp = tb ? b + int64_t(lo) * ldb : b + lo;
+      cblas_sgemm(CblasRowMajor, ca, cb, m, hi - lo, k, alpha, a, lda, bp, ldb, beta, c + lo, ldc);
+    } else {  // rows lo..hi of op(A) and C
+      const float* ap = ta ? a + lo : a + int64_t(lo) * lda;
+      cblas_sgemm(CblasRowMajor, ca, cb, hi - lo, n, k, alpha, ap, lda, b, ldb, beta,
+                  c + int64_t(lo) * ldc, ldc);
+    }
+  }
 }
 
 void CpuBackend::im2col(const ConvGeometry& g, const float* im, float* col) {

@@ -1,11 +1,12 @@
 // The CPU backend: OpenBLAS sgemm plus OpenMP loops. The reference every other backend is
 // compared with.
 //
-// Threads: the loops here use this backend's own thread count (OpenMP num_threads clause, no
-// global state). OpenBLAS keeps ONE process-wide thread count (openblas_set_num_threads); before
-// each sgemm the backend sets it to its own count when it differs. Two networks with different
-// thread counts running at once in one process therefore share OpenBLAS's setting: results are
-// unaffected (only speed), and this is the only process-wide state the library touches.
+// Threads: every parallel loop, sgemm included, uses this backend's own thread count through
+// OpenMP's num_threads clause (no global state of rpgnet's own). OpenBLAS is used single-threaded
+// in the calling thread: sgemm calls are split into one block of C per thread here, which avoids
+// two thread pools (OpenMP's and OpenBLAS's) competing for the same cores. OpenBLAS's thread count
+// is process-wide; the backend sets it to 1 before each sgemm when it differs, which a host
+// program that also calls OpenBLAS directly should know.
 #pragma once
 #include "backend/backend.h"
 

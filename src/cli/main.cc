@@ -74,6 +74,7 @@ rpg::CfgFile load_with_overrides(const std::string& path, const std::vector<std:
 int cmd_info(const Args& a) {
   if (a.positional.size() != 1) throw UsageError{"info takes one cfg file"};
   rpg::CfgFile cfg = load_with_overrides(a.positional[0], a.sets);
+  rpg::parse_net_section(cfg);  // report [net] errors (batch, subdivisions) before overriding them
   // A summary needs shapes, not a batch: build at batch 1.
   rpg::apply_override(cfg, "net.batch=1");
   rpg::apply_override(cfg, "net.subdivisions=1");

@@ -1,0 +1,283 @@
+// Checkpoints: encoding the network's full training state into container sections and restoring
+// it only after every section has been validated against the network.
+#include "io/checkpoint.h"
+
+#include <algorithm>
+#include <utility>
+#include <vector>
+
+#include "core/error.h"
+#include "io/atomic_file.h"
+#include "io/bytes.h"
+#include "io/container.h"
+
+namespace rpg {
+
+namespace {
+
+const std::vector<std::string>& known_sections() {
+  static const std::vector<std::string> tags = {"META", "STAT", "PARM", "MOMT", "BNCT"};
+  return tags;
+}
+
+// The tensors PARM holds for a layer: the .weights tensors, then any other trainable value.
+std::vector<Buffer<float>*> saved_tensors(Layer& l) {
+  std::vector<Buffer<float>*> t = l.weight_file_order();
+  for (const Param& p : l.params())
+    if (std::find(t.begin(), t.end(), p.value) == t.end()) t.push_back(p.value);
+  return t;
+}
+
+std::vector<Buffer<float>*> momentum_buffers(Layer& l) {
+  std::vector<Buffer<float>*> g;
+  for (const Param& p : l.params()) g.push_back(p.grad);
+  return g;
+}
+
+// One layer of the architecture fingerprint.
+struct LayerPrint {
+  std::string type;
+  Shape in, out;
+  std::vector<uint64_t> tensors, momenta;
+  bool operator==(const LayerPrint& o) const {
+    return type == o.type && in == o.in && out == o.out && tensors == o.tensors &&
+           momenta == o.momenta;
+  }
+};
+
+std::vector<uint64_t> sizes_of(const std::vector<Buffer<float>*>& buffers) {
+  std::vector<uint64_t> s;
+  for (const auto* b : buffers) s.push_back(uint64_t(b->size()));
+  return s;
+}
+
+std::vector<LayerPrint> fingerprint(Network& net) {
+  std::vector<LayerPrint> prints;
+  for (const auto& l : net.layers())
+    prints.push_back(
+        {l->type, l->in, l->out, sizes_of(saved_tensors(*l)), sizes_of(momentum_buffers(*l))});
+  return prints;
+}
+
+std::string list_str(const std::vector<uint64_t>& v) {
+  std::string s = "[";
+  for (size_t i = 0; i < v.size(); ++i) s += (i ? ", " : "") + std::to_string(v[i]);
+  return s + "]";
+}
+
+std::string describe(const LayerPrint& p) {
+  return p.type + " " + p.in.str() + " -> " + p.out.str() + " with tensors " + list_str(p.tensors) +
+         " and momentum buffers " + list_str(p.momenta);
+}
+
+void write_shape(io::ByteWriter& w, const Shape& s) {
+  w.i32(s.c);
+  w.i32(s.h);
+  w.i32(s.w);
+}
+
+Shape read_shape(io::ByteReader& r) {
+  Shape s;
+  s.c = r.i32();
+  s.h = r.i32();
+  s.w = r.i32();
+  return s;
+}
+
+void write_sizes(io::ByteWriter& w, const std::vector<uint64_t>& sizes) {
+  w.u32(uint32_t(sizes.size()));
+  for (uint64_t s : sizes) w.u64(s);
+}
+
+std::vector<uint64_t> read_sizes(io::ByteReader& r) {
+  const uint32_t n = r.u32();
+  r.need(size_t(n) * 8);  // before allocating anything
+  std::vector<uint64_t> sizes(n);
+  for (auto& s : sizes) s = r.u64();
+  return sizes;
+}
+
+std::string encode_meta(Network& net) {
+  io::ByteWriter w;
+  w.u32(kCheckpointMetaVersion);
+  w.str(net.cfg_path());
+  const std::vector<LayerPrint> prints = fingerprint(net);
+  w.u32(uint32_t(prints.size()));
+  for (const LayerPrint& p : prints) {
+    w.str(p.type);
+    write_shape(w, p.in);
+    write_shape(w, p.out);
+    write_sizes(w, p.tensors);
+    write_sizes(w, p.momenta);
+  }
+  return std::move(w.data());
+}
+
+// Rejects a META section that does not describe this network's architecture.
+void check_meta(Network& net, const std::string& payload, const std::string& name) {
+  io::ByteReader r(payload, name + ": section 'META'");
+  const uint32_t version = r.u32();
+  if (version != kCheckpointMetaVersion)
+    fail(Status::FormatError, name + ": section 'META' has version " + std::to_string(version) +
+                                  " (this build reads " + std::to_string(kCheckpointMetaVersion) +
+                                  ")");
+  const std::string cfg_path = r.str();
+  const uint32_t count = r.u32();
+  const std::vector<LayerPrint> mine = fingerprint(net);
+  const std::string other = name + ": the checkpoint is for another network (written for " +
+                            cfg_path + ", loading into " + net.cfg_path() + "): ";
+  for (uint32_t i = 0; i < count; ++i) {
+    LayerPrint p;
+    p.type = r.str();
+    p.in = read_shape(r);
+    p.out = read_shape(r);
+    p.tensors = read_sizes(r);
+    p.momenta = read_sizes(r);
+    if (i >= mine.size())
+      fail(Status::FormatError, other + "the checkpoint has " + std::to_string(count) +
+                                    " layers, the cfg " + std::to_string(mine.size()));
+    if (!(p == mine[i]))
+      fail(Status::FormatError, other + "layer " + std::to_string(i) + " is " + describe(p) +
+                                    " in the checkpoint but " + describe(mine[i]) + " in the cfg");
+  }
+  if (count != mine.size())
+    fail(Status::FormatError, other + "the checkpoint has " + std::to_string(count) +
+                                  " layers, the cfg " + std::to_string(mine.size()));
+  if (r.remaining())
+    fail(Status::FormatError, name + ": section 'META' has " + std::to_string(r.remaining()) +
+                                  " unexpected bytes at its end");
+}
+
+void check_size(const std::string& payload, size_t expected, const std::string& tag,
+                const std::string& name) {
+  if (payload.size() != expected)
+    fail(Status::FormatError, name + ": section '" + tag + "' holds " +
+                                  std::to_string(payload.size()) + " bytes, this network needs " +
+                                  std::to_string(expected));
+}
+
+// Every tensor of a section, in order, with its host copy.
+struct HostTensors {
+  std::vector<Buffer<float>*> buffers;
+  std::vector<std::vector<float>> values;
+};
+
+HostTensors decode_floats(const std::vector<Buffer<float>*>& buffers, const std::string& payload,
+                          const std::string& tag, const std::string& name) {
+  size_t total = 0;
+  for (const auto* b : buffers) total += size_t(b->size());
+  check_size(payload, total * 4, tag, name);
+  io::ByteReader r(payload, name + ": section '" + tag + "'");
+  HostTensors h{buffers, std::vector<std::vector<float>>(buffers.size())};
+  for (size_t i = 0; i < buffers.size(); ++i) {
+    h.values[i].resize(size_t(buffers[i]->size()));
+    r.floats(h.values[i].size(), h.values[i].data());
+  }
+  return h;
+}
+
+void upload(const HostTensors& h) {
+  for (size_t i = 0; i < h.buffers.size(); ++i) h.buffers[i]->upload(h.values[i]);
+}
+
+std::vector<Buffer<float>*> all_saved_tensors(Network& net) {
+  std::vector<Buffer<float>*> all;
+  for (const auto& l : net.layers())
+    for (auto* b : saved_tensors(*l)) all.push_back(b);
+  return all;
+}
+
+std::vector<Buffer<float>*> all_momentum_buffers(Network& net) {
+  std::vector<Buffer<float>*> all;
+  for (const auto& l : net.layers())
+    for (auto* b : momentum_buffers(*l)) all.push_back(b);
+  return all;
+}
+
+std::vector<int64_t*> bn_counters(Network& net) {
+  std::vector<int64_t*> c;
+  for (const auto& l : net.layers())
+    if (int64_t* u = l->bn_updates()) c.push_back(u);
+  return c;
+}
+
+std::string encode_tensors(const std::vector<Buffer<float>*>& buffers) {
+  io::ByteWriter w;
+  size_t total = 0;
+  for (const auto* b : buffers) total += size_t(b->size());
+  w.reserve(total * 4);
+  for (const auto* b : buffers) w.floats(b->to_vector());
+  return std::move(w.data());
+}
+
+}  // namespace
+
+std::string encode_checkpoint(Network& net, const TrainState& state) {
+  if (state.iteration < 0 || state.seen < 0 || state.loader_position < 0)
+    fail(Status::InvalidArgument, "save_checkpoint: negative counter in the training state");
+  ContainerWriter c;
+  c.add_section("META", encode_meta(net));
+  io::ByteWriter stat;
+  stat.i64(state.iteration);
+  stat.i64(state.seen);
+  stat.i64(state.loader_position);
+  stat.u64(net.passes());
+  c.add_section("STAT", std::move(stat.data()));
+  c.add_section("PARM", encode_tensors(all_saved_tensors(net)));
+  c.add_section("MOMT", encode_tensors(all_momentum_buffers(net)));
+  io::ByteWriter bn;
+  for (const int64_t* u : bn_counters(net)) bn.i64(*u);
+  c.add_section("BNCT", std::move(bn.data()));
+  return c.bytes();
+}
+
+void save_checkpoint(Network& net, const TrainState& state, const std::string& path) {
+  write_file_atomic(path, encode_checkpoint(net, state));
+}
+
+TrainState load_checkpoint(Network& net, const std::string& path) {
+  return load_checkpoint_from_bytes(net, read_file(path), path);
+}
+
+TrainState load_checkpoint_from_bytes(Network& net, const std::string& bytes,
+                                      const std::string& name) {
+  const ContainerReader reader = ContainerReader::parse(bytes, name);
+  reader.check_known(known_sections());
+  const std::string what = "is it an rpgnet checkpoint?";
+  check_meta(net, reader.require("META", what), name);
+
+  const std::string& stat = reader.require("STAT", what);
+  check_size(stat, 32, "STAT", name);
+  io::ByteReader sr(stat, name + ": section 'STAT'");
+  TrainState state;
+  state.iteration = sr.i64();
+  state.seen = sr.i64();
+  state.loader_position = sr.i64();
+  state.passes = sr.u64();
+  if (state.iteration < 0 || state.seen < 0 || state.loader_position < 0)
+    fail(Status::FormatError, name + ": section 'STAT' holds a negative counter");
+
+  const HostTensors params =
+      decode_floats(all_saved_tensors(net), reader.require("PARM", what), "PARM", name);
+  const HostTensors momenta =
+      decode_floats(all_momentum_buffers(net), reader.require("MOMT", what), "MOMT", name);
+  const std::vector<int64_t*> counters = bn_counters(net);
+  const std::string& bnct = reader.require("BNCT", what);
+  check_size(bnct, counters.size() * 8, "BNCT", name);
+  io::ByteReader br(bnct, name + ": section 'BNCT'");
+  std::vector<int64_t> counts(counters.size());
+  for (auto& c : counts) {
+    c = br.i64();
+    if (c < 0)
+      fail(Status::FormatError, name + ": section 'BNCT' holds a negative batch-norm count");
+  }
+
+  // Everything is valid: restore.
+  upload(params);
+  upload(momenta);
+  for (size_t i = 0; i < counters.size(); ++i) *counters[i] = counts[i];
+  net.set_passes(state.passes);
+  return state;
+}
+
+}  // namespace rpg
