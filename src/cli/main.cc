@@ -2,44 +2,73 @@
 // and a non-zero exit status (1: error in the input, 2: usage).
 #include <cstdio>
 #include <cstring>
+#include <climits>
 #include <exception>
+#include <thread>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "backend/cpu_backend.h"
+#include "cli/classifier.h"
 #include "cfg/cfg.h"
 #include "core/error.h"
 #include "core/network.h"
 #include "core/summary.h"
 
+namespace rpg_cli {
+
+rpg::CfgFile load_with_overrides(const std::string& path, const std::vector<std::string>& sets) {
+  rpg::CfgFile cfg = rpg::load_cfg(path);
+  for (const auto& s : sets) rpg::apply_override(cfg, s);
+  return cfg;
+}
+
+}  // namespace rpg_cli
+
 namespace {
 
+using rpg_cli::Args;
+using rpg_cli::UsageError;
+using rpg_cli::load_with_overrides;
+
 const char* kUsage =
-    "usage: rpgnet <command> [arguments]\n"
+    "usage: rpgnet <command> [arguments] [options]\n"
     "\n"
     "commands:\n"
-    "  info <cfg> [--set S.K=V]...   print the layer table and totals of a network\n"
-    "  help                          this text\n"
-    "  version                       print the version\n"
+    "  info <cfg>                                 layer table and totals of a network\n"
+    "  classifier train <data> <cfg> [weights]    train (weights: Darknet .weights or an\n"
+    "                                             rpgnet checkpoint .ckpt, which resumes)\n"
+    "  classifier valid <data> <cfg> <weights>    top-1 / top-k accuracy and loss on 'valid'\n"
+    "  classifier predict <data> <cfg> <weights> <image|list>   top-k labels per image\n"
+    "  help                                       this text\n"
+    "  version                                    the version\n"
     "\n"
     "options:\n"
-    "  --set SECTION.KEY=VALUE   override a cfg key without editing the file; SECTION is\n"
-    "                            'net', a layer index (as numbered by info) or 'ring.NAME'\n"
-    "  --threads N               CPU threads (default 1)\n";
+    "  --set SECTION.KEY=VALUE  override a cfg key without editing the file; SECTION is 'net',\n"
+    "                           a layer index (as numbered by info) or 'ring.NAME'\n"
+    "  --threads N              CPU threads (default: all cores)\n"
+    "  -clear                   train: load the weights but restart at update 0\n"
+    "  -t N, --top N            valid/predict: top-k (default: the .data file's 'top')\n"
+    "  --confusion              valid: print the confusion matrix\n"
+    "  --checkpoint-every N     train: updates between checkpoints (default 1000)\n"
+    "  --report-every N         train: updates between progress lines (default 10)\n"
+    "  --quiet                  train: no progress lines\n"
+    "\n"
+    "Ctrl-C during training writes a checkpoint and stops; train on that checkpoint resumes.\n";
 
-struct Args {
-  std::vector<std::string> positional;
-  std::vector<std::string> sets;
-  int threads = 1;
-};
-
-struct UsageError {
-  std::string message;
-};
+int64_t number(const std::string& name, const std::string& v, int64_t lo, int64_t hi) {
+  char* end = nullptr;
+  long long n = std::strtoll(v.c_str(), &end, 10);
+  if (v.empty() || *end || n < lo || n > hi)
+    throw UsageError{name + " needs a number from " + std::to_string(lo) + " to " + std::to_string(hi) + ", got '" + v + "'"};
+  return n;
+}
 
 Args parse_args(int argc, char** argv, int first) {
   Args a;
+  const unsigned hw = std::thread::hardware_concurrency();
+  a.threads = hw ? int(hw) : 1;
   for (int i = first; i < argc; ++i) {
     std::string s = argv[i];
     auto value = [&](const std::string& name) {
@@ -51,11 +80,19 @@ Args parse_args(int argc, char** argv, int first) {
     } else if (s.rfind("--set=", 0) == 0) {
       a.sets.push_back(s.substr(6));
     } else if (s == "--threads") {
-      std::string v = value(s);
-      char* end = nullptr;
-      long n = std::strtol(v.c_str(), &end, 10);
-      if (*end || n < 1 || n > 1024) throw UsageError{"--threads needs a number from 1 to 1024, got '" + v + "'"};
-      a.threads = int(n);
+      a.threads = int(number(s, value(s), 1, 1024));
+    } else if (s == "-clear" || s == "--clear") {
+      a.clear = true;
+    } else if (s == "-t" || s == "--top") {
+      a.top = int(number(s, value(s), 1, 1 << 20));
+    } else if (s == "--confusion") {
+      a.confusion = true;
+    } else if (s == "--quiet") {
+      a.quiet = true;
+    } else if (s == "--checkpoint-every") {
+      a.checkpoint_every = number(s, value(s), 0, INT64_MAX);
+    } else if (s == "--report-every") {
+      a.report_every = number(s, value(s), 1, INT64_MAX);
     } else if (s.size() > 1 && s[0] == '-') {
       throw UsageError{"unknown option '" + s + "'"};
     } else {
@@ -63,12 +100,6 @@ Args parse_args(int argc, char** argv, int first) {
     }
   }
   return a;
-}
-
-rpg::CfgFile load_with_overrides(const std::string& path, const std::vector<std::string>& sets) {
-  rpg::CfgFile cfg = rpg::load_cfg(path);
-  for (const auto& s : sets) rpg::apply_override(cfg, s);
-  return cfg;
 }
 
 int cmd_info(const Args& a) {
@@ -103,6 +134,7 @@ int main(int argc, char** argv) {
     }
     Args a = parse_args(argc, argv, 2);
     if (cmd == "info") return cmd_info(a);
+    if (cmd == "classifier") return rpg_cli::cmd_classifier(a);
     throw UsageError{"unknown command '" + cmd + "'"};
   } catch (const UsageError& e) {
     std::fprintf(stderr, "rpgnet: %s\n\n%s", e.message.c_str(), kUsage);

@@ -15,7 +15,7 @@ const std::vector<std::string>& net_keys() {
       "batch", "subdivisions", "width", "height", "channels", "inputs", "learning_rate", "momentum",
       "decay", "policy", "step", "scale", "steps", "scales", "gamma", "power", "burn_in",
       "max_batches", "epochs", "seed", "min_crop", "max_crop", "angle", "aspect", "hue",
-      "saturation", "exposure", "center", "flip"};
+      "saturation", "exposure", "center", "flip", "crop_padding"};
   return keys;
 }
 
@@ -63,12 +63,13 @@ NetConfig parse_net_section(const CfgFile& cfg) {
   c.min_crop = o.get_int("min_crop", 0, 0, 1 << 16);
   c.max_crop = o.get_int("max_crop", 0, 0, 1 << 16);
   c.angle = o.get_float("angle", 0.f, 0.f, 360.f);
-  c.aspect = o.get_float("aspect", 1.f, 0.f, 100.f);
+  c.aspect = o.get_float("aspect", 1.f, 0.01f, 100.f);
   c.hue = o.get_float("hue", 0.f, 0.f, 1.f);
-  c.saturation = o.get_float("saturation", 1.f, 0.f, 100.f);
-  c.exposure = o.get_float("exposure", 1.f, 0.f, 100.f);
+  c.saturation = o.get_float("saturation", 1.f, 0.01f, 100.f);
+  c.exposure = o.get_float("exposure", 1.f, 0.01f, 100.f);
   c.center = o.get_int("center", 0, 0, 1) != 0;
   c.flip = o.get_int("flip", 1, 0, 1) != 0;
+  c.crop_padding = o.get_int("crop_padding", 0, 0, 1024);
   return c;
 }
 

@@ -31,6 +31,7 @@ struct NetConfig {
   int min_crop = 0, max_crop = 0;
   float angle = 0, aspect = 1, hue = 0, saturation = 1, exposure = 1;
   bool center = false, flip = true;
+  int crop_padding = 0;  // rpgnet: pad by N pixels, then crop at random (CIFAR-style)
 };
 
 NetConfig parse_net_section(const CfgFile& cfg);

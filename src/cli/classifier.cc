@@ -1,0 +1,289 @@
+// `rpgnet classifier train | valid | predict`: Darknet's classifier commands on the library's
+// trainer, with progress on the terminal and Ctrl-C saving a checkpoint.
+#include "cli/classifier.h"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <memory>
+
+#include "backend/cpu_backend.h"
+#include "core/error.h"
+#include "core/summary.h"
+#include "data/augment.h"
+#include "data/data_config.h"
+#include "data/dataset.h"
+#include "data/image.h"
+#include "io/checkpoint.h"
+#include "io/container.h"
+#include "io/darknet_weights.h"
+#include "train/trainer.h"
+
+namespace rpg_cli {
+
+namespace {
+
+std::atomic<bool> g_stop{false};  // set by SIGINT/SIGTERM (command-line tool only, not the library)
+
+void on_signal(int) {
+  g_stop.store(true);
+  signal(SIGINT, SIG_DFL);  // a second Ctrl-C leaves at once
+}
+
+std::string base_name(const std::string& path) {
+  std::string b = path.substr(path.find_last_of('/') == std::string::npos ? 0 : path.find_last_of('/') + 1);
+  size_t dot = b.rfind('.');
+  return dot == std::string::npos || dot == 0 ? b : b.substr(0, dot);
+}
+
+std::string duration(double s) {
+  char b[32];
+  const long t = long(s + .5);
+  if (t >= 3600)
+    std::snprintf(b, sizeof b, "%ldh%02ldm", t / 3600, (t / 60) % 60);
+  else if (t >= 60)
+    std::snprintf(b, sizeof b, "%ldm%02lds", t / 60, t % 60);
+  else
+    std::snprintf(b, sizeof b, "%lds", t);
+  return b;
+}
+
+bool is_checkpoint(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  char magic[8] = {0};
+  in.read(magic, 8);
+  return in.gcount() == 8 && std::memcmp(magic, rpg::kContainerMagic, 8) == 0;
+}
+
+struct Setup {
+  rpg::DataConfig data;
+  std::unique_ptr<rpg::Network> net;
+  std::vector<std::string> labels;
+};
+
+Setup setup(const Args& a, const std::string& data_path, const std::string& cfg_path) {
+  Setup s;
+  s.data = rpg::load_data_config(data_path);
+  s.net = std::make_unique<rpg::Network>(load_with_overrides(cfg_path, a.sets),
+                                         std::make_unique<rpg::CpuBackend>(a.threads));
+  if (s.data.classes != s.net->output_size())
+    throw rpg::Error(rpg::Status::InvalidArgument,
+                     data_path + " has classes=" + std::to_string(s.data.classes) + " but " + cfg_path +
+                         " ends in " + std::to_string(s.net->output_size()) + " outputs");
+  if (!s.data.labels.empty()) {
+    s.labels = rpg::load_labels(s.data.labels, s.data.classes);
+  } else {
+    for (int i = 0; i < s.data.classes; ++i) s.labels.push_back(std::to_string(i));
+  }
+  return s;
+}
+
+std::unique_ptr<rpg::Dataset> open_set(const Setup& s, const std::string& source, const char* key) {
+  if (source.empty())
+    throw rpg::Error(rpg::Status::InvalidArgument, s.data.path + " has no '" + key + "' set");
+  return rpg::open_dataset(source, s.labels, s.net->input_shape().c);
+}
+
+void print_evaluation(const rpg::Evaluation& e, double seconds, const std::vector<std::string>& labels,
+                      bool confusion) {
+  std::printf("top-1 %.2f%%  top-%d %.2f%%  loss %.4f  (%lld images, %.1f s)\n", 100 * e.top1, e.k, 100 * e.topk,
+              e.loss, (long long)e.images, seconds);
+  if (!confusion) return;
+  size_t w = 5;
+  for (const auto& l : labels) w = std::max(w, l.size());
+  std::printf("confusion (rows: truth, columns: predicted)\n%*s", int(w), "");
+  for (int j = 0; j < e.classes; ++j) std::printf(" %6.6s", labels[size_t(j)].c_str());
+  std::printf("\n");
+  for (int i = 0; i < e.classes; ++i) {
+    std::printf("%*s", int(w), labels[size_t(i)].c_str());
+    for (int j = 0; j < e.classes; ++j) std::printf(" %6lld", (long long)e.confusion[size_t(i * e.classes + j)]);
+    std::printf("\n");
+  }
+}
+
+class ProgressPrinter {
+ public:
+  explicit ProgressPrinter(bool quiet) : tty_(!quiet && isatty(fileno(stdout))), quiet_(quiet) {}
+  void operator()(const rpg::Progress& p) {
+    if (quiet_) return;
+    char line[256];
+    std::snprintf(line, sizeof line,
+                  "%6lld/%lld  epoch %.2f  loss %.4f  avg %.4f  lr %.5f  %.0f img/s  ETA %s",
+                  (long long)p.iteration, (long long)p.max_iterations, p.epoch, p.loss, p.avg_loss,
+                  double(p.learning_rate), p.images_per_second, duration(p.eta_seconds).c_str());
+    if (tty_) {
+      const int width = 24, filled = int(width * double(p.iteration) / double(std::max<int64_t>(1, p.max_iterations)));
+      std::string bar(size_t(filled), '#');
+      bar.resize(size_t(width), '.');
+      std::printf("\r[%s] %s\x1b[K", bar.c_str(), line);
+      if (p.iteration >= p.max_iterations) std::printf("\n");
+    } else {
+      std::printf("%s\n", line);
+    }
+    std::fflush(stdout);
+  }
+  void finish() {
+    if (tty_) std::printf("\n");
+  }
+
+ private:
+  bool tty_, quiet_;
+};
+
+int train(const Args& a) {
+  if (a.positional.size() < 3 || a.positional.size() > 4)
+    throw UsageError{"classifier train takes <data> <cfg> [weights|checkpoint]"};
+  Setup s = setup(a, a.positional[1], a.positional[2]);
+  rpg::Network& net = *s.net;
+  auto train_set = open_set(s, s.data.train, "train");
+  std::unique_ptr<rpg::Dataset> valid_set;
+  if (!s.data.valid.empty()) valid_set = open_set(s, s.data.valid, "valid");  // checked up front too
+
+  rpg::TrainState state;
+  if (a.positional.size() == 4) {
+    const std::string& w = a.positional[3];
+    if (is_checkpoint(w)) {
+      state = rpg::load_checkpoint(net, w);
+      if (a.clear) state = rpg::TrainState{};
+      std::printf("loaded checkpoint %s%s\n", w.c_str(),
+                  a.clear ? " (-clear: training restarts at update 0)"
+                          : (" (resuming at update " + std::to_string(state.iteration) + ")").c_str());
+    } else {
+      const int64_t seen = rpg::load_darknet_weights(net, w);
+      if (!a.clear) {  // Darknet: the update count continues from the images the file has seen
+        state.seen = seen;
+        state.iteration = seen / net.config().batch;
+        state.loader_position = seen;
+      }
+      std::printf("loaded weights %s (seen %lld images)\n", w.c_str(), (long long)seen);
+    }
+  }
+  rpg::TrainOptions opt;
+  opt.backup_dir = s.data.backup.empty() ? "backup" : s.data.backup;
+  opt.name = base_name(a.positional[2]);
+  opt.checkpoint_every = a.checkpoint_every;
+  opt.report_every = a.report_every;
+  ProgressPrinter printer(a.quiet);
+  opt.on_progress = [&printer](const rpg::Progress& p) { printer(p); };
+  opt.stop = &g_stop;
+  rpg::Trainer trainer(net, *train_set, opt);
+
+  const rpg::NetConfig& c = net.config();
+  std::printf("%s: %s parameters, %.3f GFLOPs per image\n", a.positional[2].c_str(),
+              rpg::with_commas(net.num_params()).c_str(), 2.0 * double(net.macs()) / 1e9);
+  std::printf("training %lld updates of %d images (%.2f epochs of %zu) on %d thread%s; checkpoints in %s/%s.ckpt\n",
+              (long long)trainer.max_iterations(), c.batch,
+              double(trainer.max_iterations()) * c.batch / double(train_set->size()), train_set->size(), a.threads,
+              a.threads == 1 ? "" : "s", opt.backup_dir.c_str(), opt.name.c_str());
+  std::fflush(stdout);
+
+  signal(SIGINT, on_signal);
+  signal(SIGTERM, on_signal);
+  rpg::TrainResult r = trainer.run(state);
+  signal(SIGINT, SIG_DFL);
+  signal(SIGTERM, SIG_DFL);
+  printer.finish();
+  if (r.interrupted) {
+    std::printf("interrupted at update %lld: checkpoint %s (resume with: rpgnet classifier train %s %s %s)\n",
+                (long long)r.state.iteration, r.checkpoint.c_str(), a.positional[1].c_str(), a.positional[2].c_str(),
+                r.checkpoint.c_str());
+    return 130;
+  }
+  std::printf("trained %lld updates in %s (%.0f images/s); weights %s, checkpoint %s\n", (long long)r.state.iteration,
+              duration(r.seconds).c_str(), double(r.state.seen - state.seen) / std::max(1e-9, r.seconds),
+              r.weights.empty() ? "(not finished)" : r.weights.c_str(), r.checkpoint.c_str());
+  if (valid_set) {
+    auto t0 = std::chrono::steady_clock::now();
+    rpg::Evaluation e = rpg::evaluate(net, *valid_set, s.data.top);
+    std::printf("valid: ");
+    print_evaluation(e, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), s.labels, false);
+  }
+  return 0;
+}
+
+void load_any_weights(rpg::Network& net, const std::string& path) {
+  if (is_checkpoint(path))
+    rpg::load_checkpoint(net, path);
+  else
+    rpg::load_darknet_weights(net, path);
+}
+
+int valid(const Args& a) {
+  if (a.positional.size() != 4) throw UsageError{"classifier valid takes <data> <cfg> <weights|checkpoint>"};
+  Setup s = setup(a, a.positional[1], a.positional[2]);
+  auto valid_set = open_set(s, s.data.valid, "valid");
+  load_any_weights(*s.net, a.positional[3]);
+  auto t0 = std::chrono::steady_clock::now();
+  rpg::Evaluation e = rpg::evaluate(*s.net, *valid_set, a.top > 0 ? a.top : s.data.top);
+  print_evaluation(e, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), s.labels,
+                   a.confusion);
+  return 0;
+}
+
+bool looks_like_image(const std::string& p) {
+  std::string ext = p.substr(p.find_last_of('.') == std::string::npos ? p.size() : p.find_last_of('.'));
+  for (auto& ch : ext) ch = char(std::tolower(static_cast<unsigned char>(ch)));
+  return ext == ".png" || ext == ".jpg" || ext == ".jpeg" || ext == ".bmp" || ext == ".tga" || ext == ".gif" ||
+         ext == ".pgm" || ext == ".ppm";
+}
+
+int predict(const Args& a) {
+  if (a.positional.size() != 5) throw UsageError{"classifier predict takes <data> <cfg> <weights> <image|list>"};
+  Setup s = setup(a, a.positional[1], a.positional[2]);
+  rpg::Network& net = *s.net;
+  load_any_weights(net, a.positional[3]);
+  net.set_batch(1);
+  std::vector<std::string> paths;
+  const std::string& target = a.positional[4];
+  if (looks_like_image(target)) {
+    paths.push_back(target);
+  } else {
+    std::ifstream in(target);
+    if (!in) throw rpg::Error(rpg::Status::NotFound, "cannot open '" + target + "': " + std::strerror(errno));
+    std::string dir = target.find('/') == std::string::npos ? "" : target.substr(0, target.find_last_of('/') + 1);
+    for (std::string line; std::getline(in, line);) {
+      if (!line.empty() && line.back() == '\r') line.pop_back();
+      if (line.empty()) continue;
+      paths.push_back(line[0] == '/' ? line : dir + line);
+    }
+    if (paths.empty()) throw rpg::Error(rpg::Status::InvalidArgument, "'" + target + "' lists no images");
+  }
+  const rpg::Shape in = net.input_shape();
+  const int k = std::max(1, std::min(a.top > 0 ? a.top : std::min(5, s.data.classes), s.data.classes));
+  rpg::AugmentOptions aug = rpg::augment_options(net.config());
+  std::vector<float> x(size_t(net.input_size()));
+  for (const auto& p : paths) {
+    rpg::Image im = rpg::load_image(p, in.c);
+    rpg::Rng rng(0);
+    rpg::make_input(im, aug, false, rng, in.w, in.h, in.c, x.data());
+    std::vector<float> out = net.predict(x.data());
+    std::vector<int> order(out.size());
+    for (size_t i = 0; i < order.size(); ++i) order[i] = int(i);
+    std::partial_sort(order.begin(), order.begin() + k, order.end(), [&](int l, int r) { return out[size_t(l)] > out[size_t(r)]; });
+    std::printf("%s:", p.c_str());
+    for (int i = 0; i < k; ++i)
+      std::printf("%s %s %.2f%%", i ? "," : "", s.labels[size_t(order[size_t(i)])].c_str(), 100.0 * out[size_t(order[size_t(i)])]);
+    std::printf("\n");
+  }
+  return 0;
+}
+
+}  // namespace
+
+int cmd_classifier(const Args& a) {
+  if (a.positional.empty()) throw UsageError{"classifier needs a subcommand: train, valid or predict"};
+  const std::string& sub = a.positional[0];
+  if (sub == "train") return train(a);
+  if (sub == "valid") return valid(a);
+  if (sub == "predict") return predict(a);
+  throw UsageError{"unknown classifier subcommand '" + sub + "' (train, valid, predict)"};
+}
+
+}  // namespace rpg_cli

@@ -1,0 +1,30 @@
+// Shared pieces of the rpgnet command: parsed arguments, usage errors, and the subcommands.
+#pragma once
+#include <string>
+#include <vector>
+
+#include "cfg/cfg.h"
+
+namespace rpg_cli {
+
+struct Args {
+  std::vector<std::string> positional;
+  std::vector<std::string> sets;  // --set SECTION.KEY=VALUE
+  int threads = 1;
+  bool clear = false;       // -clear: keep the weights, restart the schedule at update 0
+  bool confusion = false;   // valid: print the confusion matrix
+  bool quiet = false;       // train: no progress lines
+  int top = 0;              // -t N: top-k (0: the .data file's 'top')
+  int64_t checkpoint_every = 1000;
+  int64_t report_every = 10;
+};
+
+struct UsageError {
+  std::string message;
+};
+
+rpg::CfgFile load_with_overrides(const std::string& path, const std::vector<std::string>& sets);
+
+int cmd_classifier(const Args& a);
+
+}  // namespace rpg_cli

@@ -1,0 +1,40 @@
+// Image decoding through stb_image (image.h); libstb provides the implementation.
+#include "data/image.h"
+
+#include <stb_image.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+
+#include "core/error.h"
+
+namespace rpg {
+
+Image load_image(const std::string& path, int channels, const std::string& where) {
+  if (channels != 1 && channels != 3)
+    fail(Status::InvalidArgument, where + "cannot load '" + path + "' with " +
+                                      std::to_string(channels) +
+                                      " channels: images load with 1 (grayscale) or 3 (RGB)");
+  std::unique_ptr<FILE, int (*)(FILE*)> file(std::fopen(path.c_str(), "rb"), &std::fclose);
+  if (!file)
+    fail(Status::NotFound, where + "cannot open image '" + path + "': " + std::strerror(errno));
+  int w = 0, h = 0, n = 0;
+  std::unique_ptr<unsigned char, void (*)(void*)> pixels(
+      stbi_load_from_file(file.get(), &w, &h, &n, channels), &stbi_image_free);
+  if (!pixels) {
+    const char* reason = stbi_failure_reason();
+    fail(Status::FormatError, where + "cannot decode image '" + path +
+                                  "': " + (reason ? reason : "unknown stb_image error"));
+  }
+  if (w <= 0 || h <= 0) fail(Status::FormatError, where + "image '" + path + "' has no pixels");
+  Image im(channels, h, w);
+  const unsigned char* p = pixels.get();
+  const size_t plane = size_t(h) * w;
+  for (size_t i = 0; i < plane; ++i)
+    for (int c = 0; c < channels; ++c) im.data[c * plane + i] = p[i * channels + c] / 255.f;
+  return im;
+}
+
+}  // namespace rpg

@@ -1,0 +1,182 @@
+// The background batch loader (loader.h): one worker thread fills two slots in turn; next()
+// copies a ready slot out. The lock guards only the slot flags, never decoding.
+#include "data/loader.h"
+
+#include <algorithm>
+#include <cstring>
+#include <numeric>
+#include <string>
+
+#include "core/error.h"
+#include "core/random.h"
+
+namespace rpg {
+
+namespace {
+
+constexpr uint64_t kOrderTag = 0x6f72646572ULL, kAugmentTag = 0x6175676d656e74ULL;
+
+// The seed of stream `index` of kind `tag` under a run's seed.
+uint64_t derive_seed(uint64_t seed, uint64_t tag, uint64_t index) {
+  return mix64(mix64(seed ^ tag) + (index + 1) * 0x9e3779b97f4a7c15ULL);
+}
+
+// Epoch e's order: 0..n-1 shuffled by Fisher-Yates with Rng(derive(seed, e)), or unshuffled.
+std::vector<uint32_t> epoch_order(size_t n, bool shuffle, uint64_t seed, int64_t epoch) {
+  std::vector<uint32_t> order(n);
+  std::iota(order.begin(), order.end(), 0u);
+  if (!shuffle) return order;
+  Rng rng(derive_seed(seed, kOrderTag, uint64_t(epoch)));
+  for (size_t i = n - 1; i > 0; --i) std::swap(order[i], order[rng.next_u64() % (i + 1)]);
+  return order;
+}
+
+[[noreturn]] void bad_options(const std::string& problem) {
+  fail(Status::InvalidArgument, "batch loader: " + problem);
+}
+
+}  // namespace
+
+BatchLoader::BatchLoader(const Dataset& data, const LoaderOptions& options)
+    : data_(data), opt_(options) {
+  if (opt_.batch < 1) bad_options("batch must be at least 1, got " + std::to_string(opt_.batch));
+  if (opt_.width < 1 || opt_.height < 1 || opt_.channels < 1)
+    bad_options("bad input size " + std::to_string(opt_.width) + "x" + std::to_string(opt_.height) +
+                "x" + std::to_string(opt_.channels));
+  if (opt_.classes < 1)
+    bad_options("classes must be at least 1, got " + std::to_string(opt_.classes));
+  if (data_.size() == 0) bad_options("the dataset is empty");
+  if (data_.size() > UINT32_MAX) bad_options("more than 2^32 samples");
+  if (data_.channels() != opt_.channels)
+    bad_options("the data has " + std::to_string(data_.channels()) +
+                " channels, the network takes " + std::to_string(opt_.channels));
+  const size_t per_image = size_t(opt_.channels) * opt_.height * opt_.width;
+  for (Slot& s : slots_) {
+    s.x.resize(per_image * opt_.batch);
+    s.truth.resize(size_t(opt_.classes) * opt_.batch);
+    s.labels.resize(opt_.batch);
+  }
+  start();
+}
+
+BatchLoader::~BatchLoader() { stop(); }
+
+void BatchLoader::start() {
+  stop_ = false;
+  worker_ = std::thread(&BatchLoader::work, this);
+}
+
+void BatchLoader::stop() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  if (worker_.joinable()) worker_.join();
+}
+
+size_t BatchLoader::sample_at(int64_t p) const {
+  const int64_t n = int64_t(data_.size());
+  if (!opt_.train) return size_t(p % n);
+  return epoch_order(data_.size(), true, opt_.seed, p / n)[size_t(p % n)];
+}
+
+const std::vector<uint32_t>& BatchLoader::order(int64_t epoch) {
+  if (epoch != order_epoch_) {
+    order_ = epoch_order(data_.size(), opt_.train, opt_.seed, epoch);
+    order_epoch_ = epoch;
+  }
+  return order_;
+}
+
+void BatchLoader::fill(Slot& slot, int64_t position) {
+  const size_t per_image = size_t(opt_.channels) * opt_.height * opt_.width;
+  const int64_t n = int64_t(data_.size());
+  std::fill(slot.truth.begin(), slot.truth.end(), 0.f);
+  for (int b = 0; b < opt_.batch && !stop_; ++b) {
+    const int64_t p = position + b;
+    const size_t i = order(p / n)[size_t(p % n)];
+    const int label = data_.label(i);
+    if (label < 0 || label >= opt_.classes)
+      fail(Status::InvalidArgument,
+           data_.describe(i) + ": label " + std::to_string(label) +
+               " is out of range for classes=" + std::to_string(opt_.classes));
+    Image im = data_.image(i);
+    Rng rng(derive_seed(opt_.seed, kAugmentTag, uint64_t(p)));
+    try {
+      make_input(im, opt_.aug, opt_.train, rng, opt_.width, opt_.height, opt_.channels,
+                 slot.x.data() + b * per_image);
+    } catch (const Error& e) {
+      fail(e.status(), data_.describe(i) + ": " + e.what());
+    }
+    slot.truth[size_t(b) * opt_.classes + label] = 1.f;
+    slot.labels[b] = label;
+  }
+}
+
+void BatchLoader::work() {
+  for (;;) {
+    Slot* slot = nullptr;
+    int64_t position = 0;
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      cv_.wait(lock, [&] { return stop_ || !slots_[fill_index_].ready; });
+      if (stop_) return;
+      slot = &slots_[fill_index_];
+      position = produce_at_;
+    }
+    std::exception_ptr error;
+    try {
+      fill(*slot, position);
+    } catch (...) {
+      error = std::current_exception();
+    }
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (stop_) return;
+      slot->error = error;
+      slot->position = position;
+      slot->ready = true;
+      fill_index_ ^= 1;
+      produce_at_ += opt_.batch;
+    }
+    cv_.notify_all();
+    if (error) return;  // the consumer rethrows it; nothing after it is produced
+  }
+}
+
+void BatchLoader::next(float* x, float* truth, int* labels) {
+  if (!x) bad_options("next() needs an input buffer");
+  Slot* slot = nullptr;
+  {
+    std::unique_lock<std::mutex> lock(mu_);
+    slot = &slots_[take_index_];
+    cv_.wait(lock, [&] { return slot->ready; });
+    if (slot->error) std::rethrow_exception(slot->error);
+  }
+  if (slot->position != position_) fail(Status::Internal, "batch loader: slots out of order");
+  std::memcpy(x, slot->x.data(), slot->x.size() * sizeof(float));
+  if (truth) std::memcpy(truth, slot->truth.data(), slot->truth.size() * sizeof(float));
+  if (labels) std::copy(slot->labels.begin(), slot->labels.end(), labels);
+  position_ += opt_.batch;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    slot->ready = false;
+    take_index_ ^= 1;
+  }
+  cv_.notify_all();
+}
+
+void BatchLoader::seek(int64_t position) {
+  if (position < 0) bad_options("seek to a negative position " + std::to_string(position));
+  stop();
+  for (Slot& s : slots_) {
+    s.ready = false;
+    s.error = nullptr;
+  }
+  fill_index_ = take_index_ = 0;
+  produce_at_ = position_ = position;
+  start();
+}
+
+}  // namespace rpg

@@ -1,0 +1,78 @@
+// The training loop as library code: batches from a background loader, batch/subdivisions with
+// Darknet's meaning, the learning-rate policy, progress reports through a callback, atomic
+// checkpoints, resume, and a stop flag (Ctrl-C in the command line tool). Plus evaluation.
+#pragma once
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "core/network.h"
+#include "data/augment.h"
+#include "data/dataset.h"
+#include "train/train_state.h"
+
+namespace rpg {
+
+struct Progress {
+  int64_t iteration = 0, max_iterations = 0;
+  double epoch = 0;            // fractional epochs of training data seen
+  double loss = 0;             // this update, per image
+  double avg_loss = 0;         // exponential moving average (0.9 / 0.1, as Darknet)
+  float learning_rate = 0;
+  double images_per_second = 0;
+  double elapsed_seconds = 0, eta_seconds = 0;
+};
+
+struct TrainOptions {
+  std::string backup_dir = "backup";  // checkpoints and final weights go here (created if missing)
+  std::string name = "model";         // file base name: <name>.ckpt, <name>.weights
+  int64_t checkpoint_every = 1000;    // updates between checkpoints (0: only at the end)
+  int64_t report_every = 10;          // updates between progress callbacks
+  int64_t stop_at = 0;                // stop (with a checkpoint) after this update; 0: run to the end
+  std::function<void(const Progress&)> on_progress;
+  const std::atomic<bool>* stop = nullptr;  // polled after every update
+};
+
+struct TrainResult {
+  TrainState state;
+  bool interrupted = false;   // the stop flag was seen
+  bool finished = false;      // the schedule ran to its end
+  std::string checkpoint;     // last checkpoint written
+  std::string weights;        // final Darknet .weights (when finished)
+  double seconds = 0;
+};
+
+class Trainer {
+ public:
+  // The dataset must outlive the trainer. Error(InvalidArgument) when the network's input or
+  // output does not fit the dataset or the run has no length (neither max_batches nor epochs).
+  Trainer(Network& net, const Dataset& train, TrainOptions options);
+  int64_t max_iterations() const { return max_iterations_; }
+  // Trains from `start` (a fresh TrainState, or one returned by load_checkpoint).
+  TrainResult run(TrainState start);
+
+ private:
+  Network& net_;
+  const Dataset& data_;
+  TrainOptions opt_;
+  int64_t max_iterations_ = 0;
+};
+
+struct Evaluation {
+  int64_t images = 0;
+  double loss = 0;   // mean cross-entropy per image
+  double top1 = 0, topk = 0;
+  int k = 1;
+  int classes = 0;
+  std::vector<int64_t> confusion;  // classes x classes: [truth * classes + predicted]
+};
+
+// The data augmentation a network's [net] section asks for.
+AugmentOptions augment_options(const NetConfig& c);
+
+// Inference over the whole dataset, in order, at the network's batch size.
+Evaluation evaluate(Network& net, const Dataset& data, int k);
+
+}  // namespace rpg
