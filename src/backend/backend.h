@@ -54,6 +54,17 @@ class Backend {
   // C[M,N] = alpha op(A)[M,K] op(B)[K,N] + beta C, row-major.
   virtual void gemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const float* a,
                     int lda, const float* b, int ldb, float beta, float* c, int ldc) = 0;
+  // Grouped 2-D convolution over a batch, NCHW, without bias. g describes one group of one
+  // image (g.channels = input channels / groups); weights are [filters][g.channels][k][k].
+  // out[b, f] = sum over the group's channels of w[f] * in[b] (overwrites out).
+  virtual void conv_forward(const ConvGeometry& g, int batch, int groups, int filters,
+                            const float* in, const float* weights, float* out) = 0;
+  // Accumulates d loss / d weights into weight_grads and, when in_delta is non-null,
+  // d loss / d input into in_delta, from delta = d loss / d out. The sum over images is taken
+  // in a fixed order, so results do not depend on the thread count.
+  virtual void conv_backward(const ConvGeometry& g, int batch, int groups, int filters,
+                             const float* in, const float* weights, const float* delta,
+                             float* weight_grads, float* in_delta) = 0;
   // col[C*k*k, out_h*out_w] from one image [C, H, W]; col2im accumulates back into the image.
   virtual void im2col(const ConvGeometry& g, const float* im, float* col) = 0;
   virtual void col2im(const ConvGeometry& g, const float* col, float* im) = 0;

@@ -2,6 +2,7 @@
 #include "backend/cpu_backend.h"
 
 #include <cblas.h>
+#include <omp.h>
 
 #include <algorithm>
 #include <cfloat>
@@ -19,6 +20,17 @@ namespace rpg {
 #define RPG_PARALLEL_FOR(work) RPG_PRAGMA(omp parallel for num_threads(threads_) if ((work) > 32768))
 
 CpuBackend::CpuBackend(int threads) : threads_(threads < 1 ? 1 : threads) {}
+CpuBackend::~CpuBackend() { release(scratch_); }
+
+float* CpuBackend::scratch(int64_t floats) {
+  if (floats > scratch_floats_) {
+    release(scratch_);
+    scratch_ = nullptr;
+    scratch_ = static_cast<float*>(alloc(size_t(floats) * sizeof(float)));
+    scratch_floats_ = floats;
+  }
+  return scratch_;
+}
 
 void CpuBackend::set_threads(int n) {
   if (n < 1) fail(Status::InvalidArgument, "thread count must be at least 1, got " + std::to_string(n));
@@ -106,11 +118,13 @@ void CpuBackend::gemm(bool ta, bool tb, int m, int n, int k, float alpha, const 
   }
 }
 
-void CpuBackend::im2col(const ConvGeometry& g, const float* im, float* col) {
-  const int k = g.ksize, rows = g.channels * k * k;
+namespace {
+
+// im2col of rows [r0, r1) of col (serial).
+void im2col_rows(const ConvGeometry& g, const float* im, float* col, int r0, int r1) {
+  const int k = g.ksize;
   const int64_t out_size = int64_t(g.out_h) * g.out_w;
-  RPG_PARALLEL_FOR(int64_t(rows) * out_size)
-  for (int r = 0; r < rows; ++r) {
+  for (int r = r0; r < r1; ++r) {
     const int kw = r % k, kh = (r / k) % k, c = r / k / k;
     const float* plane = im + int64_t(c) * g.height * g.width;
     float* dst = col + int64_t(r) * out_size;
@@ -122,6 +136,13 @@ void CpuBackend::im2col(const ConvGeometry& g, const float* im, float* col) {
         continue;
       }
       const float* src = plane + int64_t(iy) * g.width;
+      if (g.stride == 1) {  // contiguous interior, zero borders
+        const int x0 = std::max(0, g.pad - kw), x1 = std::min(g.out_w, g.width + g.pad - kw);
+        for (int x = 0; x < x0 && x < g.out_w; ++x) row[x] = 0.f;
+        if (x1 > x0) std::memcpy(row + x0, src + x0 + kw - g.pad, sizeof(float) * size_t(x1 - x0));
+        for (int x = std::max(x1, 0); x < g.out_w; ++x) row[x] = 0.f;
+        continue;
+      }
       for (int x = 0; x < g.out_w; ++x) {
         const int ix = kw + x * g.stride - g.pad;
         row[x] = (ix >= 0 && ix < g.width) ? src[ix] : 0.f;
@@ -130,12 +151,11 @@ void CpuBackend::im2col(const ConvGeometry& g, const float* im, float* col) {
   }
 }
 
-void CpuBackend::col2im(const ConvGeometry& g, const float* col, float* im) {
+// col2im of input channels [c0, c1) (serial, accumulating).
+void col2im_channels(const ConvGeometry& g, const float* col, float* im, int c0, int c1) {
   const int k = g.ksize;
   const int64_t out_size = int64_t(g.out_h) * g.out_w;
-  // One input channel per iteration: its k*k rows of col all land in the same plane.
-  RPG_PARALLEL_FOR(int64_t(g.channels) * k * k * out_size)
-  for (int c = 0; c < g.channels; ++c) {
+  for (int c = c0; c < c1; ++c) {
     float* plane = im + int64_t(c) * g.height * g.width;
     for (int kh = 0; kh < k; ++kh)
       for (int kw = 0; kw < k; ++kw) {
@@ -144,13 +164,130 @@ void CpuBackend::col2im(const ConvGeometry& g, const float* col, float* im) {
           const int iy = kh + y * g.stride - g.pad;
           if (iy < 0 || iy >= g.height) continue;
           float* row = plane + int64_t(iy) * g.width;
-          const float* s = src + int64_t(y) * g.out_w;
+          const float* sp = src + int64_t(y) * g.out_w;
           for (int x = 0; x < g.out_w; ++x) {
             const int ix = kw + x * g.stride - g.pad;
-            if (ix >= 0 && ix < g.width) row[ix] += s[x];
+            if (ix >= 0 && ix < g.width) row[ix] += sp[x];
           }
         }
       }
+  }
+}
+
+void sgemm1(bool ta, bool tb, int m, int n, int k, float alpha, const float* a, int lda,
+            const float* b, int ldb, float beta, float* c, int ldc) {
+  cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n,
+              k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+
+constexpr int kImagesPerPartial = 8;  // weight-gradient partial sums: fixed image chunks
+
+}  // namespace
+
+void CpuBackend::im2col(const ConvGeometry& g, const float* im, float* col) {
+  const int rows = g.channels * g.ksize * g.ksize;
+  RPG_PARALLEL_FOR(int64_t(rows) * g.out_h * g.out_w)
+  for (int r = 0; r < rows; ++r) im2col_rows(g, im, col, r, r + 1);
+}
+
+void CpuBackend::col2im(const ConvGeometry& g, const float* col, float* im) {
+  RPG_PARALLEL_FOR(int64_t(g.channels) * g.ksize * g.ksize * g.out_h * g.out_w)
+  for (int c = 0; c < g.channels; ++c) col2im_channels(g, col, im, c, c + 1);
+}
+
+// Parallel over images (and groups): each thread runs im2col into its own scratch and a
+// single-threaded sgemm, so the column matrix stays in that core's cache. With fewer
+// images than threads, the per-image operations are parallel instead.
+void CpuBackend::conv_forward(const ConvGeometry& g, int batch, int groups, int filters,
+                              const float* in, const float* weights, float* out) {
+  const bool direct = g.ksize == 1 && g.stride == 1 && g.pad == 0;
+  const int m = filters / groups;
+  const int64_t k = int64_t(g.channels) * g.ksize * g.ksize, n = int64_t(g.out_h) * g.out_w;
+  const int64_t in_image = int64_t(g.channels) * groups * g.height * g.width;
+  const int64_t jobs = int64_t(batch) * groups;
+  if (openblas_get_num_threads() != 1) openblas_set_num_threads(1);
+  const int parts = int(std::min<int64_t>(threads_, jobs));
+  if (parts <= 1 && threads_ > 1) {  // batch 1: parallel inside each image
+    float* col = direct ? nullptr : scratch(k * n);
+    for (int64_t j = 0; j < jobs; ++j) {
+      const int64_t b = j / groups, gi = j % groups;
+      const float* im = in + b * in_image + gi * int64_t(g.channels) * g.height * g.width;
+      if (!direct) im2col(g, im, col);
+      // out[M=filters/groups, N=out_h*out_w] = W_g[M, K=c/groups*k*k] x col[K, N]
+      gemm(false, false, m, int(n), int(k), 1.f, weights + gi * m * k, int(k), direct ? im : col,
+           int(n), 0.f, out + (b * filters + gi * m) * n, int(n));
+    }
+    return;
+  }
+  float* cols = direct ? nullptr : scratch(int64_t(parts) * k * n);
+#pragma omp parallel num_threads(parts)
+  {
+    float* col = direct ? nullptr : cols + int64_t(omp_get_thread_num()) * k * n;
+#pragma omp for schedule(static)
+    for (int64_t j = 0; j < jobs; ++j) {
+      const int64_t b = j / groups, gi = j % groups;
+      const float* im = in + b * in_image + gi * int64_t(g.channels) * g.height * g.width;
+      if (!direct) im2col_rows(g, im, col, 0, int(k));
+      sgemm1(false, false, m, int(n), int(k), 1.f, weights + gi * m * k, int(k),
+             direct ? im : col, int(n), 0.f, out + (b * filters + gi * m) * n, int(n));
+    }
+  }
+}
+
+void CpuBackend::conv_backward(const ConvGeometry& g, int batch, int groups, int filters,
+                               const float* in, const float* weights, const float* delta,
+                               float* weight_grads, float* in_delta) {
+  const bool direct = g.ksize == 1 && g.stride == 1 && g.pad == 0;
+  const int m = filters / groups;
+  const int64_t k = int64_t(g.channels) * g.ksize * g.ksize, n = int64_t(g.out_h) * g.out_w;
+  const int64_t plane = int64_t(g.channels) * g.height * g.width, in_image = plane * groups;
+  const int64_t wsize = int64_t(filters) * k;
+  const int chunks = (batch + kImagesPerPartial - 1) / kImagesPerPartial;
+  const int parts = std::max(1, std::min(threads_, chunks));
+  if (openblas_get_num_threads() != 1) openblas_set_num_threads(1);
+  // Scratch: one partial weight gradient per image chunk, then col and dcol per thread.
+  const int64_t per_thread = direct ? 0 : 2 * k * n;
+  float* partials = scratch(chunks * wsize + parts * per_thread);
+  float* thread_cols = partials + chunks * wsize;
+#pragma omp parallel num_threads(parts)
+  {
+    float* col = thread_cols + int64_t(omp_get_thread_num()) * per_thread;
+    float* dcol = col + k * n;
+#pragma omp for schedule(static)
+    for (int c = 0; c < chunks; ++c) {
+      float* part = partials + c * wsize;
+      const int b_end = std::min(batch, (c + 1) * kImagesPerPartial);
+      for (int b = c * kImagesPerPartial; b < b_end; ++b)
+        for (int gi = 0; gi < groups; ++gi) {
+          const float* im = in + b * in_image + gi * plane;
+          const float* d = delta + (int64_t(b) * filters + int64_t(gi) * m) * n;
+          const float* x = im;
+          if (!direct) {
+            im2col_rows(g, im, col, 0, int(k));
+            x = col;
+          }
+          // dW_g[M, K] (+)= d[M, N] x col[K, N]^T
+          sgemm1(false, true, m, int(k), int(n), 1.f, d, int(n), x, int(n),
+                 b == c * kImagesPerPartial ? 0.f : 1.f, part + gi * m * k, int(k));
+          if (!in_delta) continue;
+          float* di = in_delta + b * in_image + gi * plane;
+          if (direct) {  // dx[K, N] += W_g[M, K]^T x d[M, N]
+            sgemm1(true, false, int(k), int(n), m, 1.f, weights + gi * m * k, int(k), d, int(n),
+                   1.f, di, int(n));
+          } else {  // dcol = W_g^T d, scattered back onto the image
+            sgemm1(true, false, int(k), int(n), m, 1.f, weights + gi * m * k, int(k), d, int(n),
+                   0.f, dcol, int(n));
+            col2im_channels(g, dcol, di, 0, g.channels);
+          }
+        }
+    }
+  }
+  // Sum the partials in chunk order: the same result for any thread count.
+  RPG_PARALLEL_FOR(chunks * wsize)
+  for (int64_t i = 0; i < wsize; ++i) {
+    float s = 0.f;
+    for (int c = 0; c < chunks; ++c) s += partials[c * wsize + i];
+    weight_grads[i] += s;
   }
 }
 

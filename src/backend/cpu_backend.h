@@ -15,6 +15,9 @@ namespace rpg {
 class CpuBackend final : public Backend {
  public:
   explicit CpuBackend(int threads = 1);
+  ~CpuBackend() override;
+  CpuBackend(const CpuBackend&) = delete;
+  CpuBackend& operator=(const CpuBackend&) = delete;
   std::string name() const override { return "cpu"; }
   int threads() const override { return threads_; }
   void set_threads(int n) override;
@@ -34,6 +37,11 @@ class CpuBackend final : public Backend {
 
   void gemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const float* a, int lda,
             const float* b, int ldb, float beta, float* c, int ldc) override;
+  void conv_forward(const ConvGeometry& g, int batch, int groups, int filters, const float* in,
+                    const float* weights, float* out) override;
+  void conv_backward(const ConvGeometry& g, int batch, int groups, int filters, const float* in,
+                     const float* weights, const float* delta, float* weight_grads,
+                     float* in_delta) override;
   void im2col(const ConvGeometry& g, const float* im, float* col) override;
   void col2im(const ConvGeometry& g, const float* col, float* im) override;
 
@@ -91,7 +99,13 @@ class CpuBackend final : public Backend {
                   float momentum) override;
 
  private:
+  // Scratch memory owned by this backend, grown on demand and reused (never shrinks), so that
+  // steady-state passes allocate nothing.
+  float* scratch(int64_t floats);
+
   int threads_;
+  float* scratch_ = nullptr;
+  int64_t scratch_floats_ = 0;
 };
 
 }  // namespace rpg

@@ -122,12 +122,7 @@ Network::~Network() = default;
 void Network::set_batch(int batch) {
   if (batch < 1) fail(Status::InvalidArgument, "batch must be at least 1, got " + std::to_string(batch));
   if (batch == batch_) return;
-  int64_t ws = 0;
-  for (auto& l : layers_) {
-    l->allocate(*be_, batch);
-    ws = std::max(ws, l->workspace_floats());
-  }
-  workspace_.resize(*be_, ws);
+  for (auto& l : layers_) l->allocate(*be_, batch);
   input_.resize(*be_, int64_t(batch) * input_size());
   truth_.resize(*be_, int64_t(batch) * output_size());
   batch_ = batch;
@@ -137,7 +132,6 @@ NetState Network::state(bool train) {
   NetState s{*be_};
   s.batch = batch_;
   s.train = train;
-  s.workspace = workspace_.data();
   s.layers = &layers_;
   return s;
 }

@@ -92,7 +92,7 @@ class Network {
   uint64_t passes_ = 0;
   const float* last_truth_ = nullptr;
   bool last_train_ = false;
-  Buffer<float> workspace_, input_, truth_;
+  Buffer<float> input_, truth_;
 };
 
 }  // namespace rpg

@@ -1,5 +1,6 @@
 // [convolutional]: grouped 2-D convolution as im2col + GEMM per image and group, optional batch
-// normalisation, then the activation. A 1x1 stride-1 unpadded convolution skips im2col.
+// normalisation, then the activation (the backend's conv ops do im2col + GEMM; a 1x1 stride-1
+// unpadded convolution skips im2col).
 #include <cmath>
 
 #include "cfg/cfg.h"
@@ -21,7 +22,6 @@ class Convolutional final : public Layer {
 
   int64_t k_per_group() const { return int64_t(in.c / groups) * size * size; }
   int64_t weight_count() const { return int64_t(filters) * k_per_group(); }
-  bool direct() const { return size == 1 && stride == 1 && padding == 0; }
   ConvGeometry geometry() const {
     return {in.c / groups, in.h, in.w, size, stride, padding, out.h, out.w};
   }
@@ -34,24 +34,11 @@ class Convolutional final : public Layer {
 
   void forward(NetState& s) override {
     Backend& be = s.be;
-    const int m = filters / groups;
-    const int64_t n = out.spatial(), k = k_per_group();
-    for (int b = 0; b < s.batch; ++b)
-      for (int g = 0; g < groups; ++g) {
-        const float* im = s.input + (int64_t(b) * in.c + int64_t(g) * (in.c / groups)) * in.spatial();
-        const float* col = im;
-        if (!direct()) {
-          be.im2col(geometry(), im, s.workspace);
-          col = s.workspace;
-        }
-        float* o = output.data() + (int64_t(b) * filters + int64_t(g) * m) * n;
-        // o[M=filters/groups, N=out_h*out_w] = W_g[M, K=c/groups*k*k] x col[K, N]
-        be.gemm(false, false, m, int(n), int(k), 1.f, weights.data() + g * m * k, int(k), col, int(n), 0.f, o, int(n));
-      }
+    be.conv_forward(geometry(), s.batch, groups, filters, s.input, weights.data(), output.data());
     if (bn)
       norm.forward(be, output.data(), biases, s.batch, s.train);
     else
-      be.add_bias(output.data(), biases.data(), s.batch, filters, n);
+      be.add_bias(output.data(), biases.data(), s.batch, filters, out.spatial());
     const int64_t total = int64_t(s.batch) * out.size();
     if (!preact.empty()) be.copy(preact.data(), output.data(), total);
     be.activate(act, output.data(), output.data(), total);
@@ -59,38 +46,14 @@ class Convolutional final : public Layer {
 
   void backward(NetState& s) override {
     Backend& be = s.be;
-    const int m = filters / groups;
-    const int64_t n = out.spatial(), k = k_per_group();
     be.activate_backward(act, preact.empty() ? nullptr : preact.data(), output.data(), delta.data(),
                          int64_t(s.batch) * out.size());
     if (bn)
       norm.backward(be, delta.data(), bias_grads, s.batch, s.train);
     else
-      be.bias_grad(delta.data(), s.batch, filters, n, bias_grads.data());
-    for (int b = 0; b < s.batch; ++b)
-      for (int g = 0; g < groups; ++g) {
-        const int64_t in_off = (int64_t(b) * in.c + int64_t(g) * (in.c / groups)) * in.spatial();
-        const float* d = delta.data() + (int64_t(b) * filters + int64_t(g) * m) * n;
-        const float* col = s.input + in_off;
-        if (!direct()) {
-          be.im2col(geometry(), s.input + in_off, s.workspace);
-          col = s.workspace;
-        }
-        // dW_g[M, K] += d[M, N] x col[K, N]^T
-        be.gemm(false, true, m, int(k), int(n), 1.f, d, int(n), col, int(n), 1.f,
-                weight_grads.data() + g * m * k, int(k));
-        if (!s.input_delta) continue;
-        if (direct()) {
-          // dx[K, N] += W_g[M, K]^T x d[M, N]
-          be.gemm(true, false, int(k), int(n), m, 1.f, weights.data() + g * m * k, int(k), d, int(n), 1.f,
-                  s.input_delta + in_off, int(n));
-        } else {
-          // dcol[K, N] = W_g^T x d, then scattered back onto the image
-          be.gemm(true, false, int(k), int(n), m, 1.f, weights.data() + g * m * k, int(k), d, int(n), 0.f,
-                  s.workspace, int(n));
-          be.col2im(geometry(), s.workspace, s.input_delta + in_off);
-        }
-      }
+      be.bias_grad(delta.data(), s.batch, filters, out.spatial(), bias_grads.data());
+    be.conv_backward(geometry(), s.batch, groups, filters, s.input, weights.data(), delta.data(),
+                     weight_grads.data(), s.input_delta);
   }
 
   std::vector<Param> params() override {
@@ -104,7 +67,6 @@ class Convolutional final : public Layer {
   }
   int64_t num_params() const override { return weight_count() + filters * (bn ? 2 : 1); }
   int64_t macs() const override { return weight_count() * out.spatial(); }
-  int64_t workspace_floats() const override { return direct() ? 0 : k_per_group() * out.spatial(); }
   std::string summary_filters() const override {
     return std::to_string(filters) + (groups > 1 ? "/" + std::to_string(groups) : "");
   }

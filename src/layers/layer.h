@@ -25,7 +25,6 @@ struct NetState {
   const float* input = nullptr;  // this layer's input: the previous layer's output
   float* input_delta = nullptr;  // where to accumulate d loss / d input; null: not needed
   const float* truth = nullptr;  // batch x outputs of the last layer, for loss layers
-  float* workspace = nullptr;    // shared scratch, at least max workspace_floats() of all layers
   uint64_t seed = 0;             // per pass and layer: dropout masks, random crops
   std::vector<std::unique_ptr<Layer>>* layers = nullptr;
   double loss = 0;               // loss layers add their summed loss here
@@ -74,7 +73,6 @@ class Layer {
   virtual std::vector<Buffer<float>*> weight_file_order() { return {}; }
   virtual int64_t num_params() const { return 0; }
   virtual int64_t macs() const { return 0; }  // multiply-adds per image (Darknet's BFLOPs / 2)
-  virtual int64_t workspace_floats() const { return 0; }
   virtual bool is_loss() const { return false; }
   // Columns of the summary table: filters and size/stride ("" when not applicable), and a note.
   virtual std::string summary_filters() const { return ""; }
