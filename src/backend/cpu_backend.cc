@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <new>
+#include <type_traits>
 
 #include "core/error.h"
 
@@ -165,6 +166,12 @@ void col2im_channels(const ConvGeometry& g, const float* col, float* im, int c0,
           if (iy < 0 || iy >= g.height) continue;
           float* row = plane + int64_t(iy) * g.width;
           const float* sp = src + int64_t(y) * g.out_w;
+          if (g.stride == 1) {  // contiguous: row[x + kw - pad] += sp[x] over the valid x
+            const int x0 = std::max(0, g.pad - kw), x1 = std::min(g.out_w, g.width + g.pad - kw);
+            float* r = row + kw - g.pad;
+            for (int x = x0; x < x1; ++x) r[x] += sp[x];
+            continue;
+          }
           for (int x = 0; x < g.out_w; ++x) {
             const int ix = kw + x * g.stride - g.pad;
             if (ix >= 0 && ix < g.width) row[ix] += sp[x];
@@ -313,19 +320,47 @@ void CpuBackend::bias_grad(const float* delta, int batch, int channels, int64_t 
   }
 }
 
+namespace {
+
+// Calls f with the activation as a compile-time constant, so each loop is specialised (and
+// vectorised) for one activation instead of switching per element.
+template <typename F>
+void with_act(Act a, F&& f) {
+  switch (a) {
+#define RPG_ACT_CASE(name) \
+  case Act::name: f(std::integral_constant<Act, Act::name>()); break;
+    RPG_ACT_CASE(Linear) RPG_ACT_CASE(Relu) RPG_ACT_CASE(Leaky) RPG_ACT_CASE(Logistic)
+    RPG_ACT_CASE(Tanh) RPG_ACT_CASE(Elu) RPG_ACT_CASE(Relie) RPG_ACT_CASE(Ramp)
+    RPG_ACT_CASE(Plse) RPG_ACT_CASE(Lhtan) RPG_ACT_CASE(Stair) RPG_ACT_CASE(Hardtan)
+    RPG_ACT_CASE(Loggy) RPG_ACT_CASE(Selu) RPG_ACT_CASE(Swish) RPG_ACT_CASE(Mish)
+#undef RPG_ACT_CASE
+  }
+}
+
+}  // namespace
+
 void CpuBackend::activate(Act a, const float* x, float* y, int64_t n) {
   if (a == Act::Linear) {
     copy(y, x, n);
     return;
   }
-  RPG_PARALLEL_FOR(n)
-  for (int64_t i = 0; i < n; ++i) y[i] = act_apply(a, x[i]);
+  with_act(a, [&](auto act) {
+    RPG_PARALLEL_FOR(n)
+    for (int64_t i = 0; i < n; ++i) y[i] = act_apply(act, x[i]);
+  });
 }
 
 void CpuBackend::activate_backward(Act a, const float* x, const float* y, float* delta, int64_t n) {
   if (a == Act::Linear) return;
-  RPG_PARALLEL_FOR(n)
-  for (int64_t i = 0; i < n; ++i) delta[i] *= act_gradient(a, x ? x[i] : 0.f, y[i]);
+  with_act(a, [&](auto act) {
+    if (x) {
+      RPG_PARALLEL_FOR(n)
+      for (int64_t i = 0; i < n; ++i) delta[i] *= act_gradient(act, x[i], y[i]);
+    } else {
+      RPG_PARALLEL_FOR(n)
+      for (int64_t i = 0; i < n; ++i) delta[i] *= act_gradient(act, 0.f, y[i]);
+    }
+  });
 }
 
 void CpuBackend::bn_stats(const float* x, int batch, int channels, int64_t spatial, float* mean,
