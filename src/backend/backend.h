@@ -147,6 +147,15 @@ class Backend {
   virtual void dropout_backward(const float* delta_out, int64_t n, float p, uint64_t seed,
                                 float* delta_in) = 0;
 
+  // Recurrent parameter generator (RPG.md). code[i] = s * (j + 1) encodes ring entry j and
+  // sign s of weight i: weights[i] = scale * s * ring[j].
+  virtual void ring_generate(const float* ring, const int32_t* code, int64_t n, float scale,
+                             float* weights) = 0;
+  // ring_grad[j] += sum over t with x = j + t k < n of s * g[p], where inverse[x] = s * (p + 1)
+  // lists the positions p feeding entry j in a fixed order (deterministic, no atomics).
+  virtual void ring_gather(const float* g, const int32_t* inverse, int64_t n, int64_t k,
+                           float* ring_grad) = 0;
+
   // SGD with momentum in Darknet's form, on true gradients accumulated in grad:
   //   grad += decay * w; w -= lr * grad; grad *= momentum
   virtual void sgd_update(float* w, float* grad, int64_t n, float lr, float decay,

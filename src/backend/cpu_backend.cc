@@ -96,15 +96,19 @@ void CpuBackend::gemm(bool ta, bool tb, int m, int n, int k, float alpha, const 
   if (openblas_get_num_threads() != 1) openblas_set_num_threads(1);
   const auto ca = ta ? CblasTrans : CblasNoTrans, cb = tb ? CblasTrans : CblasNoTrans;
   const double work = double(m) * n * k;
-  const int parts = (threads_ > 1 && work > 262144.0) ? threads_ : 1;
-  if (parts == 1) {
+  if (work <= 262144.0) {
     cblas_sgemm(CblasRowMajor, ca, cb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
     return;
   }
+  // The blocks depend on the shape only, never on the thread count: OpenBLAS rounds an element
+  // of C differently for different block sizes (its edge tiles), so a split into one block per
+  // thread would make results depend on the thread count. At most kGemmBlocks blocks, 16-aligned.
+  constexpr int kGemmBlocks = 16;
   const bool split_n = n >= m;
   const int extent = split_n ? n : m;
-  const int chunk = ((extent + parts - 1) / parts + 15) / 16 * 16;
-#pragma omp parallel for num_threads(parts) schedule(static)
+  const int chunk = ((extent + kGemmBlocks - 1) / kGemmBlocks + 15) / 16 * 16;
+  const int parts = (extent + chunk - 1) / chunk;
+#pragma omp parallel for num_threads(std::min(threads_, parts)) schedule(static)
   for (int p = 0; p < parts; ++p) {
     const int lo = p * chunk, hi = std::min(extent, lo + chunk);
     if (lo >= hi) continue;
@@ -644,6 +648,28 @@ void CpuBackend::dropout_backward(const float* delta_out, int64_t n, float p, ui
   RPG_PARALLEL_FOR(n)
   for (int64_t i = 0; i < n; ++i)
     if (uniform01(seed, uint64_t(i)) >= p) delta_in[i] += delta_out[i] * keep_scale;
+}
+
+void CpuBackend::ring_generate(const float* ring, const int32_t* code, int64_t n, float scale,
+                               float* weights) {
+  RPG_PARALLEL_FOR(n)
+  for (int64_t i = 0; i < n; ++i) {
+    const int32_t c = code[i];
+    weights[i] = c > 0 ? scale * ring[c - 1] : -scale * ring[-c - 1];
+  }
+}
+
+void CpuBackend::ring_gather(const float* g, const int32_t* inverse, int64_t n, int64_t k,
+                             float* ring_grad) {
+  RPG_PARALLEL_FOR(n)
+  for (int64_t j = 0; j < k; ++j) {
+    float acc = 0.f;
+    for (int64_t x = j; x < n; x += k) {
+      const int32_t c = inverse[x];
+      acc += c > 0 ? g[c - 1] : -g[-c - 1];
+    }
+    ring_grad[j] += acc;
+  }
 }
 
 void CpuBackend::sgd_update(float* w, float* grad, int64_t n, float lr, float decay,

@@ -95,6 +95,10 @@ class CpuBackend final : public Backend {
   void dropout(const float* in, int64_t n, float p, uint64_t seed, float* out) override;
   void dropout_backward(const float* delta_out, int64_t n, float p, uint64_t seed,
                         float* delta_in) override;
+  void ring_generate(const float* ring, const int32_t* code, int64_t n, float scale,
+                     float* weights) override;
+  void ring_gather(const float* g, const int32_t* inverse, int64_t n, int64_t k,
+                   float* ring_grad) override;
   void sgd_update(float* w, float* grad, int64_t n, float lr, float decay,
                   float momentum) override;
 

@@ -77,8 +77,17 @@ Network::Network(const CfgFile& cfg, std::unique_ptr<Backend> backend)
     : config_(parse_net_section(cfg)), cfg_path_(cfg.path), be_(std::move(backend)) {
   Rng rng(config_.seed);
   Shape shape = config_.input;
+  std::vector<RingSpec> ring_specs;
   for (size_t i = 1; i < cfg.sections.size(); ++i) {
     const CfgSection& s = cfg.sections[i];
+    if (s.type == "ring") {
+      ring_specs.push_back(parse_ring_section(cfg, s, config_.seed));
+      for (size_t r = 0; r + 1 < ring_specs.size(); ++r)
+        if (ring_specs[r].name == ring_specs.back().name)
+          fail(Status::ParseError, ring_specs.back().where + ": a second [ring] named '" + ring_specs.back().name +
+                                       "' (the first is at " + ring_specs[r].where + ")");
+      continue;
+    }
     const LayerKind* kind = find_layer_kind(s.type);
     if (!kind) {
       std::string where = cfg.path + ":" + std::to_string(s.line) + ": ";
@@ -107,6 +116,18 @@ Network::Network(const CfgFile& cfg, std::unique_ptr<Backend> backend)
     layer->stopbackward = o.get_int("stopbackward", 0, 0, 1) != 0;
     layer->dontsave = o.get_int("dontsave", 0, 0, 1) != 0;
     layer->dontload = o.get_int("dontload", 0, 0, 1) != 0;
+    layer->ring = o.get_string("ring", "");
+    if (!layer->ring.empty() &&
+        std::none_of(ring_specs.begin(), ring_specs.end(), [&](const RingSpec& r) { return r.name == layer->ring; })) {
+      // Rings may be declared after the layers that use them: look ahead.
+      bool later = false;
+      for (size_t j = i + 1; j < cfg.sections.size() && !later; ++j)
+        if (cfg.sections[j].type == "ring") {
+          const CfgEntry* n = cfg.sections[j].find("name");
+          later = (n ? n->value : std::string("ring0")) == layer->ring;
+        }
+      if (!later) o.error("ring", "ring '" + layer->ring + "' is not declared by any [ring] section");
+    }
     if (layer->out.size() <= 0)
       fail(Status::ParseError, cfg.path + ":" + std::to_string(s.line) + ": [" + s.type + "] produces an empty output (" +
                                    layer->out.str() + ") from input " + shape.str());
@@ -114,7 +135,33 @@ Network::Network(const CfgFile& cfg, std::unique_ptr<Backend> backend)
     layers_.push_back(std::move(layer));
   }
   if (layers_.empty()) fail(Status::ParseError, cfg.path + ": the cfg has a [net] section but no layers");
+  for (const RingSpec& spec : ring_specs) {
+    std::vector<Layer*> bound;
+    for (auto& l : layers_)
+      if (l->ring == spec.name) bound.push_back(l.get());
+    if (bound.empty())
+      fail(Status::ParseError, spec.where + ": no layer uses ring '" + spec.name + "' (add ring=" + spec.name +
+                                   " to a [convolutional] or [connected] section)");
+    rings_.push_back(std::make_unique<Ring>(*be_, spec, bound));
+  }
+  generate_weights();
   set_batch(config_.batch / config_.subdivisions);
+}
+
+void Network::generate_weights() {
+  for (auto& r : rings_) r->generate(*be_);
+}
+
+int64_t Network::ring_dof() const {
+  int64_t n = 0;
+  for (const auto& r : rings_) n += r->size();
+  return n;
+}
+
+int64_t Network::generated_params() const {
+  int64_t n = 0;
+  for (const auto& r : rings_) n += r->positions();
+  return n;
 }
 
 Network::~Network() = default;
@@ -143,6 +190,7 @@ void Network::clear_deltas() {
 void Network::clear_gradients() {
   for (auto& l : layers_)
     for (Param& p : l->params()) be_->fill(p.grad->data(), p.grad->size(), 0.f);
+  for (auto& r : rings_) be_->fill(r->grads.data(), r->grads.size(), 0.f);
 }
 
 double Network::forward(const float* input, bool train, const float* truth) {
@@ -178,10 +226,20 @@ void Network::backward(const float* input, float* input_delta) {
 
 void Network::update(float lr) {
   const float images = float(config_.batch);
-  for (auto& l : layers_)
-    for (Param& p : l->params())
+  for (auto& l : layers_) {
+    Buffer<float>* generated = l->ring.empty() ? nullptr : l->main_weights().value;
+    for (Param& p : l->params()) {
+      if (p.value == generated) continue;  // its gradient goes to the ring
       be_->sgd_update(p.value->data(), p.grad->data(), p.value->size(), lr * l->lr_mult / images,
                       p.decay ? config_.decay * images : 0.f, config_.momentum);
+    }
+  }
+  for (auto& r : rings_) {
+    r->accumulate_gradient(*be_);
+    be_->sgd_update(r->values.data(), r->grads.data(), r->size(), lr / images, config_.decay * images,
+                    config_.momentum);
+  }
+  generate_weights();  // once per update, not per layer call or subdivision
 }
 
 std::vector<float> Network::predict(const float* host_input) {

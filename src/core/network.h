@@ -11,6 +11,7 @@
 #include "cfg/cfg.h"
 #include "core/shape.h"
 #include "layers/layer.h"
+#include "rpg/ring.h"
 
 namespace rpg {
 
@@ -49,6 +50,9 @@ class Network {
   const std::string& cfg_path() const { return cfg_path_; }
   Backend& backend() { return *be_; }
   const std::vector<std::unique_ptr<Layer>>& layers() const { return layers_; }
+  const std::vector<std::unique_ptr<Ring>>& rings() const { return rings_; }
+  // Regenerates every ring-bound layer's weights (after ring values change outside update()).
+  void generate_weights();
 
   int batch() const { return batch_; }
   void set_batch(int batch);
@@ -75,7 +79,13 @@ class Network {
   std::vector<float> predict(const float* host_input);  // inference; batch x output_size
   double train_pass(const float* host_input, const float* host_truth);  // forward + backward
 
+  // Parameter counts (RPG.md, "DoF accounting"): num_params() is the full count P, every
+  // weight counted as free; ring_dof() the sum of K over rings; total_dof() ring DoF plus every
+  // parameter no ring generates.
   int64_t num_params() const;
+  int64_t ring_dof() const;
+  int64_t generated_params() const;
+  int64_t total_dof() const { return num_params() - generated_params() + ring_dof(); }
   int64_t macs() const;  // per image
   int64_t activation_floats() const;  // per image: every layer's output
   uint64_t passes() const { return passes_; }
@@ -88,6 +98,7 @@ class Network {
   std::string cfg_path_;
   std::unique_ptr<Backend> be_;
   std::vector<std::unique_ptr<Layer>> layers_;
+  std::vector<std::unique_ptr<Ring>> rings_;
   int batch_ = 0;
   uint64_t passes_ = 0;
   const float* last_truth_ = nullptr;

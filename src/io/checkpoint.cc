@@ -56,6 +56,11 @@ std::vector<LayerPrint> fingerprint(Network& net) {
   for (const auto& l : net.layers())
     prints.push_back(
         {l->type, l->in, l->out, sizes_of(saved_tensors(*l)), sizes_of(momentum_buffers(*l))});
+  // Rings follow the layers: name, seed, K and N must all agree.
+  for (const auto& r : net.rings())
+    prints.push_back({"ring '" + r->name() + "' seed " + std::to_string(r->seed()),
+                      Shape{int(r->positions()), 1, 1}, Shape{int(r->size()), 1, 1},
+                      {uint64_t(r->size())}, {uint64_t(r->size())}});
   return prints;
 }
 
@@ -184,6 +189,7 @@ std::vector<Buffer<float>*> all_saved_tensors(Network& net) {
   std::vector<Buffer<float>*> all;
   for (const auto& l : net.layers())
     for (auto* b : saved_tensors(*l)) all.push_back(b);
+  for (const auto& r : net.rings()) all.push_back(&r->values);
   return all;
 }
 
@@ -191,6 +197,7 @@ std::vector<Buffer<float>*> all_momentum_buffers(Network& net) {
   std::vector<Buffer<float>*> all;
   for (const auto& l : net.layers())
     for (auto* b : momentum_buffers(*l)) all.push_back(b);
+  for (const auto& r : net.rings()) all.push_back(&r->grads);
   return all;
 }
 
@@ -277,6 +284,7 @@ TrainState load_checkpoint_from_bytes(Network& net, const std::string& bytes,
   upload(momenta);
   for (size_t i = 0; i < counters.size(); ++i) *counters[i] = counts[i];
   net.set_passes(state.passes);
+  net.generate_weights();  // identical to the saved ones; keeps the invariant explicit
   return state;
 }
 

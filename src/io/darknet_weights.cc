@@ -117,6 +117,10 @@ int64_t load_darknet_weights(Network& net, const std::string& path) {
 
 int64_t load_darknet_weights_from_bytes(Network& net, const std::string& bytes,
                                         const std::string& name) {
+  if (!net.rings().empty())
+    fail(Status::InvalidArgument,
+         name + ": " + net.cfg_path() + " generates weights from rings, which a Darknet .weights file "
+         "does not hold; load an rpgnet checkpoint, or the expanded weights into the same cfg without rings");
   const DarknetHeader h = parse_darknet_header(bytes, name);
   const std::vector<Slot> slots = file_slots(net, true, h.transposed);
   int64_t need = 0;

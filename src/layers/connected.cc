@@ -71,6 +71,7 @@ class Connected final : public Layer {
   void on_weights_loaded() override {
     if (bn) norm.mark_settled();
   }
+  WeightTensor main_weights() override { return {&weights, &weight_grads, outputs}; }
   int64_t* bn_updates() override { return bn ? &norm.updates : nullptr; }
 };
 

@@ -76,6 +76,7 @@ class Convolutional final : public Layer {
   void on_weights_loaded() override {
     if (bn) norm.mark_settled();
   }
+  WeightTensor main_weights() override { return {&weights, &weight_grads, int64_t(filters) * size * size}; }
   int64_t* bn_updates() override { return bn ? &norm.updates : nullptr; }
 };
 

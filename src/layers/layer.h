@@ -80,6 +80,16 @@ class Layer {
   virtual std::string summary_note() const { return ""; }
   // Called after weights are loaded from a file (batch norm treats its statistics as settled).
   virtual void on_weights_loaded() {}
+  // The weight tensor a ring can generate (convolutional and connected layers), with its
+  // gradient and fan-out (RPG.md); value == nullptr for layers without one.
+  struct WeightTensor {
+    Buffer<float>* value = nullptr;
+    Buffer<float>* grad = nullptr;
+    int64_t fan_out = 0;
+  };
+  virtual WeightTensor main_weights() { return {}; }
+  std::string ring;  // the ring generating main_weights(), "" when the weights are free
+
   // Batch norm's count of running-statistics updates (checkpoints save it); null without BN.
   virtual int64_t* bn_updates() { return nullptr; }
 };

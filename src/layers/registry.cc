@@ -10,9 +10,9 @@ namespace rpg {
 const std::vector<LayerKind>& layer_kinds() {
   static const std::vector<LayerKind> kinds = {
       {"convolutional", {"conv"},
-       {"filters", "size", "stride", "pad", "padding", "groups", "activation", "batch_normalize"},
+       {"filters", "size", "stride", "pad", "padding", "groups", "activation", "batch_normalize", "ring"},
        make_convolutional},
-      {"connected", {"conn"}, {"output", "activation", "batch_normalize"}, make_connected},
+      {"connected", {"conn"}, {"output", "activation", "batch_normalize", "ring"}, make_connected},
       {"maxpool", {"max"}, {"size", "stride", "padding"}, make_maxpool},
       {"avgpool", {"avg"}, {}, make_avgpool},
       {"dropout", {}, {"probability"}, make_dropout},

@@ -1,0 +1,83 @@
+// Ring construction, weight generation and the gradient gather (see ring.h, RPG.md).
+#include "rpg/ring.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "core/error.h"
+#include "rpg/permutation.h"
+
+namespace rpg {
+
+RingSpec parse_ring_section(const CfgFile& cfg, const CfgSection& section, uint64_t default_seed) {
+  Options o(cfg, section, {"name", "dof", "size", "seed"});
+  RingSpec r;
+  r.where = o.where();
+  r.name = o.get_string("name", "ring0");
+  if (o.has("dof") == o.has("size"))
+    o.error(o.has("dof") ? "size" : "", "[ring] '" + r.name + "' needs exactly one of 'dof' (a fraction of the bound weights) or 'size' (a count)");
+  if (o.has("dof")) r.dof = o.require_float("dof", 1e-9f, 1.f);
+  if (o.has("size")) r.size = o.require_int("size", 1);
+  r.seed = uint64_t(o.get_int("seed", int(default_seed), 0));
+  return r;
+}
+
+Ring::Ring(Backend& be, const RingSpec& spec, const std::vector<Layer*>& layers) : spec_(spec) {
+  int64_t fmax = 1;
+  for (Layer* l : layers) {
+    const Layer::WeightTensor w = l->main_weights();
+    bindings_.push_back({l, n_, w.value->size(), w.fan_out, 1.f});
+    n_ += w.value->size();
+    fmax = std::max(fmax, w.fan_out);
+  }
+  if (n_ > INT32_MAX - 1)
+    fail(Status::ParseError, spec.where + ": ring '" + spec.name + "' would generate " + std::to_string(n_) +
+                                 " weights; at most 2^31 - 2 per ring (split the layers over several rings)");
+  k_ = spec.size > 0 ? spec.size : std::max<int64_t>(1, std::llround(spec.dof * double(n_)));
+  if (k_ > n_)
+    fail(Status::ParseError, spec.where + ": ring '" + spec.name + "' has " + std::to_string(k_) +
+                                 " entries but its layers have only " + std::to_string(n_) + " weights (K must be at most N)");
+  for (auto& b : bindings_) b.scale = float(std::sqrt(double(fmax) / double(b.fan_out)));
+
+  // r ~ N(0, 2 / F): every generated layer starts with He (fan-out) standard deviation.
+  std::vector<float> r(static_cast<size_t>(k_));
+  Rng rng(spec.seed ^ 0x3c6ef372fe94f82bULL);
+  const float sigma = float(std::sqrt(2.0 / double(fmax)));
+  for (auto& v : r) v = sigma * rng.normal();
+  values.resize(be, k_);
+  values.upload(r);
+  grads.resize(be, k_);
+
+  // The mapping, computed once: code[p] = s(p) (pi(p) mod K + 1), inverse[pi(p)] = s(p) (p + 1).
+  const Permutation pi(spec.seed, uint64_t(n_));
+  std::vector<int32_t> code(static_cast<size_t>(n_)), inverse(static_cast<size_t>(n_));
+#pragma omp parallel for schedule(static)
+  for (int64_t p = 0; p < n_; ++p) {
+    const uint64_t x = pi(uint64_t(p));
+    const int s = pi.sign(uint64_t(p));
+    code[size_t(p)] = s * int32_t(x % uint64_t(k_) + 1);
+    inverse[size_t(x)] = s * int32_t(p + 1);
+  }
+  code_.resize(be, n_);
+  code_.upload(code);
+  inverse_.resize(be, n_);
+  inverse_.upload(inverse);
+  scaled_.resize(be, n_);
+}
+
+void Ring::generate(Backend& be) {
+  for (const auto& b : bindings_)
+    be.ring_generate(values.data(), code_.data() + b.offset, b.count, b.scale, b.layer->main_weights().value->data());
+}
+
+void Ring::accumulate_gradient(Backend& be) {
+  for (const auto& b : bindings_) {
+    Buffer<float>* g = b.layer->main_weights().grad;
+    be.copy(scaled_.data() + b.offset, g->data(), b.count);
+    if (b.scale != 1.f) be.scale(b.count, b.scale, scaled_.data() + b.offset);
+    be.fill(g->data(), b.count, 0.f);
+  }
+  be.ring_gather(scaled_.data(), inverse_.data(), n_, k_, grads.data());
+}
+
+}  // namespace rpg

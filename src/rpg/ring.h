@@ -1,0 +1,63 @@
+// Rings: K shared trainable floats that generate the weights of every layer bound to them
+// (RPG.md). A Ring owns its values, their gradient/momentum buffer, and the cached mapping
+// (which ring entry and sign feeds each generated weight, and its inverse for the backward
+// gather).
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "backend/buffer.h"
+#include "cfg/cfg.h"
+#include "layers/layer.h"
+
+namespace rpg {
+
+struct RingSpec {
+  std::string name = "ring0";
+  double dof = 0;     // K as a fraction of the bound weights, or
+  int64_t size = 0;   // K as an absolute count
+  uint64_t seed = 1;
+  std::string where;  // "file:line" of the [ring] header, for messages
+};
+
+// Reads a [ring] section (keys name, dof, size, seed). default_seed: [net] seed.
+RingSpec parse_ring_section(const CfgFile& cfg, const CfgSection& section, uint64_t default_seed);
+
+struct RingBinding {
+  Layer* layer;
+  int64_t offset, count;  // global positions [offset, offset + count) of this layer's weights
+  int64_t fan_out;
+  float scale;            // c_l = sqrt(F / fan_out_l)
+};
+
+class Ring {
+ public:
+  // Binds the layers (in cfg order), sizes K, initialises r ~ N(0, 2 / F) from the seed and
+  // builds the mapping. Errors name the [ring] section.
+  Ring(Backend& be, const RingSpec& spec, const std::vector<Layer*>& layers);
+
+  const std::string& name() const { return spec_.name; }
+  uint64_t seed() const { return spec_.seed; }
+  int64_t size() const { return k_; }             // K
+  int64_t positions() const { return n_; }        // N: generated weights
+  const std::vector<RingBinding>& bindings() const { return bindings_; }
+
+  // Writes every bound layer's weights from the ring values.
+  void generate(Backend& be);
+  // grads += d loss / d ring, gathered from the bound layers' weight gradients, which are then
+  // cleared (the momentum of generated weights lives on the ring).
+  void accumulate_gradient(Backend& be);
+
+  Buffer<float> values, grads;  // grads doubles as the momentum buffer, as for every parameter
+
+ private:
+  RingSpec spec_;
+  int64_t k_ = 0, n_ = 0;
+  std::vector<RingBinding> bindings_;
+  Buffer<int32_t> code_;     // N: s(p) * (j(p) + 1)
+  Buffer<int32_t> inverse_;  // N: for x = j + t K, s(p) * (p + 1) with pi(p) = x
+  Buffer<float> scaled_;     // N: c_l * dW, concatenated, for the gather
+};
+
+}  // namespace rpg

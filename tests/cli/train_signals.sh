@@ -1,0 +1,241 @@
+#!/usr/bin/env bash
+# `rpgnet classifier train` under signals, on a small synthetic IDX data set (8x8, 3 classes):
+#  a. kill -9 at random moments while a checkpoint is written after every update, 8 times: the
+#     checkpoint is always loadable (`classifier valid` exits 0), a stray '*.tmp.*' file of a
+#     killed writer is never what gets loaded, and each restart resumes where the previous run
+#     had got to (the update count only grows);
+#  b. SIGINT (Ctrl-C): exit status 130 within seconds, "interrupted at update N" on stdout, a
+#     loadable checkpoint; training on it prints "resuming at update N" with N > 0; SIGTERM does
+#     the same.
+# Usage: tests/cli/train_signals.sh path/to/rpgnet
+# Prints PASS/FAIL lines; exits 0 only when every check passed. Everything is bounded by timeouts.
+set -u
+bin=${1:?usage: $0 path/to/rpgnet}
+case "$bin" in /*) ;; *) bin="$PWD/$bin" ;; esac
+python=/usr/bin/python3
+failures=0
+passes=0
+tmp=$(mktemp -d)
+pid=
+cleanup() {
+  if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then kill -9 "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; fi
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+pass() { echo "PASS: $*"; passes=$((passes + 1)); }
+fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
+check() {  # description, command...: PASS or FAIL on the command's status
+  local what=$1; shift
+  if "$@"; then pass "$what"; else fail "$what"; fi
+}
+finish() {
+  echo "train_signals: $passes passed, $failures failed"
+  [ "$failures" -eq 0 ]
+  exit
+}
+
+[ -x "$bin" ] || { echo "FAIL: $bin is not an executable"; exit 1; }
+[ -x "$python" ] || { echo "FAIL: $python is missing (needed to write the IDX files)"; exit 1; }
+
+# --- the data set, the .data files and the cfg ----------------------------------------------
+"$python" - "$tmp" <<'EOF' || { echo "FAIL: cannot write the IDX data set"; exit 1; }
+import random, struct, sys
+folder = sys.argv[1]
+rng = random.Random(7)
+def image(cls):
+    px = [rng.randrange(0, 40) for _ in range(64)]
+    at = rng.randrange(1, 7)
+    for i in range(8):
+        if cls == 0: px[at * 8 + i] = 220      # horizontal line
+        elif cls == 1: px[i * 8 + at] = 220    # vertical line
+        else: px[i * 8 + i] = 220              # diagonal
+    return bytes(px)
+for name, count in (("train", 300), ("valid", 60)):
+    labels = [rng.randrange(3) for _ in range(count)]
+    with open(f"{folder}/{name}-images", "wb") as f:
+        f.write(struct.pack(">IIII", 0x803, count, 8, 8))
+        for c in labels: f.write(image(c))
+    with open(f"{folder}/{name}-labels", "wb") as f:
+        f.write(struct.pack(">II", 0x801, count) + bytes(labels))
+EOF
+printf 'h\nv\nd\n' >"$tmp/names"
+for set in kill int; do
+  printf 'classes = 3\ntrain = idx:train-images,train-labels\nvalid = idx:valid-images,valid-labels\nnames = names\nbackup = backup_%s\n' \
+    "$set" >"$tmp/$set.data"
+done
+cat >"$tmp/tiny.cfg" <<'EOF'
+[net]
+batch=16
+subdivisions=2
+width=8
+height=8
+channels=1
+learning_rate=0.02
+momentum=0.9
+decay=0.0005
+burn_in=10
+max_batches=100000
+flip=0
+
+[convolutional]
+batch_normalize=1
+filters=4
+size=3
+stride=1
+pad=1
+activation=leaky
+
+[dropout]
+probability=.2
+
+[connected]
+output=3
+activation=linear
+
+[softmax]
+EOF
+cfg="$tmp/tiny.cfg"
+
+# --- helpers ---------------------------------------------------------------------------------
+# Starts training in the background (pid in $pid); stdout/stderr to $tmp/out.N / $tmp/err.N.
+run_no=0
+start_train() {  # data, extra arguments...
+  local data=$1; shift
+  run_no=$((run_no + 1))
+  out="$tmp/out.$run_no"; err="$tmp/err.$run_no"
+  (cd "$tmp" && exec "$bin" classifier train "$data" "$cfg" "$@" --checkpoint-every 1 --quiet --threads 1) \
+    >"$out" 2>"$err" &
+  pid=$!
+}
+# Polls the command every 20 ms for up to $1 seconds; fails early when training has exited.
+wait_until() {
+  local limit=$1; shift
+  local start=$SECONDS
+  while ! "$@"; do
+    if ! kill -0 "$pid" 2>/dev/null; then "$@"; return; fi
+    [ $((SECONDS - start)) -ge "$limit" ] && return 1
+    sleep 0.02
+  done
+}
+# Waits up to $1 seconds for the training process to exit; sets $rc (or 999: still running).
+wait_exit() {
+  local limit=$1 start=$SECONDS
+  while kill -0 "$pid" 2>/dev/null; do
+    if [ $((SECONDS - start)) -ge "$limit" ]; then rc=999; return 1; fi
+    sleep 0.02
+  done
+  wait "$pid"
+  rc=$?
+  return 0
+}
+kill_hard() { kill -9 "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; rc=$?; }
+file_exists() { [ -f "$1" ]; }
+inode_changed() { [ -f "$1" ] && [ "$(stat -c %i "$1")" != "$2" ]; }
+has_line() { grep -q "$1" "$2" 2>/dev/null; }
+resumed_at() { sed -n 's/.*(resuming at update \([0-9][0-9]*\)).*/\1/p' "$1" | head -1; }
+loadable() {  # data, checkpoint: `classifier valid` exits 0 and prints an accuracy
+  (cd "$tmp" && timeout 20 "$bin" classifier valid "$1" "$cfg" "$2" --threads 1) >"$tmp/valid.out" 2>&1 &&
+    grep -q "top-1" "$tmp/valid.out"
+}
+random_pause() { printf '0.%03d' $((50 + RANDOM % 351)); }  # 0.050 .. 0.400 s
+tail_of() { tr -d '\0' <"$1" | tail -c 300; }
+
+# --- a. kill -9 at random moments --------------------------------------------------------------
+ckpt="$tmp/backup_kill/tiny.ckpt"
+killed_pids=()
+last=0
+start_train kill.data
+if ! wait_until 20 file_exists "$ckpt"; then
+  fail "kill: no checkpoint $ckpt after 20 s: $(tail_of "$err")"
+  kill_hard
+  finish
+fi
+for round in 1 2 3 4 5 6 7 8; do
+  pause=$(random_pause)
+  sleep "$pause"
+  killed_pids+=("$pid")
+  kill_hard
+  if [ "$rc" -ne 137 ]; then
+    fail "kill round $round: training had already ended (status $rc) before kill -9: $(tail_of "$err")"
+    finish
+  fi
+  check "kill round $round (after ${pause}s): checkpoint loadable by classifier valid" loadable kill.data "$ckpt"
+  # Stray temporary files may remain from a writer killed mid-write; they must be the killed
+  # processes' own (tiny.ckpt.tmp.<pid>) and never replace the checkpoint.
+  stray_ok=1
+  for f in "$tmp"/backup_kill/*.tmp.*; do
+    [ -e "$f" ] || continue
+    owner=${f##*.tmp.}
+    [[ " ${killed_pids[*]} " == *" $owner "* ]] || { stray_ok=0; echo "  stray file of a live or unknown process: $f"; }
+  done
+  check "kill round $round: stray *.tmp.* files belong to killed writers only" [ "$stray_ok" = 1 ]
+  check "kill round $round: the checkpoint is an rpgnet container" [ "$(head -c 6 "$ckpt")" = RPGNET ]
+
+  # Restart from the checkpoint: it must resume, and (once it has written a checkpoint of its
+  # own) be killed at a later update than it started from.
+  inode=$(stat -c %i "$ckpt")
+  start_train kill.data "backup_kill/tiny.ckpt"
+  if ! wait_until 20 inode_changed "$ckpt" "$inode"; then
+    fail "kill round $round: the restarted run wrote no checkpoint in 20 s: $(tail_of "$err")"
+    kill_hard
+    finish
+  fi
+  n=$(resumed_at "$out")
+  if [ -z "$n" ]; then
+    fail "kill round $round: the restart did not print 'resuming at update N': $(tail_of "$out")"
+  elif ! has_line "loaded checkpoint backup_kill/tiny.ckpt " "$out"; then
+    fail "kill round $round: the restart loaded something else: $(grep loaded "$out")"
+  elif [ "$n" -le "$last" ]; then
+    fail "kill round $round: resumed at update $n, but the killed run had started at $last and checkpointed beyond it"
+  else
+    pass "kill round $round: restart resumed at update $n (previous: $last)"
+  fi
+  last=${n:-$last}
+done
+strays=("$tmp"/backup_kill/*.tmp.*)
+[ -e "${strays[0]}" ] || strays=()
+echo "INFO: ${#strays[@]} stray temporary file(s) left by writers killed mid-write"
+# The last restarted run: Ctrl-C's cousin SIGTERM ends it with a checkpoint.
+kill -TERM "$pid"
+wait_exit 10
+check "SIGTERM: exit status 130 (got $rc)" [ "$rc" = 130 ]
+check "SIGTERM: 'interrupted at update' on stdout" has_line "interrupted at update" "$out"
+check "SIGTERM: checkpoint loadable" loadable kill.data "$ckpt"
+pid=
+
+# --- b. Ctrl-C --------------------------------------------------------------------------------
+ckpt="$tmp/backup_int/tiny.ckpt"
+start_train int.data
+if ! wait_until 20 file_exists "$ckpt"; then
+  fail "Ctrl-C: no checkpoint $ckpt after 20 s: $(tail_of "$err")"
+  kill_hard
+  finish
+fi
+sleep "$(random_pause)"
+kill -INT "$pid"
+if wait_exit 5; then
+  check "Ctrl-C: exit status 130 (got $rc)" [ "$rc" = 130 ]
+else
+  fail "Ctrl-C: still running 5 s after SIGINT"
+  kill_hard
+fi
+check "Ctrl-C: 'interrupted at update' on stdout" has_line "interrupted at update" "$out"
+m=$(sed -n 's/.*interrupted at update \([0-9][0-9]*\).*/\1/p' "$out" | head -1)
+check "Ctrl-C: checkpoint loadable by classifier valid" loadable int.data "$ckpt"
+start_train int.data "backup_int/tiny.ckpt"
+wait_until 20 has_line "resuming at update" "$out"
+n=$(resumed_at "$out")
+check "resume after Ctrl-C: 'resuming at update N' with N > 0 (N = ${n:-none})" [ "${n:-0}" -gt 0 ]
+check "resume after Ctrl-C: N equals the interrupted update (${m:-none})" [ "${n:-x}" = "${m:-y}" ]
+kill -INT "$pid"
+if wait_exit 5; then
+  check "second Ctrl-C run: exit status 130 (got $rc)" [ "$rc" = 130 ]
+else
+  fail "second Ctrl-C run: still running 5 s after SIGINT"
+  kill_hard
+fi
+m2=$(sed -n 's/.*interrupted at update \([0-9][0-9]*\).*/\1/p' "$out" | head -1)
+check "second Ctrl-C run: interrupted at update ${m2:-none} >= $n" [ "${m2:-0}" -ge "${n:-1}" ]
+pid=
+finish
