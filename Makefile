@@ -56,7 +56,7 @@ TEST_BIN := $(TEST_SRC:tests/%.cc=$(BUILD)/tests/%)
 # Debian packages the build, the tests and the demo need.
 DEPS_PKGS := g++ make libopenblas-dev libboost-test-dev zlib1g-dev libstb-dev dataset-fashion-mnist
 
-.PHONY: all deps test demo clean lib cli tests
+.PHONY: all deps test demo bench clean lib cli tests
 all: deps
 	@$(MAKE) --no-print-directory lib cli
 
@@ -115,6 +115,15 @@ test: deps
 demo: deps
 	@$(MAKE) --no-print-directory lib cli
 	$(CLI) classifier train cfg/fashion.data cfg/fashion-resnet.cfg
+
+# Benchmarks (never part of make test): results go to tests/bench/RESULTS.md.
+bench: deps
+	@$(MAKE) --no-print-directory lib $(BUILD)/bench/train_step
+	tests/bench/run.sh $(BUILD)
+
+$(BUILD)/bench/%: tests/bench/%.cc $(STATIC)
+	@mkdir -p $(dir $@)
+	$(CXX) $(CXXFLAGS) -o $@ $< $(STATIC) $(LDLIBS)
 
 clean:
 	rm -rf build

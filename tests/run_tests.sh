@@ -15,30 +15,30 @@ count_boost() {  # adds the test-case counts of one Boost.Test report
 
 run() {  # name, command...
   local name=$1; shift
-  local out="$log/$name.log"
+  local out="$log/${name//\//_}.log"
   echo "=== $name"
   if "$@" >"$out" 2>&1; then rc=0; else rc=$?; fi
   cat "$out"
   if grep -qE 'test cases? out of' "$out"; then
     count_boost "$out"
-    if [ $rc -ne 0 ] && ! grep -qE 'test cases? out of [0-9]+ failed' "$out"; then
-      failed=$((failed + 1)); failed_names+=("$name (exit $rc)")
+    if [ $rc -ne 0 ]; then
+      grep -qE 'test cases? out of [0-9]+ failed' "$out" || failed=$((failed + 1))
+      failed_names+=("$name (exit $rc)")
     fi
   elif [ $rc -eq 0 ]; then
     passed=$((passed + 1))
   else
     failed=$((failed + 1)); failed_names+=("$name (exit $rc)")
   fi
-  [ $rc -ne 0 ] && failed_names+=("$name")
 }
 
 for t in "$build"/tests/test_*; do
   [ -x "$t" ] || continue
-  run "$(basename "$t")" "$t" --report_level=short --log_level=test_suite
+  run "$(basename "$t")" "$t" --report_level=short --log_level=test_suite --color_output=false
 done
 # The malformed-cfg corpus again under AddressSanitizer + UndefinedBehaviorSanitizer.
 if [ -x build/san/tests/test_cfg ]; then
-  run "test_cfg[asan,ubsan]" env ASAN_OPTIONS=detect_leaks=1 build/san/tests/test_cfg --report_level=short --log_level=test_suite
+  run "test_cfg[asan,ubsan]" env ASAN_OPTIONS=detect_leaks=1 build/san/tests/test_cfg --report_level=short --log_level=test_suite --color_output=false
 fi
 for s in tests/cli/*.sh; do
   [ -f "$s" ] || continue
@@ -47,7 +47,7 @@ done
 
 rm -rf "$log"
 if [ ${#failed_names[@]} -gt 0 ]; then
-  printf 'failed: %s\n' "$(printf '%s; ' "${failed_names[@]}" | sort -u)"
+  printf 'failed: %s\n' "${failed_names[*]}"
 fi
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ] && [ ${#failed_names[@]} -eq 0 ]

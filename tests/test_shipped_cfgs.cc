@@ -34,12 +34,16 @@ std::map<std::string, int64_t> expected_counts() {
   // torchvision.models.resnet18 / resnet34: sum(p.numel() for p in model.parameters())
   m["resnet18-tv.cfg"] = 11689512;
   m["resnet34-tv.cfg"] = 21797672;
+  // Ring versions: the full count P is the same architecture's (RPG.md, "DoF accounting").
+  m["resnet18-rpg.cfg"] = 11689512;
+  m["resnet34-rpg.cfg"] = 21797672;
   // Darknet's resnet18 layout: no projections, 1x1 convolution classifier without batch norm.
   m["resnet18.cfg"] = conv(3, 64, 7) + 4 * conv(64, 64, 3) + conv(64, 128, 3) + 3 * conv(128, 128, 3) +
                       conv(128, 256, 3) + 3 * conv(256, 256, 3) + conv(256, 512, 3) + 3 * conv(512, 512, 3) +
                       conv(512, 1000, 1, false);
   m["fashion-resnet.cfg"] = conv(1, 32, 3) + 4 * conv(32, 32, 3) + conv(32, 64, 3) + conv(64, 64, 3) +
                             conv(32, 64, 1) + 2 * conv(64, 64, 3) + 64 * 10 + 10;
+  m["fashion-resnet-rpg.cfg"] = m["fashion-resnet.cfg"];
   return m;
 }
 

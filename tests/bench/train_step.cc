@@ -1,0 +1,120 @@
+// Benchmark: the training step (forward + backward + update) and batch-128 inference of
+// networks given on the command line, run side by side: the networks alternate (A B A B ...),
+// each measurement is repeated, and medians, spreads and ratios to the first network are
+// reported with the machine, thread count and OpenBLAS kernel. Also minor page faults per step.
+//   usage: bench_train_step [--threads N] [--batch B] [--reps R] cfg...
+#include <cblas.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "backend/cpu_backend.h"
+#include "cfg/cfg.h"
+#include "core/network.h"
+#include "core/random.h"
+
+namespace {
+
+struct Subject {
+  std::string cfg;
+  std::unique_ptr<rpg::Network> net;
+  std::vector<float> x, truth;
+  std::vector<double> train_ms, infer_ms;
+  std::vector<double> faults;
+};
+
+double now_ms() {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+long minor_faults() {
+  rusage u;
+  getrusage(RUSAGE_SELF, &u);
+  return u.ru_minflt;
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v.empty() ? 0 : (v.size() % 2 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2);
+}
+
+std::string cpu_model() {
+  std::ifstream in("/proc/cpuinfo");
+  for (std::string line; std::getline(in, line);)
+    if (line.rfind("model name", 0) == 0) return line.substr(line.find(':') + 2);
+  return "unknown";
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  int threads = 2, batch = 128, reps = 7;
+  std::vector<Subject> subjects;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "--threads" && i + 1 < argc) threads = std::atoi(argv[++i]);
+    else if (a == "--batch" && i + 1 < argc) batch = std::atoi(argv[++i]);
+    else if (a == "--reps" && i + 1 < argc) reps = std::atoi(argv[++i]);
+    else subjects.push_back({a, nullptr, {}, {}, {}, {}, {}});
+  }
+  if (subjects.empty()) {
+    std::fprintf(stderr, "usage: %s [--threads N] [--batch B] [--reps R] cfg...\n", argv[0]);
+    return 2;
+  }
+  try {
+    for (auto& s : subjects) {
+      rpg::CfgFile cfg = rpg::load_cfg(s.cfg);
+      rpg::apply_override(cfg, "net.batch=" + std::to_string(batch));
+      rpg::apply_override(cfg, "net.subdivisions=1");
+      s.net = std::make_unique<rpg::Network>(cfg, std::make_unique<rpg::CpuBackend>(threads));
+      rpg::Rng rng(3);
+      s.x.resize(size_t(batch * s.net->input_size()));
+      for (auto& v : s.x) v = rng.uniform();
+      s.truth.assign(size_t(batch * s.net->output_size()), 0.f);
+      for (int b = 0; b < batch; ++b) s.truth[size_t(b * s.net->output_size() + b % s.net->output_size())] = 1.f;
+      s.net->train_pass(s.x.data(), s.truth.data());  // warm-up: first-touch page faults
+      s.net->update(0.f);
+      s.net->predict(s.x.data());
+    }
+    for (int r = 0; r < reps; ++r)
+      for (auto& s : subjects) {
+        long f0 = minor_faults();
+        double t0 = now_ms();
+        s.net->train_pass(s.x.data(), s.truth.data());
+        s.net->update(0.001f);
+        double t1 = now_ms();
+        s.faults.push_back(double(minor_faults() - f0));
+        s.net->predict(s.x.data());
+        double t2 = now_ms();
+        s.train_ms.push_back(t1 - t0);
+        s.infer_ms.push_back(t2 - t1);
+      }
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "bench_train_step: %s\n", e.what());
+    return 1;
+  }
+  const char* core = std::getenv("OPENBLAS_CORETYPE");
+  std::printf("machine: %s, %ld cores; threads %d; batch %d; %d alternating repetitions\n", cpu_model().c_str(),
+              sysconf(_SC_NPROCESSORS_ONLN), threads, batch, reps);
+  std::printf("OpenBLAS kernel: %s (OPENBLAS_CORETYPE=%s)\n", openblas_get_corename(), core ? core : "unset");
+  std::printf("| cfg | train step ms (median, min-max) | train img/s | GFLOP/s | vs first | infer img/s | faults/step |\n");
+  std::printf("|---|---|---|---|---|---|---|\n");
+  const double base = median(subjects[0].train_ms);
+  for (auto& s : subjects) {
+    const double m = median(s.train_ms), mi = median(s.infer_ms);
+    const double gflop = 3.0 * 2.0 * double(s.net->macs()) * batch / 1e9;  // a step ~ 3x the forward
+    std::printf("| %s | %.1f (%.1f-%.1f) | %.0f | %.0f | %+.1f%% | %.0f | %.0f |\n", s.cfg.c_str(), m,
+                *std::min_element(s.train_ms.begin(), s.train_ms.end()),
+                *std::max_element(s.train_ms.begin(), s.train_ms.end()), 1000.0 * batch / m, gflop / (m / 1000.0),
+                100.0 * (m / base - 1.0), 1000.0 * batch / mi, median(s.faults));
+  }
+  return 0;
+}
