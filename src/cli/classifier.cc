@@ -178,6 +178,7 @@ int train(const Args& a) {
   const rpg::NetConfig& c = net.config();
   std::printf("%s: %s parameters, %.3f GFLOPs per image\n", a.positional[2].c_str(),
               rpg::with_commas(net.num_params()).c_str(), 2.0 * double(net.macs()) / 1e9);
+  if (!net.rings().empty()) std::fputs(rpg::dof_summary(net).c_str(), stdout);
   std::printf("training %lld updates of %d images (%.2f epochs of %zu) on %d thread%s; checkpoints in %s/%s.ckpt\n",
               (long long)trainer.max_iterations(), c.batch,
               double(trainer.max_iterations()) * c.batch / double(train_set->size()), train_set->size(), a.threads,
