@@ -3,7 +3,8 @@
 #   DEBUG=1                -O0 -g, objects in build/debug
 #   SANITIZE=address,undefined   sanitizer build, objects in build/san
 #   ARCH=...               code generation flags (default -march=native)
-# Main targets: all (library + build/rpgnet), test, demo, deps, clean.
+#   PREFIX=...             where `make install` puts lib/, include/ and lib/pkgconfig/rpgnet.pc
+# Main targets: all (library + build/rpgnet), test, demo, install, fuzz, deps, clean.
 
 GPU      ?= 0
 DEBUG    ?= 0
@@ -27,17 +28,27 @@ else
   BUILD   := build
   OPT     := -O3 $(ARCH)
 endif
+# GPU objects never mix with CPU ones: build/gpu (build/debug/gpu, ...), so both builds coexist.
+ifeq ($(GPU),1)
+  BUILD   := $(BUILD)/gpu
+endif
 
 CXXFLAGS := -std=c++17 $(OPT) -fPIC -fopenmp -Wall -Wextra -Isrc -Icapi -isystem /usr/include/stb -MMD -MP
 CFLAGS   := -std=c99 $(OPT) -Wall -Wextra -Icapi
 LDLIBS   := -lopenblas -lstb -lz -lpthread -fopenmp $(LDSAN)
 
 ifeq ($(GPU),1)
-  CXXFLAGS += -DRPG_GPU -I/usr/local/cuda/include
+  CXXFLAGS += -DRPG_GPU -I/usr/local/cuda/include -Icuda
   LDLIBS   += -L/usr/local/cuda/lib64 -lcudart -lcublas -Wl,-rpath,/usr/local/cuda/lib64
 endif
+# What a static link of librpgnet.a needs besides openblas, zlib and stb (rpgnet.pc Libs.private).
+PC_LIBS_PRIVATE := -lgomp -lstdc++ -lm -lpthread
+ifeq ($(GPU),1)
+  PC_LIBS_PRIVATE += -L/usr/local/cuda/lib64 -lcudart -lcublas
+endif
 
-LIB_SRC  := $(shell find src -name '*.cc' -not -path 'src/cli/*' | sort)
+# The library: src/ but the command, and the C boundary capi/*.cc.
+LIB_SRC  := $(shell find src -name '*.cc' -not -path 'src/cli/*' | sort) $(sort $(wildcard capi/*.cc))
 CLI_SRC  := $(wildcard src/cli/*.cc)
 LIB_OBJ  := $(LIB_SRC:%.cc=$(BUILD)/obj/%.o)
 CLI_OBJ  := $(CLI_SRC:%.cc=$(BUILD)/obj/%.o)
@@ -56,7 +67,7 @@ TEST_BIN := $(TEST_SRC:tests/%.cc=$(BUILD)/tests/%)
 # Debian packages the build, the tests and the demo need.
 DEPS_PKGS := g++ make libopenblas-dev libboost-test-dev zlib1g-dev libstb-dev dataset-fashion-mnist
 
-.PHONY: all deps test demo bench clean lib cli tests
+.PHONY: all deps test demo bench clean lib cli tests check-gpu-build install capi fuzz
 all: deps
 	@$(MAKE) --no-print-directory lib cli
 
@@ -82,18 +93,23 @@ $(BUILD)/obj/%.o: %.cc
 	@mkdir -p $(dir $@)
 	$(CXX) $(CXXFLAGS) -c $< -o $@
 
+# Library code is hidden by default: the shared library exports the rpg_* functions of
+# capi/rpgnet.h (RPG_API) and nothing else (capi/rpgnet.map).
+$(LIB_OBJ): CXXFLAGS += -fvisibility=hidden -fvisibility-inlines-hidden
+
 $(BUILD)/obj/%.o: %.cu
 	@mkdir -p $(dir $@)
 	$(NVCC) -std=c++17 -O3 -Isrc -Xcompiler -fPIC,-Wall -gencode arch=compute_90,code=sm_90 \
-	  -gencode arch=compute_90,code=compute_90 -c $< -o $@
+	  -gencode arch=compute_90,code=compute_90 -MMD -MP -c $< -o $@
 
 $(STATIC): $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 
-$(SHARED): $(LIB_OBJ)
+$(SHARED): $(LIB_OBJ) capi/rpgnet.map
 	@mkdir -p $(dir $@)
-	$(CXX) -shared -Wl,-soname,librpgnet.so.$(SOMAJOR) -o $@ $^ $(LDLIBS)
+	$(CXX) -shared -Wl,-soname,librpgnet.so.$(SOMAJOR) -Wl,--version-script=capi/rpgnet.map -Wl,--no-undefined \
+	  -o $@ $(LIB_OBJ) $(LDLIBS)
 	ln -sf librpgnet.so.$(VERSION) $(BUILD)/librpgnet.so.$(SOMAJOR)
 	ln -sf librpgnet.so.$(VERSION) $(BUILD)/librpgnet.so
 
@@ -104,11 +120,71 @@ $(BUILD)/tests/%: tests/%.cc $(STATIC)
 	@mkdir -p $(dir $@)
 	$(CXX) $(CXXFLAGS) -Itests -DBOOST_TEST_DYN_LINK -o $@ $< $(STATIC) $(LDLIBS) -lboost_unit_test_framework
 
-# The whole suite: unit tests, the malformed-cfg corpus (also under ASan/UBSan), CLI checks.
+# Installs the shared and static library, capi/rpgnet.h and a pkg-config file rpgnet.pc.
+PREFIX      ?= /usr/local
+INSTALL_TOP  = $(abspath $(PREFIX))
+install: lib
+	install -d $(DESTDIR)$(INSTALL_TOP)/lib/pkgconfig $(DESTDIR)$(INSTALL_TOP)/include
+	install -m 644 capi/rpgnet.h $(DESTDIR)$(INSTALL_TOP)/include/rpgnet.h
+	install -m 644 $(STATIC) $(DESTDIR)$(INSTALL_TOP)/lib/librpgnet.a
+	install -m 755 $(SHARED) $(DESTDIR)$(INSTALL_TOP)/lib/librpgnet.so.$(VERSION)
+	ln -sf librpgnet.so.$(VERSION) $(DESTDIR)$(INSTALL_TOP)/lib/librpgnet.so.$(SOMAJOR)
+	ln -sf librpgnet.so.$(VERSION) $(DESTDIR)$(INSTALL_TOP)/lib/librpgnet.so
+	sed -e 's|@PREFIX@|$(INSTALL_TOP)|' -e 's|@VERSION@|$(VERSION)|' -e 's|@LIBS_PRIVATE@|$(PC_LIBS_PRIVATE)|' \
+	  capi/rpgnet.pc.in > $(DESTDIR)$(INSTALL_TOP)/lib/pkgconfig/rpgnet.pc
+
+# C API tests (tests/capi/test_*.c) and examples (capi/examples/*.c), strict C99. They link only
+# through pkg-config against a copy installed in $(BUILD)/install (test_ring also statically);
+# the sanitizer build links CAPI_SAN straight to build/san/librpgnet.so instead.
+CAPI_CFLAGS := -std=c99 -Wall -Wextra -Werror -pedantic $(OPT) -pthread
+CAPI_SAN    := test_errors test_files test_ring test_threads
+ifneq ($(SANITIZE),)
+  CAPI_BIN  := $(CAPI_SAN:%=$(BUILD)/capi/%)
+  CAPI_DEP   = $(SHARED)
+  CAPI_FLAGS = -Icapi
+  CAPI_LIBS  = -L$(BUILD) -lrpgnet -Wl,-rpath,$(abspath $(BUILD)) $(LDSAN) -lm
+else
+  CAPI_BIN  := $(patsubst tests/capi/%.c,$(BUILD)/capi/%,$(wildcard tests/capi/test_*.c)) \
+               $(patsubst capi/examples/%.c,$(BUILD)/capi/example_%,$(wildcard capi/examples/*.c)) \
+               $(BUILD)/capi/test_ring_static
+  CAPI_PC    = PKG_CONFIG_PATH=$(abspath $(BUILD)/install/lib/pkgconfig) pkg-config
+  CAPI_DEP   = $(BUILD)/install/lib/pkgconfig/rpgnet.pc
+  CAPI_FLAGS = $$($(CAPI_PC) --cflags rpgnet)
+  CAPI_LIBS  = $$($(CAPI_PC) --libs rpgnet) -Wl,-rpath,$$($(CAPI_PC) --variable=libdir rpgnet) -lm
+endif
+capi: $(CAPI_BIN)
+
+$(BUILD)/install/lib/pkgconfig/rpgnet.pc: $(STATIC) $(SHARED) capi/rpgnet.h capi/rpgnet.pc.in
+	@$(MAKE) --no-print-directory install PREFIX=$(BUILD)/install DESTDIR=
+
+$(BUILD)/capi/test_ring_static: tests/capi/test_ring.c $(CAPI_DEP)
+	@mkdir -p $(dir $@)
+	$(CC) $(CAPI_CFLAGS) $(CAPI_FLAGS) -o $@ $< $$($(CAPI_PC) --static --libs rpgnet | sed 's/-lrpgnet /-l:librpgnet.a /')
+
+$(BUILD)/capi/example_%: capi/examples/%.c $(CAPI_DEP)
+	@mkdir -p $(dir $@)
+	$(CC) $(CAPI_CFLAGS) $(CAPI_FLAGS) -o $@ $< $(CAPI_LIBS)
+
+$(BUILD)/capi/%: tests/capi/%.c $(CAPI_DEP)
+	@mkdir -p $(dir $@)
+	$(CC) $(CAPI_CFLAGS) $(CAPI_FLAGS) -o $@ $< $(CAPI_LIBS)
+
+# The whole suite: unit tests, the malformed-cfg corpus (also under ASan/UBSan), CLI checks, the
+# C API's tests and examples (some also under ASan/UBSan).
 test: deps
-	@$(MAKE) --no-print-directory lib cli tests
-	@$(MAKE) --no-print-directory SANITIZE=address,undefined build/san/rpgnet build/san/tests/test_cfg
+	@$(MAKE) --no-print-directory lib cli tests capi
+	@$(MAKE) --no-print-directory check-gpu-build
+	@$(MAKE) --no-print-directory SANITIZE=address,undefined build/san/rpgnet build/san/tests/test_cfg capi
 	@tests/run_tests.sh $(BUILD)
+
+# The GPU build must at least compile and link wherever the CUDA toolkit is installed (CI has
+# no GPU: build/gpu/tests/test_cuda then reports its tests as skipped). Its own build dir.
+check-gpu-build:
+	@if [ -x "$(NVCC)" ]; then \
+	  $(MAKE) --no-print-directory GPU=1 lib cli build/gpu/tests/test_cuda; \
+	else \
+	  echo "check-gpu-build: skipped: no CUDA compiler at $(NVCC)"; \
+	fi
 
 # Builds, then runs the main job on the embedded default: trains fashion-resnet on
 # Fashion-MNIST and prints its test accuracy, parameter count and time.
@@ -124,6 +200,34 @@ bench: deps
 $(BUILD)/bench/%: tests/bench/%.cc $(STATIC)
 	@mkdir -p $(dir $@)
 	$(CXX) $(CXXFLAGS) -o $@ $< $(STATIC) $(LDLIBS)
+
+# Fuzz targets (libFuzzer via clang, ASan + UBSan): the export, checkpoint and .weights loaders.
+# `make fuzz` builds build/fuzz/fuzz_{export,checkpoint,weights} and a seed corpus in
+# build/fuzz/corpus/<target>; run e.g.
+#   build/fuzz/fuzz_export build/fuzz/corpus/export -max_total_time=600
+# Its Debian packages are checked (installed as root) only here, not by `make deps`.
+FUZZ_PKGS    := clang libclang-rt-14-dev libomp-dev
+FUZZ_CXX     ?= clang++
+FUZZ_FLAGS   := -std=c++17 -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all \
+                -fopenmp -Isrc -Itests -isystem /usr/include/stb -MMD -MP
+FUZZ_LIB_OBJ := $(patsubst %.cc,build/fuzz/obj/%.o,$(shell find src -name '*.cc' -not -path 'src/cli/*' | sort))
+FUZZ_LIBS    := -lopenblas -lstb -lz -lpthread
+
+fuzz:
+	@$(MAKE) --no-print-directory deps DEPS_PKGS="$(FUZZ_PKGS)"
+	@$(MAKE) --no-print-directory build/fuzz/fuzz_export build/fuzz/fuzz_checkpoint build/fuzz/fuzz_weights \
+	  build/fuzz/make_corpus
+	build/fuzz/make_corpus build/fuzz/corpus
+
+build/fuzz/obj/%.o: %.cc
+	@mkdir -p $(dir $@)
+	$(FUZZ_CXX) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+
+build/fuzz/fuzz_%: tests/fuzz/fuzz_%.cc tests/fuzz/fuzz_nets.h $(FUZZ_LIB_OBJ)
+	$(FUZZ_CXX) $(FUZZ_FLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_LIB_OBJ) $(FUZZ_LIBS)
+
+build/fuzz/make_corpus: tests/fuzz/make_corpus.cc tests/fuzz/fuzz_nets.h $(FUZZ_LIB_OBJ)
+	$(FUZZ_CXX) $(FUZZ_FLAGS) -o $@ $< $(FUZZ_LIB_OBJ) $(FUZZ_LIBS)
 
 clean:
 	rm -rf build

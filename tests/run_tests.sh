@@ -3,14 +3,15 @@
 # Usage: tests/run_tests.sh BUILD_DIR   (run from the repository root)
 set -u
 build=${1:-build}
-passed=0; failed=0; failed_names=()
+passed=0; failed=0; skipped=0; failed_names=()
 log=$(mktemp -d)
 
 count_boost() {  # adds the test-case counts of one Boost.Test report
-  local out=$1 p f
+  local out=$1 p f k
   p=$(grep -oE '[0-9]+ test cases? out of [0-9]+ passed' "$out" | head -1 | awk '{print $1}')
   f=$(grep -oE '[0-9]+ test cases? out of [0-9]+ failed' "$out" | head -1 | awk '{print $1}')
-  passed=$((passed + ${p:-0})); failed=$((failed + ${f:-0}))
+  k=$(grep -oE '[0-9]+ test cases? out of [0-9]+ skipped' "$out" | head -1 | awk '{print $1}')
+  passed=$((passed + ${p:-0})); failed=$((failed + ${f:-0})); skipped=$((skipped + ${k:-0}))
 }
 
 run() {  # name, command...
@@ -36,6 +37,11 @@ for t in "$build"/tests/test_*; do
   [ -x "$t" ] || continue
   run "$(basename "$t")" "$t" --report_level=short --log_level=test_suite --color_output=false
 done
+# The CUDA suite of the GPU build (make check-gpu-build); without a device its GPU tests are
+# reported as skipped, with the reason.
+if [ -x build/gpu/tests/test_cuda ] && [ "$build" != build/gpu ]; then
+  run "test_cuda[gpu build]" build/gpu/tests/test_cuda --report_level=short --log_level=test_suite --color_output=false
+fi
 # The malformed-cfg corpus again under AddressSanitizer + UndefinedBehaviorSanitizer.
 if [ -x build/san/tests/test_cfg ]; then
   run "test_cfg[asan,ubsan]" env ASAN_OPTIONS=detect_leaks=1 build/san/tests/test_cfg --report_level=short --log_level=test_suite --color_output=false
@@ -44,10 +50,27 @@ for s in tests/cli/*.sh; do
   [ -f "$s" ] || continue
   run "cli/$(basename "$s" .sh)" bash "$s" "$build/rpgnet"
 done
+# The C API: its C tests and examples (make capi), the same tests under ASan/UBSan with
+# LeakSanitizer (build/san/capi), and the scripts of tests/capi (exported symbols, header).
+for t in "$build"/capi/*; do
+  [ -f "$t" ] && [ -x "$t" ] || continue
+  run "capi/$(basename "$t")" "$t"
+done
+if [ "$build" != build/san ]; then
+  for t in build/san/capi/*; do
+    [ -f "$t" ] && [ -x "$t" ] || continue
+    run "capi/$(basename "$t")[asan,ubsan]" env ASAN_OPTIONS=detect_leaks=1 "$t"
+  done
+fi
+for s in tests/capi/*.sh; do
+  [ -f "$s" ] || continue
+  run "capi/$(basename "$s" .sh)" bash "$s" "$build"
+done
 
 rm -rf "$log"
 if [ ${#failed_names[@]} -gt 0 ]; then
   printf 'failed: %s\n' "${failed_names[*]}"
 fi
+[ "$skipped" -gt 0 ] && echo "$skipped test cases skipped (the reasons are in the logs above)"
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ] && [ ${#failed_names[@]} -eq 0 ]

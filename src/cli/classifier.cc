@@ -14,7 +14,7 @@
 #include <fstream>
 #include <memory>
 
-#include "backend/cpu_backend.h"
+#include "backend/factory.h"
 #include "core/error.h"
 #include "core/summary.h"
 #include "data/augment.h"
@@ -24,6 +24,8 @@
 #include "io/checkpoint.h"
 #include "io/container.h"
 #include "io/darknet_weights.h"
+#include "io/export.h"
+#include "rpg/prune.h"
 #include "train/trainer.h"
 
 namespace rpg_cli {
@@ -72,7 +74,7 @@ Setup setup(const Args& a, const std::string& data_path, const std::string& cfg_
   Setup s;
   s.data = rpg::load_data_config(data_path);
   s.net = std::make_unique<rpg::Network>(load_with_overrides(cfg_path, a.sets),
-                                         std::make_unique<rpg::CpuBackend>(a.threads));
+                                         rpg::make_backend(a.gpu, a.threads));
   if (s.data.classes != s.net->output_size())
     throw rpg::Error(rpg::Status::InvalidArgument,
                      data_path + " has classes=" + std::to_string(s.data.classes) + " but " + cfg_path +
@@ -149,7 +151,10 @@ int train(const Args& a) {
   rpg::TrainState state;
   if (a.positional.size() == 4) {
     const std::string& w = a.positional[3];
-    if (is_checkpoint(w)) {
+    if (rpg::is_export_file(w)) {
+      rpg::load_export_into(net, w);
+      std::printf("loaded export %s (training starts at update 0)\n", w.c_str());
+    } else if (is_checkpoint(w)) {
       state = rpg::load_checkpoint(net, w);
       if (a.clear) state = rpg::TrainState{};
       std::printf("loaded checkpoint %s%s\n", w.c_str(),
@@ -165,6 +170,13 @@ int train(const Args& a) {
       std::printf("loaded weights %s (seen %lld images)\n", w.c_str(), (long long)seen);
     }
   }
+  if (a.prune >= 0) {
+    // Pruned fine-tuning: on a resumed run the pruned entries are already 0, so the same mask
+    // is found again (they are the smallest magnitudes).
+    const int64_t pruned = rpg::prune_rings(net, a.prune, true);
+    std::printf("pruned %lld of %lld ring entries (--prune %g); they stay 0 while training\n", (long long)pruned,
+                (long long)net.ring_dof(), a.prune);
+  }
   rpg::TrainOptions opt;
   opt.backup_dir = s.data.backup.empty() ? "backup" : s.data.backup;
   opt.name = base_name(a.positional[2]);
@@ -179,10 +191,12 @@ int train(const Args& a) {
   std::printf("%s: %s parameters, %.3f GFLOPs per image\n", a.positional[2].c_str(),
               rpg::with_commas(net.num_params()).c_str(), 2.0 * double(net.macs()) / 1e9);
   if (!net.rings().empty()) std::fputs(rpg::dof_summary(net).c_str(), stdout);
-  std::printf("training %lld updates of %d images (%.2f epochs of %zu) on %d thread%s; checkpoints in %s/%s.ckpt\n",
+  const std::string where = a.gpu >= 0 ? "CUDA device " + std::to_string(a.gpu)
+                                       : std::to_string(a.threads) + (a.threads == 1 ? " thread" : " threads");
+  std::printf("training %lld updates of %d images (%.2f epochs of %zu) on %s; checkpoints in %s/%s.ckpt\n",
               (long long)trainer.max_iterations(), c.batch,
-              double(trainer.max_iterations()) * c.batch / double(train_set->size()), train_set->size(), a.threads,
-              a.threads == 1 ? "" : "s", opt.backup_dir.c_str(), opt.name.c_str());
+              double(trainer.max_iterations()) * c.batch / double(train_set->size()), train_set->size(),
+              where.c_str(), opt.backup_dir.c_str(), opt.name.c_str());
   std::fflush(stdout);
 
   signal(SIGINT, on_signal);
@@ -210,7 +224,9 @@ int train(const Args& a) {
 }
 
 void load_any_weights(rpg::Network& net, const std::string& path) {
-  if (is_checkpoint(path))
+  if (rpg::is_export_file(path))
+    rpg::load_export_into(net, path);  // the cfg given must have the export's architecture
+  else if (is_checkpoint(path))
     rpg::load_checkpoint(net, path);
   else
     rpg::load_darknet_weights(net, path);

@@ -11,12 +11,19 @@ struct Args {
   std::vector<std::string> positional;
   std::vector<std::string> sets;  // --set SECTION.KEY=VALUE
   int threads = 1;
+  int gpu = -1;             // --gpu N: CUDA device N; -1: the CPU
   bool clear = false;       // -clear: keep the weights, restart the schedule at update 0
   bool confusion = false;   // valid: print the confusion matrix
   bool quiet = false;       // train: no progress lines
   int top = 0;              // -t N: top-k (0: the .data file's 'top')
   int64_t checkpoint_every = 1000;
   int64_t report_every = 10;
+  // export (and train --prune)
+  std::string output;         // -o FILE
+  int bits = 32;              // --bits B
+  double prune = -1;          // --prune F; -1: not given
+  std::string unshared = "fp32";             // --unshared fp16|fp32
+  std::string darknet, darknet_cfg;          // --darknet FILE, --darknet-cfg FILE
 };
 
 struct UsageError {
@@ -26,5 +33,8 @@ struct UsageError {
 rpg::CfgFile load_with_overrides(const std::string& path, const std::vector<std::string>& sets);
 
 int cmd_classifier(const Args& a);
+int cmd_export(const Args& a);
+// `info` on an export file: what it holds, then the layer table of its embedded cfg.
+int info_export(const Args& a, const std::string& path);
 
 }  // namespace rpg_cli

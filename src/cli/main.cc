@@ -9,12 +9,13 @@
 #include <string>
 #include <vector>
 
-#include "backend/cpu_backend.h"
+#include "backend/factory.h"
 #include "cli/classifier.h"
 #include "cfg/cfg.h"
 #include "core/error.h"
 #include "core/network.h"
 #include "core/summary.h"
+#include "io/export.h"
 
 namespace rpg_cli {
 
@@ -36,11 +37,17 @@ const char* kUsage =
     "usage: rpgnet <command> [arguments] [options]\n"
     "\n"
     "commands:\n"
-    "  info <cfg>                                 layer table and totals of a network\n"
+    "  info <cfg|model.rpgm>                      layer table and totals of a network (or what an\n"
+    "                                             export file holds)\n"
     "  classifier train <data> <cfg> [weights]    train (weights: Darknet .weights or an\n"
     "                                             rpgnet checkpoint .ckpt, which resumes)\n"
     "  classifier valid <data> <cfg> <weights>    top-1 / top-k accuracy and loss on 'valid'\n"
     "  classifier predict <data> <cfg> <weights> <image|list>   top-k labels per image\n"
+    "                                             (valid, predict: weights may also be an\n"
+    "                                             export .rpgm of the same architecture)\n"
+    "  export <cfg> <weights|checkpoint|rpgm> -o model.rpgm [--bits B] [--prune F]\n"
+    "         [--unshared fp16|fp32] [--darknet out.weights [--darknet-cfg out.cfg]]\n"
+    "                                             compressed self-contained model; info shows it\n"
     "  help                                       this text\n"
     "  version                                    the version\n"
     "\n"
@@ -48,12 +55,23 @@ const char* kUsage =
     "  --set SECTION.KEY=VALUE  override a cfg key without editing the file; SECTION is 'net',\n"
     "                           a layer index (as numbered by info) or 'ring.NAME'\n"
     "  --threads N              CPU threads (default: all cores)\n"
+    "  --gpu N                  run on CUDA device N (builds made with make GPU=1; default:\n"
+    "                           the CPU)\n"
     "  -clear                   train: load the weights but restart at update 0\n"
     "  -t N, --top N            valid/predict: top-k (default: the .data file's 'top')\n"
     "  --confusion              valid: print the confusion matrix\n"
     "  --checkpoint-every N     train: updates between checkpoints (default 1000)\n"
     "  --report-every N         train: updates between progress lines (default 10)\n"
     "  --quiet                  train: no progress lines\n"
+    "  --prune F                train: prune the fraction F of every ring's entries (smallest\n"
+    "                           magnitude) and fine-tune with them frozen at 0; export: the same\n"
+    "                           pruning of the exported rings (stored sparsely)\n"
+    "  --bits B                 export: ring values at B bits (2..16; default 32 = float32)\n"
+    "  --unshared fp16|fp32     export: precision of every parameter no ring generates\n"
+    "  -o FILE                  export: the .rpgm to write\n"
+    "  --darknet FILE           export: also the expanded model as a Darknet .weights file\n"
+    "                           (as exported: pruned/quantized); --darknet-cfg FILE writes the\n"
+    "                           matching cfg without rings\n"
     "\n"
     "Ctrl-C during training writes a checkpoint and stops; train on that checkpoint resumes.\n";
 
@@ -81,6 +99,8 @@ Args parse_args(int argc, char** argv, int first) {
       a.sets.push_back(s.substr(6));
     } else if (s == "--threads") {
       a.threads = int(number(s, value(s), 1, 1024));
+    } else if (s == "--gpu") {
+      a.gpu = int(number(s, value(s), 0, 1023));
     } else if (s == "-clear" || s == "--clear") {
       a.clear = true;
     } else if (s == "-t" || s == "--top") {
@@ -93,6 +113,24 @@ Args parse_args(int argc, char** argv, int first) {
       a.checkpoint_every = number(s, value(s), 0, INT64_MAX);
     } else if (s == "--report-every") {
       a.report_every = number(s, value(s), 1, INT64_MAX);
+    } else if (s == "-o" || s == "--output") {
+      a.output = value(s);
+    } else if (s == "--bits") {
+      a.bits = int(number(s, value(s), 2, 32));
+    } else if (s == "--prune") {
+      const std::string v = value(s);
+      char* end = nullptr;
+      a.prune = std::strtod(v.c_str(), &end);
+      if (v.empty() || *end || !(a.prune >= 0 && a.prune < 1))
+        throw UsageError{"--prune needs a fraction in [0, 1), got '" + v + "'"};
+    } else if (s == "--unshared") {
+      a.unshared = value(s);
+      if (a.unshared != "fp16" && a.unshared != "fp32")
+        throw UsageError{"--unshared takes fp16 or fp32, got '" + a.unshared + "'"};
+    } else if (s == "--darknet") {
+      a.darknet = value(s);
+    } else if (s == "--darknet-cfg") {
+      a.darknet_cfg = value(s);
     } else if (s.size() > 1 && s[0] == '-') {
       throw UsageError{"unknown option '" + s + "'"};
     } else {
@@ -104,12 +142,13 @@ Args parse_args(int argc, char** argv, int first) {
 
 int cmd_info(const Args& a) {
   if (a.positional.size() != 1) throw UsageError{"info takes one cfg file"};
+  if (rpg::is_export_file(a.positional[0])) return rpg_cli::info_export(a, a.positional[0]);
   rpg::CfgFile cfg = load_with_overrides(a.positional[0], a.sets);
   rpg::parse_net_section(cfg);  // report [net] errors (batch, subdivisions) before overriding them
   // A summary needs shapes, not a batch: build at batch 1.
   rpg::apply_override(cfg, "net.batch=1");
   rpg::apply_override(cfg, "net.subdivisions=1");
-  rpg::Network net(cfg, std::make_unique<rpg::CpuBackend>(a.threads));
+  rpg::Network net(cfg, rpg::make_backend(a.gpu, a.threads));
   std::printf("%s: input %s\n", cfg.path.c_str(), net.input_shape().str().c_str());
   std::fputs(rpg::summary_table(net).c_str(), stdout);
   return 0;
@@ -135,6 +174,7 @@ int main(int argc, char** argv) {
     Args a = parse_args(argc, argv, 2);
     if (cmd == "info") return cmd_info(a);
     if (cmd == "classifier") return rpg_cli::cmd_classifier(a);
+    if (cmd == "export") return rpg_cli::cmd_export(a);
     throw UsageError{"unknown command '" + cmd + "'"};
   } catch (const UsageError& e) {
     std::fprintf(stderr, "rpgnet: %s\n\n%s", e.message.c_str(), kUsage);

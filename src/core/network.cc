@@ -74,7 +74,7 @@ NetConfig parse_net_section(const CfgFile& cfg) {
 }
 
 Network::Network(const CfgFile& cfg, std::unique_ptr<Backend> backend)
-    : config_(parse_net_section(cfg)), cfg_path_(cfg.path), be_(std::move(backend)) {
+    : config_(parse_net_section(cfg)), cfg_path_(cfg.path), cfg_(cfg), be_(std::move(backend)) {
   Rng rng(config_.seed);
   Shape shape = config_.input;
   std::vector<RingSpec> ring_specs;
@@ -238,6 +238,7 @@ void Network::update(float lr) {
     r->accumulate_gradient(*be_);
     be_->sgd_update(r->values.data(), r->grads.data(), r->size(), lr / images, config_.decay * images,
                     config_.momentum);
+    r->apply_mask();  // pruned fine-tuning: frozen entries back to exactly 0
   }
   generate_weights();  // once per update, not per layer call or subdivision
 }

@@ -48,6 +48,8 @@ class Network {
 
   const NetConfig& config() const { return config_; }
   const std::string& cfg_path() const { return cfg_path_; }
+  // The cfg the network was built from (overrides applied): exports embed it.
+  const CfgFile& cfg() const { return cfg_; }
   Backend& backend() { return *be_; }
   const std::vector<std::unique_ptr<Layer>>& layers() const { return layers_; }
   const std::vector<std::unique_ptr<Ring>>& rings() const { return rings_; }
@@ -96,6 +98,7 @@ class Network {
 
   NetConfig config_;
   std::string cfg_path_;
+  CfgFile cfg_;
   std::unique_ptr<Backend> be_;
   std::vector<std::unique_ptr<Layer>> layers_;
   std::vector<std::unique_ptr<Ring>> rings_;

@@ -24,7 +24,9 @@ class ByteWriter {
   void i32(int32_t v) { u32(uint32_t(v)); }
   void u64(uint64_t v) { raw(bswap_if_big(v)); }
   void i64(int64_t v) { u64(uint64_t(v)); }
-  void bytes(const void* p, size_t n) { out_.append(static_cast<const char*>(p), n); }
+  void bytes(const void* p, size_t n) {
+    if (n) out_.append(static_cast<const char*>(p), n);
+  }
   void str(const std::string& s) {  // uint32 length + bytes
     u32(uint32_t(s.size()));
     out_ += s;
@@ -80,6 +82,7 @@ class ByteReader {
   }
   // Reads n floats into out (resized). The size is checked before anything is allocated.
   void floats(size_t n, float* out) {
+    if (n == 0) return;  // out may be null (an empty vector's data())
     if (n > SIZE_MAX / 4) need(SIZE_MAX);
     need(n * 4);
     if (kLittleEndian) {

@@ -51,7 +51,7 @@ Ring::Ring(Backend& be, const RingSpec& spec, const std::vector<Layer*>& layers)
   // The mapping, computed once: code[p] = s(p) (pi(p) mod K + 1), inverse[pi(p)] = s(p) (p + 1).
   const Permutation pi(spec.seed, uint64_t(n_));
   std::vector<int32_t> code(static_cast<size_t>(n_)), inverse(static_cast<size_t>(n_));
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for num_threads(be.threads()) schedule(static)
   for (int64_t p = 0; p < n_; ++p) {
     const uint64_t x = pi(uint64_t(p));
     const int s = pi.sign(uint64_t(p));
@@ -78,6 +78,25 @@ void Ring::accumulate_gradient(Backend& be) {
     be.fill(g->data(), b.count, 0.f);
   }
   be.ring_gather(scaled_.data(), inverse_.data(), n_, k_, grads.data());
+}
+
+void Ring::set_mask(const std::vector<uint8_t>& keep) {
+  if (!keep.empty() && int64_t(keep.size()) != k_)
+    fail(Status::InvalidArgument, "ring '" + spec_.name + "': a pruning mask needs " + std::to_string(k_) +
+                                      " entries, got " + std::to_string(keep.size()));
+  frozen_.clear();
+  for (size_t j = 0; j < keep.size(); ++j)
+    if (!keep[j]) frozen_.push_back(int64_t(j));
+  apply_mask();
+}
+
+void Ring::apply_mask() {
+  if (frozen_.empty()) return;
+  for (Buffer<float>* b : {&values, &grads}) {
+    std::vector<float> v = b->to_vector();
+    for (int64_t j : frozen_) v[size_t(j)] = 0.f;
+    b->upload(v);
+  }
 }
 
 }  // namespace rpg

@@ -49,12 +49,21 @@ class Ring {
   // cleared (the momentum of generated weights lives on the ring).
   void accumulate_gradient(Backend& be);
 
+  // Pruned fine-tuning: `keep` (K flags, 0 = pruned) freezes the pruned entries at exactly 0.
+  // set_mask zeroes them (value and gradient/momentum) at once; Network::update calls
+  // apply_mask after every SGD step. An empty vector removes the mask. Error(InvalidArgument)
+  // unless keep has K entries.
+  void set_mask(const std::vector<uint8_t>& keep);
+  void apply_mask();
+  const std::vector<int64_t>& frozen() const { return frozen_; }  // pruned indices, ascending
+
   Buffer<float> values, grads;  // grads doubles as the momentum buffer, as for every parameter
 
  private:
   RingSpec spec_;
   int64_t k_ = 0, n_ = 0;
   std::vector<RingBinding> bindings_;
+  std::vector<int64_t> frozen_;  // masked entries (host side: K floats round-trip per update)
   Buffer<int32_t> code_;     // N: s(p) * (j(p) + 1)
   Buffer<int32_t> inverse_;  // N: for x = j + t K, s(p) * (p + 1) with pi(p) = x
   Buffer<float> scaled_;     // N: c_l * dW, concatenated, for the gather

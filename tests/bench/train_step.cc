@@ -2,7 +2,9 @@
 // networks given on the command line, run side by side: the networks alternate (A B A B ...),
 // each measurement is repeated, and medians, spreads and ratios to the first network are
 // reported with the machine, thread count and OpenBLAS kernel. Also minor page faults per step.
-//   usage: bench_train_step [--threads N] [--batch B] [--reps R] cfg...
+// --gpu N runs on CUDA device N instead (builds made with make GPU=1); every timing then ends
+// with the device's queue drained.
+//   usage: bench_train_step [--threads N] [--gpu N] [--batch B] [--reps R] cfg...
 #include <cblas.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -16,10 +18,13 @@
 #include <string>
 #include <vector>
 
-#include "backend/cpu_backend.h"
+#include "backend/factory.h"
 #include "cfg/cfg.h"
 #include "core/network.h"
 #include "core/random.h"
+#ifdef RPG_GPU
+#include "cuda_backend.h"
+#endif
 
 namespace {
 
@@ -56,17 +61,18 @@ std::string cpu_model() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  int threads = 2, batch = 128, reps = 7;
+  int threads = 2, batch = 128, reps = 7, gpu = -1;
   std::vector<Subject> subjects;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "--threads" && i + 1 < argc) threads = std::atoi(argv[++i]);
+    else if (a == "--gpu" && i + 1 < argc) gpu = std::atoi(argv[++i]);
     else if (a == "--batch" && i + 1 < argc) batch = std::atoi(argv[++i]);
     else if (a == "--reps" && i + 1 < argc) reps = std::atoi(argv[++i]);
     else subjects.push_back({a, nullptr, {}, {}, {}, {}, {}});
   }
   if (subjects.empty()) {
-    std::fprintf(stderr, "usage: %s [--threads N] [--batch B] [--reps R] cfg...\n", argv[0]);
+    std::fprintf(stderr, "usage: %s [--threads N] [--gpu N] [--batch B] [--reps R] cfg...\n", argv[0]);
     return 2;
   }
   try {
@@ -74,7 +80,7 @@ int main(int argc, char** argv) {
       rpg::CfgFile cfg = rpg::load_cfg(s.cfg);
       rpg::apply_override(cfg, "net.batch=" + std::to_string(batch));
       rpg::apply_override(cfg, "net.subdivisions=1");
-      s.net = std::make_unique<rpg::Network>(cfg, std::make_unique<rpg::CpuBackend>(threads));
+      s.net = std::make_unique<rpg::Network>(cfg, rpg::make_backend(gpu, threads));
       rpg::Rng rng(3);
       s.x.resize(size_t(batch * s.net->input_size()));
       for (auto& v : s.x) v = rng.uniform();
@@ -84,12 +90,15 @@ int main(int argc, char** argv) {
       s.net->update(0.f);
       s.net->predict(s.x.data());
     }
+    // Waits for the backend's queued work (a device runs asynchronously; sum() downloads).
+    auto drain = [](Subject& s) { s.net->backend().sum(s.net->layers().back()->output.data(), 1); };
     for (int r = 0; r < reps; ++r)
       for (auto& s : subjects) {
         long f0 = minor_faults();
         double t0 = now_ms();
         s.net->train_pass(s.x.data(), s.truth.data());
         s.net->update(0.001f);
+        drain(s);
         double t1 = now_ms();
         s.faults.push_back(double(minor_faults() - f0));
         s.net->predict(s.x.data());
@@ -104,7 +113,15 @@ int main(int argc, char** argv) {
   const char* core = std::getenv("OPENBLAS_CORETYPE");
   std::printf("machine: %s, %ld cores; threads %d; batch %d; %d alternating repetitions\n", cpu_model().c_str(),
               sysconf(_SC_NPROCESSORS_ONLN), threads, batch, reps);
-  std::printf("OpenBLAS kernel: %s (OPENBLAS_CORETYPE=%s)\n", openblas_get_corename(), core ? core : "unset");
+  if (gpu >= 0) {
+#ifdef RPG_GPU
+    std::printf("device: CUDA device %d, %s (%s)\n", gpu,
+                dynamic_cast<rpg::CudaBackend&>(subjects[0].net->backend()).device_name().c_str(),
+                subjects[0].net->backend().name().c_str());
+#endif
+  } else {
+    std::printf("OpenBLAS kernel: %s (OPENBLAS_CORETYPE=%s)\n", openblas_get_corename(), core ? core : "unset");
+  }
   std::printf("| cfg | train step ms (median, min-max) | train img/s | GFLOP/s | vs first | infer img/s | faults/step |\n");
   std::printf("|---|---|---|---|---|---|---|\n");
   const double base = median(subjects[0].train_ms);

@@ -1,0 +1,202 @@
+// The C boundary, part 5: training from a Darknet .data file with the library's training loop
+// (train/trainer.h), as `rpgnet classifier train` does: progress through a callback, a stop
+// request from any thread, polling, checkpoints, and evaluation on the valid set.
+#include <cmath>
+#include <cstdio>
+
+#include "boundary.h"
+#include "data/data_config.h"
+#include "data/dataset.h"
+#include "train/trainer.h"
+
+using rpg_capi::guard;
+using rpg_capi::handle;
+using rpg_capi::invalid;
+using rpg_capi::need;
+using rpg_capi::need_string;
+
+struct rpg_trainer {
+  uint32_t magic = rpg_capi::kTrainerMagic;
+  rpg_network* net = nullptr;  // borrowed
+  rpg::DataConfig data;
+  std::vector<std::string> labels;
+  std::unique_ptr<rpg::Dataset> train, valid;  // valid opened on first use
+  rpg::TrainOptions options;
+  int64_t max_updates = 0;
+  rpg_progress_fn fn = nullptr;
+  void* user = nullptr;
+  std::atomic<bool> stop{false};
+  mutable std::mutex mu;  // guards the two progress fields (polled from other threads)
+  int64_t update = 0;
+  double avg_loss = 0;
+};
+
+namespace {
+
+std::string base_name(const std::string& path) {
+  const size_t slash = path.find_last_of('/');
+  std::string b = path.substr(slash == std::string::npos ? 0 : slash + 1);
+  const size_t dot = b.rfind('.');
+  return dot == std::string::npos || dot == 0 ? b : b.substr(0, dot);
+}
+
+rpg::Network& network(rpg_trainer& t) { return *handle(t.net, "the trainer's network").net; }
+
+}  // namespace
+
+rpg_status rpg_trainer_create(rpg_network* net, const char* data_path, rpg_trainer** out) {
+  return guard(__func__, [&] {
+    rpg_network& h = handle(net, "net");
+    const std::string path = need_string(data_path, "data_path");
+    need(out, "out");
+    auto t = std::make_unique<rpg_trainer>();
+    t->net = net;
+    t->data = rpg::load_data_config(path);
+    if (t->data.classes != h.net->output_size())
+      invalid(path + " has classes=" + std::to_string(t->data.classes) + " but the network ends in " +
+              std::to_string(h.net->output_size()) + " outputs");
+    if (!t->data.labels.empty()) {
+      t->labels = rpg::load_labels(t->data.labels, t->data.classes);
+    } else {
+      for (int i = 0; i < t->data.classes; ++i) t->labels.push_back(std::to_string(i));
+    }
+    if (t->data.train.empty()) invalid(path + " has no 'train' set");
+    t->train = rpg::open_dataset(t->data.train, t->labels, h.net->input_shape().c);
+    t->options.backup_dir = t->data.backup.empty() ? "backup" : t->data.backup;
+    const std::string& cfg = h.net->cfg_path();
+    t->options.name = cfg.empty() || cfg[0] == '<' ? "model" : base_name(cfg);
+    t->max_updates = rpg::Trainer(*h.net, *t->train, t->options).max_iterations();  // validates the fit
+    t->update = h.state.iteration;
+    h.max_updates = t->max_updates;
+    *out = t.release();
+  });
+}
+
+void rpg_trainer_free(rpg_trainer* trainer) {
+  if (!rpg_capi::freeable(trainer, __func__)) return;
+  trainer->magic = 0;
+  delete trainer;
+}
+
+rpg_status rpg_trainer_set_backup_dir(rpg_trainer* trainer, const char* dir) {
+  return guard(__func__, [&] { handle(trainer, "trainer").options.backup_dir = need_string(dir, "dir"); });
+}
+
+rpg_status rpg_trainer_set_name(rpg_trainer* trainer, const char* name) {
+  return guard(__func__, [&] {
+    rpg_trainer& t = handle(trainer, "trainer");
+    const std::string n = need_string(name, "name");
+    if (n.find('/') != std::string::npos) invalid("name '" + n + "' contains '/': set the folder with rpg_trainer_set_backup_dir");
+    t.options.name = n;
+  });
+}
+
+rpg_status rpg_trainer_set_checkpoint_every(rpg_trainer* trainer, int64_t updates) {
+  return guard(__func__, [&] {
+    rpg_trainer& t = handle(trainer, "trainer");
+    if (updates < 0) invalid("updates is " + std::to_string(updates) + ", expected >= 0");
+    t.options.checkpoint_every = updates;
+  });
+}
+
+rpg_status rpg_trainer_set_report_every(rpg_trainer* trainer, int64_t updates) {
+  return guard(__func__, [&] {
+    rpg_trainer& t = handle(trainer, "trainer");
+    if (updates < 1) invalid("updates is " + std::to_string(updates) + ", expected >= 1");
+    t.options.report_every = updates;
+  });
+}
+
+rpg_status rpg_trainer_set_stop_at(rpg_trainer* trainer, int64_t update) {
+  return guard(__func__, [&] {
+    rpg_trainer& t = handle(trainer, "trainer");
+    if (update < 0) invalid("update is " + std::to_string(update) + ", expected >= 0");
+    t.options.stop_at = update;
+  });
+}
+
+rpg_status rpg_trainer_set_progress_callback(rpg_trainer* trainer, rpg_progress_fn fn, void* user_data) {
+  return guard(__func__, [&] {
+    rpg_trainer& t = handle(trainer, "trainer");
+    t.fn = fn;
+    t.user = fn ? user_data : nullptr;
+  });
+}
+
+rpg_status rpg_trainer_max_updates(const rpg_trainer* trainer, int64_t* out) {
+  return guard(__func__, [&] {
+    const rpg_trainer& t = handle(trainer, "trainer");
+    need(out, "out");
+    *out = t.max_updates;
+  });
+}
+
+rpg_status rpg_trainer_run(rpg_trainer* trainer, int32_t* finished) {
+  return guard(__func__, [&] {
+    rpg_trainer& t = handle(trainer, "trainer");
+    rpg_network& h = handle(t.net, "the trainer's network");
+    rpg::TrainOptions o = t.options;
+    o.stop = &t.stop;
+    o.on_progress = [&t](const rpg::Progress& p) {
+      {
+        std::lock_guard<std::mutex> lock(t.mu);
+        t.update = p.iteration;
+        t.avg_loss = p.avg_loss;
+      }
+      char line[200];
+      std::snprintf(line, sizeof line, "update %lld/%lld  epoch %.2f  loss %.4f  avg %.4f  lr %.5f  %.0f img/s",
+                    (long long)p.iteration, (long long)p.max_iterations, p.epoch, p.loss, p.avg_loss,
+                    double(p.learning_rate), p.images_per_second);
+      rpg_capi::log(RPG_LOG_INFO, line);
+      if (t.fn && t.fn(p.iteration, p.max_iterations, p.epoch, p.loss, p.avg_loss, p.learning_rate,
+                       p.images_per_second, t.user) != 0)
+        t.stop.store(true);
+    };
+    rpg::Trainer run(*h.net, *t.train, o);
+    h.max_updates = run.max_iterations();
+    h.last = rpg_network::Pass::None;
+    struct ClearStop {  // a stop request ends one run only, however it ends
+      std::atomic<bool>& flag;
+      ~ClearStop() { flag.store(false); }
+    } clear{t.stop};
+    const rpg::TrainResult r = run.run(h.state);
+    h.state = r.state;
+    {
+      std::lock_guard<std::mutex> lock(t.mu);
+      t.update = r.state.iteration;
+    }
+    if (finished) *finished = r.finished ? 1 : 0;
+  });
+}
+
+rpg_status rpg_trainer_stop(rpg_trainer* trainer) {
+  return guard(__func__, [&] { handle(trainer, "trainer").stop.store(true); });
+}
+
+rpg_status rpg_trainer_progress(const rpg_trainer* trainer, int64_t* update, double* avg_loss) {
+  return guard(__func__, [&] {
+    const rpg_trainer& t = handle(trainer, "trainer");
+    need(update, "update");
+    need(avg_loss, "avg_loss");
+    std::lock_guard<std::mutex> lock(t.mu);
+    *update = t.update;
+    *avg_loss = t.avg_loss;
+  });
+}
+
+rpg_status rpg_trainer_evaluate(rpg_trainer* trainer, int32_t k, double* top1, double* topk, double* loss) {
+  return guard(__func__, [&] {
+    rpg_trainer& t = handle(trainer, "trainer");
+    if (k < 1) invalid("k is " + std::to_string(k) + ", expected >= 1");
+    rpg::Network& net = network(t);
+    if (!t.valid) {
+      if (t.data.valid.empty()) invalid(t.data.path + " has no 'valid' set");
+      t.valid = rpg::open_dataset(t.data.valid, t.labels, net.input_shape().c);
+    }
+    const rpg::Evaluation e = rpg::evaluate(net, *t.valid, k);
+    handle(t.net, "net").last = rpg_network::Pass::None;
+    if (top1) *top1 = e.top1;
+    if (topk) *topk = e.topk;
+    if (loss) *loss = e.loss;
+  });
+}

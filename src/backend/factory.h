@@ -1,0 +1,22 @@
+// Choosing a backend at run time: the CPU backend, or the CUDA backend on a given device when
+// this build has one (make GPU=1). The rest of the library only sees rpg::Backend.
+#pragma once
+#include <memory>
+#include <string>
+
+#include "backend/backend.h"
+
+namespace rpg {
+
+// gpu < 0: a CpuBackend with `threads` threads. gpu >= 0: a CudaBackend on device `gpu`
+// (threads is then ignored). Throws Error(Unsupported) when this build has no CUDA support and
+// Error(DeviceError) when the machine has no such device.
+std::unique_ptr<Backend> make_backend(int gpu, int threads);
+
+// True when make_backend(0, ...) can succeed; otherwise false with the reason in *why (nullable).
+bool cuda_available(std::string* why);
+
+// What this build has, comma-separated: "openblas" or "openblas,cuda".
+std::string build_features();
+
+}  // namespace rpg

@@ -1,0 +1,93 @@
+// `rpgnet export` (a compressed .rpgm and/or an expanded Darknet .weights file) and `rpgnet info`
+// on an export file.
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <memory>
+
+#include "backend/cpu_backend.h"
+#include "cfg/cfg_text.h"
+#include "cli/classifier.h"
+#include "core/error.h"
+#include "core/network.h"
+#include "core/summary.h"
+#include "io/atomic_file.h"
+#include "io/checkpoint.h"
+#include "io/container.h"
+#include "io/darknet_weights.h"
+#include "io/export.h"
+
+namespace rpg_cli {
+
+namespace {
+
+bool has_container_magic(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  char magic[8] = {0};
+  in.read(magic, 8);
+  return in.gcount() == 8 && std::memcmp(magic, rpg::kContainerMagic, 8) == 0;
+}
+
+// Loads any weights file into the network; returns the images it had seen.
+uint64_t load_weights(rpg::Network& net, const std::string& path) {
+  if (rpg::is_export_file(path)) {
+    const std::string bytes = rpg::read_file(path);
+    rpg::load_export_into_from_bytes(net, bytes, path);
+    return rpg::describe_export(bytes, path).seen;
+  }
+  if (has_container_magic(path)) return uint64_t(rpg::load_checkpoint(net, path).seen);
+  return uint64_t(rpg::load_darknet_weights(net, path));
+}
+
+}  // namespace
+
+int cmd_export(const Args& a) {
+  if (a.positional.size() != 2) throw UsageError{"export takes <cfg> <weights|checkpoint|rpgm> -o model.rpgm"};
+  if (a.output.empty() && a.darknet.empty() && a.darknet_cfg.empty())
+    throw UsageError{"export needs -o model.rpgm (or --darknet out.weights)"};
+  if (!((a.bits >= 2 && a.bits <= 16) || a.bits == 32)) throw UsageError{"--bits takes 2..16 or 32"};
+  const std::string& cfg_path = a.positional[0];
+  const std::string& weights = a.positional[1];
+  const rpg::CfgFile cfg = load_with_overrides(cfg_path, a.sets);
+  rpg::Network net(cfg, std::make_unique<rpg::CpuBackend>(a.threads));
+  net.set_batch(1);
+  const uint64_t seen = load_weights(net, weights);
+
+  rpg::ExportOptions o;
+  o.bits = a.bits;
+  o.prune = a.prune < 0 ? 0 : a.prune;
+  o.unshared = a.unshared == "fp16" ? rpg::UnsharedPrecision::fp16 : rpg::UnsharedPrecision::fp32;
+  const std::string name = a.output.empty() ? "(export)" : a.output;
+  const std::string bytes = rpg::encode_export(net, o, seen);
+  if (!a.output.empty()) {
+    rpg::write_file_atomic(a.output, bytes);
+    std::fputs(rpg::export_info_text(rpg::describe_export(bytes, a.output)).c_str(), stdout);
+  }
+  if (!a.darknet.empty()) {
+    // The expanded model as exported (pruned and quantized as the .rpgm is).
+    auto exported = rpg::load_export_from_bytes(bytes, name, std::make_unique<rpg::CpuBackend>(a.threads));
+    rpg::save_darknet_weights(*exported, a.darknet, int64_t(seen));
+    std::printf("%s: Darknet .weights of the expanded model, %s floats (for %s without rings)\n", a.darknet.c_str(),
+                rpg::with_commas(rpg::darknet_weight_floats(*exported, false)).c_str(), cfg_path.c_str());
+  }
+  if (!a.darknet_cfg.empty()) {
+    rpg::write_file_atomic(a.darknet_cfg, "# " + cfg_path + " without rings: the architecture of the expanded weights\n" +
+                                              rpg::cfg_to_text(rpg::strip_rings(cfg)));
+    std::printf("%s: the cfg without rings\n", a.darknet_cfg.c_str());
+  }
+  return 0;
+}
+
+int info_export(const Args& a, const std::string& path) {
+  const rpg::ExportInfo info = rpg::describe_export(rpg::read_file(path), path);
+  std::fputs(rpg::export_info_text(info).c_str(), stdout);
+  rpg::CfgFile cfg = rpg::parse_cfg(info.cfg_text, path + " (embedded cfg)");
+  rpg::apply_override(cfg, "net.batch=1");
+  rpg::apply_override(cfg, "net.subdivisions=1");
+  rpg::Network net(cfg, std::make_unique<rpg::CpuBackend>(a.threads));
+  std::printf("\nembedded cfg: input %s\n", net.input_shape().str().c_str());
+  std::fputs(rpg::summary_table(net).c_str(), stdout);
+  return 0;
+}
+
+}  // namespace rpg_cli

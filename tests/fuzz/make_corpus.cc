@@ -1,0 +1,57 @@
+// Writes the fuzz targets' seed corpus: valid files for the networks of fuzz_nets.h.
+// Usage: make_corpus DIR  ->  DIR/export/*.rpgm, DIR/checkpoint/*.ckpt, DIR/weights/*.weights
+#include <sys/stat.h>
+
+#include <cstdio>
+
+#include "fuzz/fuzz_nets.h"
+#include "io/atomic_file.h"
+#include "io/checkpoint.h"
+#include "io/darknet_weights.h"
+#include "io/export.h"
+
+int main(int argc, char** argv) {
+  if (argc != 2) {
+    std::fprintf(stderr, "usage: make_corpus DIR\n");
+    return 2;
+  }
+  const std::string dir = argv[1];
+  try {
+    for (const std::string d : {dir, dir + "/export", dir + "/checkpoint", dir + "/weights"}) mkdir(d.c_str(), 0777);
+    auto net = rpg_fuzz::make(rpg_fuzz::ring_cfg());
+    // A few steps so that the batch-norm statistics and the ring are not at their initial values.
+    std::vector<float> x(16), truth(3, 0.f);
+    truth[1] = 1;
+    for (int i = 0; i < 3; ++i) {
+      for (size_t j = 0; j < x.size(); ++j) x[j] = float((j * 7 + size_t(i)) % 5) / 5.f;
+      net->train_pass(x.data(), truth.data());
+      net->update(.1f);
+    }
+    struct Variant {
+      const char* name;
+      int bits;
+      double prune;
+      bool fp16;
+    };
+    for (const Variant& v : {Variant{"f32", 32, 0, false}, Variant{"b8", 8, 0, false}, Variant{"b4-p50-h", 4, .5, true},
+                             Variant{"b2-p80", 2, .8, false}, Variant{"f32-p90", 32, .9, true}}) {
+      rpg::ExportOptions o;
+      o.bits = v.bits;
+      o.prune = v.prune;
+      o.unshared = v.fp16 ? rpg::UnsharedPrecision::fp16 : rpg::UnsharedPrecision::fp32;
+      rpg::export_model(*net, o, dir + "/export/" + v.name + ".rpgm", 42);
+    }
+    auto plain = rpg_fuzz::make(rpg_fuzz::plain_cfg());
+    rpg::export_model(*plain, rpg::ExportOptions(), dir + "/export/plain.rpgm");
+    rpg::TrainState s;
+    s.iteration = 3;
+    s.seen = 3;
+    rpg::save_checkpoint(*net, s, dir + "/checkpoint/ring.ckpt");
+    rpg::save_darknet_weights(*plain, dir + "/weights/plain.weights", 3);
+    rpg::save_darknet_weights(*net, dir + "/weights/expanded.weights", 3);  // loads into plain_cfg
+  } catch (const rpg::Error& e) {
+    std::fprintf(stderr, "make_corpus: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}
