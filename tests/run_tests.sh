@@ -14,6 +14,32 @@ count_boost() {  # adds the test-case counts of one Boost.Test report
   passed=$((passed + ${p:-0})); failed=$((failed + ${f:-0})); skipped=$((skipped + ${k:-0}))
 }
 
+count_bindings() {  # adds the counts of a bindings runner (JUnit 4, go test -v, the C# runner)
+  local name=$1 out=$2 p f
+  case $name in
+    bindings/java)
+      if grep -qE '^OK \([0-9]+ tests?\)' "$out"; then
+        p=$(grep -oE '^OK \([0-9]+' "$out" | tail -1 | grep -oE '[0-9]+'); f=0
+      elif grep -qE '^Tests run: [0-9]+, +Failures: [0-9]+' "$out"; then
+        read -r p f < <(grep -oE '^Tests run: [0-9]+, +Failures: [0-9]+' "$out" | tail -1 | grep -oE '[0-9]+' | tr '\n' ' ')
+        p=$((p - f))
+      else return 1; fi ;;
+    bindings/go)
+      p=$(grep -cE '^--- PASS' "$out"); f=$(grep -cE '^--- FAIL' "$out")
+      [ $((p + f)) -gt 0 ] || return 1 ;;
+    bindings/csharp)
+      grep -qE '^[0-9]+ passed, [0-9]+ failed$' "$out" || return 1
+      read -r p f < <(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$out" | tail -1 | grep -oE '[0-9]+' | tr '\n' ' ') ;;
+    *) return 1 ;;
+  esac
+  # -Xcheck:jni warnings (a JNI call in a critical region, an unreleased array) are failures.
+  if [ "$name" = bindings/java ] && grep -q 'WARNING in native method' "$out"; then f=$((f + 1)); fi
+  passed=$((passed + p)); failed=$((failed + f))
+  # A runner that fails without a failed test (a crash, a build error) counts as one failure.
+  [ $rc -ne 0 ] && [ "$f" -eq 0 ] && failed=$((failed + 1))
+  return 0
+}
+
 run() {  # name, command...
   local name=$1; shift
   local out="$log/${name//\//_}.log"
@@ -26,6 +52,8 @@ run() {  # name, command...
       grep -qE 'test cases? out of [0-9]+ failed' "$out" || failed=$((failed + 1))
       failed_names+=("$name (exit $rc)")
     fi
+  elif count_bindings "$name" "$out"; then
+    [ $rc -ne 0 ] && failed_names+=("$name (exit $rc)")
   elif [ $rc -eq 0 ]; then
     passed=$((passed + 1))
   else
@@ -66,6 +94,20 @@ for s in tests/capi/*.sh; do
   [ -f "$s" ] || continue
   run "capi/$(basename "$s" .sh)" bash "$s" "$build"
 done
+# The Java, Go and C# bindings (make bindings), from the repository root: JUnit 4 under
+# -Xcheck:jni, go test -race, the C# runner under mono.
+if [ -f "$build/bindings/java/rpgnet.jar" ]; then
+  run bindings/java java -Xcheck:jni -Drpgnet.jni="$PWD/$build/bindings/java/librpgnet_jni.so" \
+    -cp "$build/bindings/java/rpgnet.jar:$build/bindings/java/test-classes:/usr/share/java/junit4.jar:/usr/share/java/hamcrest-core.jar" \
+    org.junit.runner.JUnitCore org.rpgnet.RpgNetTest
+fi
+if [ -f "$build/bindings/go/built" ]; then
+  run bindings/go bash -c "cd bindings/go && CGO_CFLAGS='-I$PWD/capi' \
+    CGO_LDFLAGS='-L$PWD/$build -lrpgnet -Wl,-rpath,$PWD/$build' go test -race -count=1 -v ./..."
+fi
+if [ -f "$build/bindings/csharp/RpgNetTests.exe" ]; then
+  run bindings/csharp env LD_LIBRARY_PATH="$PWD/$build/bindings/csharp" mono "$build/bindings/csharp/RpgNetTests.exe"
+fi
 
 rm -rf "$log"
 if [ ${#failed_names[@]} -gt 0 ]; then

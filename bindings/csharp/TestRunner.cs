@@ -1,0 +1,108 @@
+// The C# tests: prints "N passed, N failed" and exits non-zero on failure. Run from the repository root.
+using System;
+using System.IO;
+using RpgNet;
+
+static class TestRunner {
+  static void Check(bool ok, string what) { if (!ok) throw new Exception("check failed: " + what); }
+
+  const string Cfg =
+      "[net]\nbatch=2\nwidth=6\nheight=6\nchannels=2\nseed=5\n" +
+      "[ring]\nname=r\nsize=300\nseed=11\n" +
+      "[convolutional]\nfilters=8\nsize=3\nstride=1\npad=1\nactivation=relu\nring=r\n" +
+      "[convolutional]\nfilters=4\nsize=1\nstride=1\npad=0\nactivation=relu\nring=r\n" +
+      "[connected]\noutput=3\nactivation=linear\nring=r\n" +
+      "[softmax]\n";
+
+  // A ring and generators bound as the cfg binds its layers reproduce the C library's generated
+  // network weights bit for bit; with every ring value 1 each weight is +-c.
+  static void GeneratorMatchesLibrary() {
+    long[] fanOut = {8 * 9, 4, 3};
+    using (var net = Network.FromText(Cfg))
+    using (var ring = new Ring(net.RingSize(0), net.RingSeed(0))) {
+      var gens = new Generator[3];
+      for (int l = 0; l < 3; ++l) gens[l] = ring.Generator(net.LayerWeightCount(l), fanOut[l]);
+      ring.InitHe();
+      var rv = ring.Values; var nv = net.RingValues(0);
+      for (int i = 0; i < rv.Length; ++i) Check(rv[i] == nv[i], "ring value " + i);
+      long bound = 0;
+      for (int l = 0; l < 3; ++l) {
+        var mine = gens[l].Generate(); var theirs = net.LayerWeights(l);
+        Check(mine.Length == theirs.Length && mine.Length > 0, "count");
+        for (int i = 0; i < mine.Length; ++i) Check(mine[i] == theirs[i], "layer " + l + " weight " + i);
+        bound += mine.Length;
+      }
+      Check(bound == ring.Positions, "positions");
+      var ones = new float[300]; for (int i = 0; i < 300; ++i) ones[i] = 1f;
+      ring.Values = ones;
+      float c = gens[1].Scale;
+      Check(Math.Abs(c - Math.Sqrt(72.0 / 4.0)) < 1e-5, "scale");
+      foreach (var w in gens[1].Generate()) Check(Math.Abs(Math.Abs(w) - c) < 1e-6, "weight +-c");
+      foreach (var g in gens) g.Dispose();
+    }
+  }
+
+  static void TrainExportReloadPredict() {
+    string dir = Path.Combine(Path.GetTempPath(), "rpg_cs_train_" + Guid.NewGuid().ToString("N"));
+    Directory.CreateDirectory(dir);
+    try {
+      using (var net = Network.FromCfg("cfg/fashion-resnet-rpg.cfg",
+                 "net.batch=32\nnet.max_batches=6\nnet.burn_in=0\nnet.policy=constant\nnet.learning_rate=0.05")) {
+        net.Threads = 2;
+        Check(net.ParamCount == 169834 && net.RingDof == 16794, "DoF");
+        var losses = new double[6];
+        using (var t = new Trainer(net, "cfg/fashion.data")) {
+          t.BackupDir = dir; t.CheckpointEvery = 0;
+          Check(t.MaxUpdates == 6, "max updates");
+          for (int u = 1; u <= 6; ++u) { t.StopAt = u; t.Run(); losses[u - 1] = t.AvgLoss; }
+        }
+        Console.WriteLine("losses " + string.Join(" ", losses));
+        Check(net.UpdateCount == 6, "update count");
+        Check(losses[4] + losses[5] < losses[0] + losses[1], "loss falls");
+        string path = Path.Combine(dir, "model.rpgm");
+        using (var opts = new ExportOptions()) {
+          opts.Bits = 8;
+          net.Export(opts, path);
+          var bytes = net.ExportToBytes(opts);
+          Check(bytes.Length > 0 && bytes.Length < 40000, "export size");
+          using (var loaded = Network.FromExport(path))
+          using (var fromBytes = Network.FromExport(bytes)) {
+            net.Batch = 16; loaded.Batch = 16; fromBytes.Batch = 16;
+            Check(loaded.InputSize == 784 && loaded.OutputSize == 10, "sizes");
+            var x = new float[16 * 784];
+            for (int i = 0; i < x.Length; ++i) x[i] = (float)(0.5 + 0.5 * Math.Sin(0.001 * i * (double)i));
+            float[] p = new float[160], q = new float[160], r = new float[160];
+            net.Predict(x, p); loaded.Predict(x, q); fromBytes.Predict(x, r);
+            double maxDiff = 0;
+            for (int i = 0; i < 160; ++i) { maxDiff = Math.Max(maxDiff, Math.Abs(p[i] - q[i])); Check(q[i] == r[i], "file == bytes"); }
+            Check(maxDiff < 0.1, "8-bit export predicts as the network: " + maxDiff);
+          }
+        }
+      }
+    } finally { Directory.Delete(dir, true); }
+  }
+
+  static void BadCfgThrows() {
+    try { Network.FromText("[net]\nbatch=1\nwidth=0\n[bogus]\n").Dispose(); Check(false, "no exception"); }
+    catch (RpgException e) { Check(e.Status == -3 && e.Message.Contains("<text>"), "parse error: " + e.Message); }
+    try { Network.FromCfg("no/such.cfg"); Check(false, "no exception"); }
+    catch (RpgException e) { Check(e.Status == -2 && e.Message.Contains("no/such.cfg"), "not found: " + e.Message); }
+    var ring = new Ring(16, 3);
+    try { ring.Values = new float[15]; Check(false, "no exception"); }
+    catch (RpgException e) { Check(e.Status == -1 && e.Message.Length > 0, "invalid argument"); }
+    ring.Dispose(); ring.Dispose();
+    try { var n = ring.Size; Check(false, "no exception"); } catch (ObjectDisposedException) {}
+  }
+
+  static int Main() {
+    int passed = 0, failed = 0;
+    Action[] tests = { GeneratorMatchesLibrary, TrainExportReloadPredict, BadCfgThrows };
+    foreach (var test in tests) {
+      string name = test.Method.Name;
+      try { test(); ++passed; Console.WriteLine("PASS " + name); }
+      catch (Exception e) { ++failed; Console.WriteLine("FAIL " + name + ": " + e); }
+    }
+    Console.WriteLine(passed + " passed, " + failed + " failed");
+    return failed == 0 ? 0 : 1;
+  }
+}
