@@ -842,3 +842,11 @@ BOOST_AUTO_TEST_CASE(darknet_weights_and_rings) {
   BOOST_TEST(contains(msg, "ring"), msg);
   BOOST_TEST((training_state(*b) == before));
 }
+
+BOOST_AUTO_TEST_CASE(positions_outside_the_permutation_are_errors) {
+  // Cycle-walking from outside [0, N) need not return: the permutation refuses such positions.
+  const rpg::Permutation pi(3, 1000);
+  BOOST_CHECK_THROW(pi(1000), rpg::Error);
+  BOOST_CHECK_THROW(pi.inverse(5000), rpg::Error);
+  BOOST_CHECK_NO_THROW(pi(999));
+}

@@ -1,7 +1,16 @@
 // The keyed Feistel permutation with cycle-walking (see permutation.h and RPG.md).
 #include "rpg/permutation.h"
 
+#include <string>
+
+#include "core/error.h"
+
 namespace rpg {
+
+void Permutation::out_of_range(uint64_t p) const {
+  fail(Status::InvalidArgument, "generator position " + std::to_string(p) + " is outside [0, " +
+                                    std::to_string(n_) + ")");
+}
 
 Permutation::Permutation(uint64_t seed, uint64_t n) : n_(n) {
   for (uint64_t i = 0; i < 4; ++i) key_[i] = mix64(seed + (i + 1) * 0x9e3779b97f4a7c15ULL);
@@ -33,12 +42,15 @@ uint64_t Permutation::feistel_inverse(uint64_t x) const {
 }
 
 uint64_t Permutation::operator()(uint64_t p) const {
+  // Cycle-walking returns to [0, N) only from a point inside it; outside, it may never.
+  if (p >= n_) out_of_range(p);
   uint64_t x = feistel(p);
   while (x >= n_) x = feistel(x);
   return x;
 }
 
 uint64_t Permutation::inverse(uint64_t x) const {
+  if (x >= n_) out_of_range(x);
   uint64_t p = feistel_inverse(x);
   while (p >= n_) p = feistel_inverse(p);
   return p;

@@ -14,11 +14,13 @@ class Permutation {
   Permutation(uint64_t seed, uint64_t n);
 
   uint64_t size() const { return n_; }
-  uint64_t operator()(uint64_t p) const;  // pi(p), a bijection on [0, N)
-  uint64_t inverse(uint64_t x) const;     // pi^-1(x)
+  // pi(p), a bijection on [0, N), and its inverse; Error(InvalidArgument) outside [0, N).
+  uint64_t operator()(uint64_t p) const;
+  uint64_t inverse(uint64_t x) const;
   int sign(uint64_t p) const { return (mix64(p ^ key_s_) & 1) ? -1 : +1; }
 
  private:
+  [[noreturn]] void out_of_range(uint64_t p) const;
   RPG_HD uint64_t feistel(uint64_t x) const;
   RPG_HD uint64_t feistel_inverse(uint64_t x) const;
 
