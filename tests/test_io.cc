@@ -75,24 +75,7 @@ void train_steps(Network& net, int steps, uint64_t seed) {
   }
 }
 
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    static int counter = 0;
-    path = fs::temp_directory_path() /
-           ("rpgnet_test_io." + std::to_string(getpid()) + "." + std::to_string(counter++));
-    fs::create_directories(path);
-  }
-  ~TempDir() { fs::remove_all(path); }
-  std::string file(const std::string& name) const { return (path / name).string(); }
-  std::vector<std::string> entries() const {
-    std::vector<std::string> names;
-    for (const auto& e : fs::directory_iterator(path))
-      names.push_back(e.path().filename().string());
-    std::sort(names.begin(), names.end());
-    return names;
-  }
-};
+using rpg_test::TempDir;
 
 // Runs f, which must throw rpg::Error with this status and a message containing every needle.
 void expect_error(const std::function<void()>& f, Status status,

@@ -100,17 +100,7 @@ double worst_rel(const std::vector<float>& a, const std::vector<float>& b) {
   return worst;
 }
 
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    static int counter = 0;
-    path = fs::temp_directory_path() /
-           ("rpgnet_test_rpg." + std::to_string(getpid()) + "." + std::to_string(counter++));
-    fs::create_directories(path);
-  }
-  ~TempDir() { fs::remove_all(path); }
-  std::string file(const std::string& name) const { return (path / name).string(); }
-};
+using rpg_test::TempDir;
 
 }  // namespace
 
