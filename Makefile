@@ -68,7 +68,7 @@ TEST_BIN := $(TEST_SRC:tests/%.cc=$(BUILD)/tests/%)
 DEPS_PKGS := g++ make libopenblas-dev libboost-test-dev zlib1g-dev libstb-dev dataset-fashion-mnist \
              swig openjdk-17-jdk-headless junit4 golang-go mono-mcs mono-runtime
 
-.PHONY: all deps test demo bench clean lib cli tests check-gpu-build install capi fuzz bindings bindings-pairs
+.PHONY: all deps test demo bench bench-deps dof-sweep export-table clean lib cli tests check-gpu-build install capi fuzz bindings bindings-pairs
 all: deps
 	@$(MAKE) --no-print-directory lib cli
 
@@ -239,10 +239,25 @@ demo: deps
 	@$(MAKE) --no-print-directory lib cli
 	$(CLI) classifier train cfg/fashion.data cfg/fashion-resnet.cfg
 
-# Benchmarks (never part of make test): results go to tests/bench/RESULTS.md.
-bench: deps
-	@$(MAKE) --no-print-directory lib $(BUILD)/bench/train_step
+# Benchmarks and accuracy studies (never part of make test). `make bench`: tests/bench/RESULTS.md
+# (rpgnet's own step timings, then rpgnet against PyTorch side by side; needs `make bench-deps`).
+# `make dof-sweep`: tests/bench/DOF.md and dof.png (accuracy against DoF, RPG against narrower
+# networks; about an hour on two cores). `make export-table`: tests/bench/EXPORT.md.
+BENCH_PKGS := python3-torch gnuplot-nox
+bench-deps:
+	@$(MAKE) --no-print-directory deps DEPS_PKGS="$(DEPS_PKGS) $(BENCH_PKGS)"
+
+bench: bench-deps
+	@$(MAKE) --no-print-directory lib $(BUILD)/bench/train_step $(BUILD)/bench/measure
 	tests/bench/run.sh $(BUILD)
+
+dof-sweep: bench-deps
+	@$(MAKE) --no-print-directory all
+	tests/bench/dof_sweep.sh $(BUILD)
+
+export-table: deps
+	@$(MAKE) --no-print-directory all
+	tests/bench/export_table.sh $(BUILD)
 
 $(BUILD)/bench/%: tests/bench/%.cc $(STATIC)
 	@mkdir -p $(dir $@)

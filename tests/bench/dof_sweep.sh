@@ -1,0 +1,170 @@
+#!/usr/bin/env bash
+# The paper's claim on Fashion-MNIST (issue 9): test accuracy against degrees of freedom.
+# Trains, with one training budget and several seeds each,
+#   - fashion-resnet-rpg at each ring DoF fraction in DOFS (one global ring, RPG.md);
+#   - the plain fashion-resnet (every parameter free);
+#   - for each DoF fraction, fashion-resnet made narrower (w and 2w channels in place of 32 and
+#     64) with w chosen so that its parameter count is closest to that RPG network's total DoF:
+#     the paper's "same DoF, smaller model" comparison;
+# then writes a markdown table (mean, sample standard deviation, min-max over the seeds), a
+# least-squares fit of the RPG networks' mean accuracy against log10(total DoF) with its R^2,
+# a per-point verdict RPG against narrow, and a PNG plot (gnuplot).
+#
+# Usage (from the repository root, after `make`; gnuplot from `make bench-deps`):
+#   tests/bench/dof_sweep.sh [BUILD_DIR]
+# Environment:
+#   DOFS     ring DoF fractions             (default "0.003 0.01 0.03 0.1 0.3 1.0")
+#   SEEDS    seeds (net.seed and ring seed) (default "1 2 3")
+#   BATCHES  training updates of 128 images (default 150: the one budget every network gets)
+#   JOBS     trainings run at once          (default 2, each on 2/JOBS threads; results do not
+#                                            depend on the thread count)
+#   OUT      the table                      (default tests/bench/DOF.md)
+#   PLOT     the plot                       (default tests/bench/dof.png)
+#   WORK     working folder                 (default /tmp/rpgnet-dof-sweep; finished runs are
+#                                            kept there and skipped when the script is rerun)
+set -euo pipefail
+build=build
+[ $# -gt 0 ] && { build=$1; shift; }
+DOFS=${DOFS:-"0.003 0.01 0.03 0.1 0.3 1.0"}
+SEEDS=${SEEDS:-"1 2 3"}
+BATCHES=${BATCHES:-150}
+JOBS=${JOBS:-2}
+OUT=${OUT:-tests/bench/DOF.md}
+PLOT=${PLOT:-tests/bench/dof.png}
+WORK=${WORK:-/tmp/rpgnet-dof-sweep}
+root=$(pwd)
+rpgnet="$root/$build/rpgnet"
+[ -x "$rpgnet" ] || { echo "dof_sweep.sh: $rpgnet not built (run make)" >&2; exit 1; }
+command -v gnuplot >/dev/null || { echo "dof_sweep.sh: gnuplot not found (make bench-deps installs it)" >&2; exit 1; }
+. "$root/tests/bench/lib.sh"
+mkdir -p "$WORK/cfg" "$WORK/results"
+threads=$(( 2 / JOBS > 0 ? 2 / JOBS : 1 ))
+budget=(--set "net.max_batches=$BATCHES" --set "net.burn_in=$(( BATCHES / 10 ))")
+
+# The networks: NAME KIND DOF CFG [--set ...]; KIND is rpg, plain or wN (a narrow network of width N);
+# DOF is the total DoF the model summary prints.
+total_dof() { "$rpgnet" info "$@" | sed -n 's/^total DoF: \([0-9,]*\).*/\1/p' | tr -d ,; }
+params() { "$rpgnet" info "$1" | sed -n 's/^parameters: \([0-9,]*\).*/\1/p' | tr -d ,; }
+narrow_cfg() {  # width -> a fashion-resnet with w and 2w channels
+  local f="$WORK/cfg/narrow-w$1.cfg"
+  [ -f "$f" ] || sed -e "s/^filters=32$/filters=$1/" -e "s/^filters=64$/filters=$(( 2 * $1 ))/" \
+    "$root/cfg/fashion-resnet.cfg" > "$f"
+  echo "$f"
+}
+declare -A width_params
+for w in $(seq 1 32); do width_params[$w]=$(params "$(narrow_cfg "$w")"); done
+nets=()
+for dof in $DOFS; do
+  d=$(total_dof "$root/cfg/fashion-resnet-rpg.cfg" --set "ring.global.dof=$dof")
+  nets+=("rpg-$dof rpg $d $root/cfg/fashion-resnet-rpg.cfg --set ring.global.dof=$dof")
+  best=1
+  for w in $(seq 1 32); do
+    if awk -v a="${width_params[$w]}" -v b="${width_params[$best]}" -v d="$d" \
+      'BEGIN { exit !((log(a / d))^2 < (log(b / d))^2) }'; then best=$w; fi
+  done
+  nets+=("narrow-$dof w$best ${width_params[$best]} $(narrow_cfg "$best")")
+done
+nets+=("plain plain $(params "$root/cfg/fashion-resnet.cfg") $root/cfg/fashion-resnet.cfg")
+
+# One training and its evaluation; the result file is written last, so a rerun redoes only the
+# runs that did not finish.
+run_one() {  # NAME KIND DOF CFG [--set ...] SEED
+  local name=$1 kind=$2 dof=$3 cfg=$4 seed=${!#}
+  local sets=("${@:5:$(($# - 5))}")
+  local result="$WORK/results/$name-s$seed.txt"
+  [ -f "$result" ] && return 0
+  local dir="$WORK/runs/$name-s$seed"
+  rm -rf "$dir"
+  local data
+  data=$(make_data "$dir")
+  local seeds=(--set "net.seed=$seed")
+  [ "$kind" = rpg ] && seeds+=(--set "ring.global.seed=$seed")
+  "$rpgnet" classifier train "$data" "$cfg" "${sets[@]}" "${seeds[@]}" "${budget[@]}" --threads "$threads" \
+    --quiet --checkpoint-every 0 > "$dir/train.log" 2>&1 || { cat "$dir/train.log" >&2; return 1; }
+  local acc
+  acc=$(top1 "$data" "$cfg" "$dir/$(basename "${cfg%.cfg}").ckpt" "${sets[@]}" "${seeds[@]}" --threads "$threads")
+  [ -n "$acc" ] || { echo "dof_sweep.sh: $name seed $seed: no accuracy" >&2; return 1; }
+  echo "$name $kind $dof $seed $acc" > "$result.new"
+  mv "$result.new" "$result"
+  echo "$name seed $seed: DoF $dof, top-1 $acc%" >&2
+}
+
+# JOBS runs at a time, in the order of nets.
+pids=()
+for net in "${nets[@]}"; do
+  for seed in $SEEDS; do
+    # shellcheck disable=SC2086
+    run_one $net "$seed" &
+    pids+=($!)
+    if [ ${#pids[@]} -ge "$JOBS" ]; then wait "${pids[0]}"; pids=("${pids[@]:1}"); fi
+  done
+done
+for p in "${pids[@]}"; do wait "$p"; done
+
+# Table, fit and plot.
+cat "$WORK"/results/*.txt > "$WORK/all.txt"
+awk -v dofs="$DOFS" -v batches="$BATCHES" -v seeds="$SEEDS" -v out_data="$WORK/plot.dat" '
+  { n[$1]++; s[$1] += $5; ss[$1] += $5 * $5; d[$1] = $3; k[$1] = $2
+    if (!($1 in lo) || $5 < lo[$1]) lo[$1] = $5
+    if (!($1 in hi) || $5 > hi[$1]) hi[$1] = $5 }
+  function mean(x) { return s[x] / n[x] }
+  # Which is better, unless the means differ by less than the larger spread of the two.
+  function verdict(r, q,   delta, spread) {
+    delta = mean(r) - mean(q); spread = sd(r) > sd(q) ? sd(r) : sd(q)
+    if (delta > spread) return "RPG better"
+    if (-delta > spread) return "narrow better"
+    return "no clear difference (within one sd)"
+  }
+  function sd(x) { return n[x] > 1 ? sqrt((ss[x] - s[x] * s[x] / n[x]) / (n[x] - 1)) : 0 }
+  END {
+    m = split(dofs, f, " ")
+    printf "| DoF fraction | RPG total DoF | RPG top-1 %% (mean ± sd, min-max) | narrow width | narrow params | narrow top-1 %% | RPG - narrow (points) | verdict |\n"
+    printf "|---|---|---|---|---|---|---|---|\n"
+    for (i = 1; i <= m; i++) {
+      r = "rpg-" f[i]; q = "narrow-" f[i]
+      if (!(r in n) || !(q in n)) continue
+      printf "| %s | %d | %.2f ± %.2f (%.2f-%.2f) | %s | %d | %.2f ± %.2f (%.2f-%.2f) | %+.2f | %s |\n", \
+        f[i], d[r], mean(r), sd(r), lo[r], hi[r], substr(k[q], 2), d[q], mean(q), sd(q), lo[q], hi[q], mean(r) - mean(q), verdict(r, q)
+      x = log(d[r]) / log(10); y = mean(r); sx += x; sy += y; sxx += x * x; sxy += x * y; syy += y * y; np++
+      print d[r], mean(r), sd(r), d[q], mean(q), sd(q) > out_data
+    }
+    if ("plain" in n) printf "| plain (all free) | %d | %.2f ± %.2f (%.2f-%.2f) | | | | | |\n", d["plain"], mean("plain"), sd("plain"), lo["plain"], hi["plain"]
+    if (np >= 2) {
+      b = (np * sxy - sx * sy) / (np * sxx - sx * sx); a = (sy - b * sx) / np
+      sst = syy - sy * sy / np; sse = syy - a * sy - b * sxy  # least-squares residual sum
+      printf "\nfit (RPG means): top-1 = %.3f + %.3f * log10(total DoF), R^2 = %.4f over %d points\n", a, b, (sst > 0 ? 1 - sse / sst : 1), np
+      printf "fit %.6f %.6f\n", a, b > out_data ".fit"
+    }
+  }' "$WORK/all.txt" > "$WORK/table.md"
+
+read -r _ fit_a fit_b < "$WORK/plot.dat.fit"
+gnuplot <<EOF
+set terminal pngcairo size 900,600 font ",11"
+set output "$PLOT"
+set logscale x
+set xlabel "degrees of freedom (total trainable parameters)"
+set ylabel "Fashion-MNIST test top-1 (%)"
+set title "fashion-resnet: RPG ring vs narrower plain networks ($BATCHES updates of 128, seeds $SEEDS)"
+set key bottom right
+set grid
+f(x) = $fit_a + $fit_b * log10(x)
+plot "$WORK/plot.dat" using 1:2:3 with yerrorlines lw 2 title "RPG (one global ring), mean ± sd", \
+     "$WORK/plot.dat" using 4:5:6 with yerrorlines lw 2 title "narrower plain network, same DoF", \
+     f(x) with lines dt 2 title "least-squares fit to RPG", \
+     "< grep '^plain ' $WORK/all.txt" using 3:5 with points pt 7 ps 1.5 title "plain fashion-resnet (each seed)"
+EOF
+
+{
+  echo "# Accuracy against degrees of freedom (fashion-resnet on Fashion-MNIST)"
+  echo
+  echo "Produced by \`tests/bench/dof_sweep.sh\` on $(date -u +%Y-%m-%d) ($(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?'))."
+  echo "Every network: $BATCHES updates of 128 images (cosine schedule, the cfg's learning rate), seeds $SEEDS"
+  echo "(net.seed, and the ring's seed for RPG); top-1 on the 10,000 test images."
+  echo "Narrow networks: fashion-resnet with w and 2w channels in place of 32 and 64."
+  echo
+  cat "$WORK/table.md"
+  echo
+  echo "![accuracy against DoF]($(basename "$PLOT"))"
+} > "$OUT.new"
+mv "$OUT.new" "$OUT"
+cat "$OUT"
