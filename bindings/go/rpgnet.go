@@ -76,7 +76,7 @@ func NewRing(size int64, seed uint64) (*Ring, error) {
 }
 
 // Close frees the ring (its generators keep its data alive). Safe to call twice.
-func (r *Ring) Close() { r.g.close() }
+func (r *Ring) Close() { r.g.close(); runtime.SetFinalizer(r, nil) }
 
 func (r *Ring) Size() (n int64, err error) {
 	err = r.g.use(func(h uintptr) error { return raw.Rpg_ring_size(h, &n) })
@@ -117,7 +117,7 @@ func (r *Ring) Generator(count, fanOut, offset int64) (*Generator, error) {
 // Generator is a ring bound to one weight tensor.
 type Generator struct{ g *handle }
 
-func (g *Generator) Close() { g.g.close() }
+func (g *Generator) Close() { g.g.close(); runtime.SetFinalizer(g, nil) }
 
 func (g *Generator) Count() (n int64, err error) {
 	err = g.g.use(func(h uintptr) error { return raw.Rpg_generator_count(h, &n) })
@@ -178,7 +178,7 @@ func LoadExportBytes(b []byte) (*Network, error) {
 	return wrapNetwork(h, err)
 }
 
-func (n *Network) Close() { n.g.close() }
+func (n *Network) Close() { n.g.close(); runtime.SetFinalizer(n, nil) }
 
 func (n *Network) int64Of(f func(uintptr, *int64) error) (v int64, err error) {
 	err = n.g.use(func(h uintptr) error { return f(h, &v) })
@@ -277,7 +277,7 @@ func NewExportOptions() (*ExportOptions, error) {
 	runtime.SetFinalizer(o, func(o *ExportOptions) { o.g.close() })
 	return o, nil
 }
-func (o *ExportOptions) Close() { o.g.close() }
+func (o *ExportOptions) Close() { o.g.close(); runtime.SetFinalizer(o, nil) }
 func (o *ExportOptions) SetBits(bits int32) error {
 	return o.g.use(func(h uintptr) error { return raw.Rpg_export_options_set_bits(h, int(bits)) })
 }
@@ -297,7 +297,7 @@ func NewTrainer(net *Network, dataPath string) (*Trainer, error) {
 	runtime.SetFinalizer(t, func(t *Trainer) { t.g.close() })
 	return t, nil
 }
-func (t *Trainer) Close() { t.g.close() }
+func (t *Trainer) Close() { t.g.close(); runtime.SetFinalizer(t, nil) }
 func (t *Trainer) SetBackupDir(dir string) error {
 	return t.g.use(func(h uintptr) error { return raw.Rpg_trainer_set_backup_dir(h, dir) })
 }

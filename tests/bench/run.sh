@@ -34,7 +34,7 @@ reps=${2:-5}
   /usr/bin/python3 tests/bench/compare.py --build "$build" --reps "$reps" \
     cfg/fashion-resnet.cfg cfg/fashion-resnet-rpg.cfg cfg/lenet.cfg
   # The hand-written record of engine changes and their measured effect stays as it is.
-  [ -f "$out" ] && sed -n '/^# Engine changes/,$p' "$out" | sed '1s/^/\n/'
+  if [ -f "$out" ]; then sed -n '/^# Engine changes/,$p' "$out" | sed '1s/^/\n/'; fi
 } > "$out.new"
 mv "$out.new" "$out"
 cat "$out"
