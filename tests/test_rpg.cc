@@ -732,6 +732,34 @@ BOOST_AUTO_TEST_CASE(dof_summary_names_every_ring) {
   BOOST_TEST(contains(s, "ring 'beta': K = 72 entries (seed 4)"), s);
 }
 
+// Seeds are 64-bit in the format (RPG.md, the export file): the cfg takes the whole range, for the
+// ring and for [net] (whose seed is the ring's default), and rejects what is not one.
+BOOST_AUTO_TEST_CASE(seeds_are_64_bit) {
+  const uint64_t big = 9223372036854788153ULL;  // above 2^63: no int32 or int64 holds it
+  auto net = rpg_test::net_from_text(net_header(1, 1, 4, 4, "seed=18446744073709551615") +
+                                     "[ring]\nname=a\nsize=5\nseed=9223372036854788153\n"
+                                     "[ring]\nname=b\nsize=3\n"
+                                     "[convolutional]\nfilters=2\nsize=3\nring=a\nactivation=linear\n"
+                                     "[convolutional]\nfilters=2\nsize=1\nring=b\nactivation=linear\n");
+  BOOST_TEST(net->config().seed == 18446744073709551615ULL);
+  BOOST_TEST(ring_named(*net, "a").seed() == big);
+  BOOST_TEST(ring_named(*net, "b").seed() == 18446744073709551615ULL);
+  // The generated weights follow the full seed, not a truncated one.
+  const std::vector<float> w = net->layers()[0]->main_weights().value->to_vector();
+  const std::vector<float> ring = ring_named(*net, "a").values.to_vector();
+  BOOST_TEST(same_bits(w, expected_weights(ring, big, 18, 0, 18, 18, 18)));
+  BOOST_TEST(!same_bits(w, expected_weights(ring, uint64_t(uint32_t(big)), 18, 0, 18, 18, 18)));
+  for (const char* bad : {"-1", "18446744073709551616", "1e3", "0x10", "+5", "7 7"}) {
+    const std::string msg = error_of(
+        [&] {
+          rpg_test::net_from_text(net_header(1, 1, 4, 4) + "[ring]\nsize=2\nseed=" + bad +
+                                  "\n[convolutional]\nfilters=1\nsize=1\nring=ring0\n");
+        },
+        Status::ParseError);
+    BOOST_TEST(contains(msg, "must be an integer between 0 and 18446744073709551615"), bad << ": " << msg);
+  }
+}
+
 // ---- cfg forms that must be accepted -----------------------------------------------------------
 
 BOOST_AUTO_TEST_CASE(ring_declared_after_its_layers_and_default_names) {

@@ -261,6 +261,19 @@ int Options::get_int(const std::string& key, int def, int lo, int hi) const {
   return has(key) ? require_int(key, lo, hi) : def;
 }
 
+uint64_t Options::get_u64(const std::string& key, uint64_t def) const {
+  const CfgEntry* e = entry(key);
+  if (!e) return def;
+  const std::string& t = e->value;
+  const bool digits = !t.empty() && t.find_first_not_of("0123456789") == std::string::npos;
+  errno = 0;
+  const unsigned long long v = digits ? std::strtoull(t.c_str(), nullptr, 10) : 0;
+  if (!digits || errno)
+    error(key, "key '" + key + "' in [" + section_.type + "] must be an integer between 0 and 18446744073709551615, got '" +
+                   printable(t) + "'");
+  return uint64_t(v);
+}
+
 float Options::require_float(const std::string& key, float lo, float hi) const {
   const CfgEntry* e = entry(key);
   if (!e) error(key, "missing required key '" + key + "' in [" + section_.type + "]");

@@ -45,6 +45,8 @@ class Options {
   bool has(const std::string& key) const;
   int get_int(const std::string& key, int def, int lo = INT32_MIN, int hi = INT32_MAX) const;
   int require_int(const std::string& key, int lo = INT32_MIN, int hi = INT32_MAX) const;
+  // An unsigned 64-bit integer (seeds): decimal digits only, 0 .. 18446744073709551615.
+  uint64_t get_u64(const std::string& key, uint64_t def) const;
   float get_float(const std::string& key, float def, float lo = -3.0e38f, float hi = 3.0e38f) const;
   float require_float(const std::string& key, float lo = -3.0e38f, float hi = 3.0e38f) const;
   std::string get_string(const std::string& key, const std::string& def) const;

@@ -59,7 +59,7 @@ NetConfig parse_net_section(const CfgFile& cfg) {
   c.burn_in = o.get_int("burn_in", 0, 0);
   c.max_batches = o.get_int("max_batches", 0, 0);
   c.epochs = o.get_int("epochs", 0, 0);
-  c.seed = uint64_t(o.get_int("seed", 1, 0));
+  c.seed = o.get_u64("seed", 1);
   c.min_crop = o.get_int("min_crop", 0, 0, 1 << 16);
   c.max_crop = o.get_int("max_crop", 0, 0, 1 << 16);
   c.angle = o.get_float("angle", 0.f, 0.f, 360.f);

@@ -18,7 +18,7 @@ RingSpec parse_ring_section(const CfgFile& cfg, const CfgSection& section, uint6
     o.error(o.has("dof") ? "size" : "", "[ring] '" + r.name + "' needs exactly one of 'dof' (a fraction of the bound weights) or 'size' (a count)");
   if (o.has("dof")) r.dof = o.require_float("dof", 1e-9f, 1.f);
   if (o.has("size")) r.size = o.require_int("size", 1);
-  r.seed = uint64_t(o.get_int("seed", int(default_seed), 0));
+  r.seed = o.get_u64("seed", default_seed);
   return r;
 }
 
