@@ -531,8 +531,13 @@ BOOST_AUTO_TEST_CASE(generated_weights_follow_the_definition) {
 }
 
 BOOST_AUTO_TEST_CASE(weights_are_regenerated_once_per_update) {
-  // batch 4 in two subdivisions of 2.
-  auto net = rpg_test::net_from_text(semantics_cfg(4, 2));
+  // batch 4 in two subdivisions of 2; the bound connected layer (3) has learning_rate=0.5, which
+  // scales what its weight gradients contribute to the ring.
+  std::string text = semantics_cfg(4, 2);
+  const std::string connected = "[connected]\noutput=10\n";
+  BOOST_REQUIRE(text.find(connected) != std::string::npos);
+  text.replace(text.find(connected), connected.size(), connected + "learning_rate=0.5\n");
+  auto net = rpg_test::net_from_text(text);
   BOOST_REQUIRE(net->batch() == 2);
   rpg::Ring& r = *net->rings()[0];
   auto bound_weights = [&] {
@@ -557,7 +562,7 @@ BOOST_AUTO_TEST_CASE(weights_are_regenerated_once_per_update) {
     int64_t offset = 0;
     for (const Bound& b : kSemanticsBound) {
       const auto dw = net->layers()[size_t(b.layer)]->main_weights().grad->to_vector();
-      const double c = std::sqrt(double(kSemanticsF) / double(b.fan_out));
+      const double c = std::sqrt(double(kSemanticsF) / double(b.fan_out)) * (b.layer == 3 ? 0.5 : 1.0);
       for (int64_t i = 0; i < b.count; ++i) {
         const uint64_t p = uint64_t(offset + i);
         g[size_t(pi(p) % 50)] += c * pi.sign(p) * double(dw[size_t(i)]);

@@ -74,7 +74,10 @@ void Ring::accumulate_gradient(Backend& be) {
   for (const auto& b : bindings_) {
     Buffer<float>* g = b.layer->main_weights().grad;
     be.copy(scaled_.data() + b.offset, g->data(), b.count);
-    if (b.scale != 1.f) be.scale(b.count, b.scale, scaled_.data() + b.offset);
+    // c_l, times the layer's learning_rate multiplier: a bound layer's rate scales what its
+    // weight gradients contribute to the ring (the ring itself steps at the network's rate).
+    const float s = b.scale * b.layer->lr_mult;
+    if (s != 1.f) be.scale(b.count, s, scaled_.data() + b.offset);
     be.fill(g->data(), b.count, 0.f);
   }
   be.ring_gather(scaled_.data(), inverse_.data(), n_, k_, grads.data());
