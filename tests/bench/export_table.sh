@@ -44,18 +44,7 @@ else
   work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
 fi
 
-# A .data file like cfg/fashion.data whose checkpoints go to $1.
-make_data() {
-  mkdir -p "$1"
-  sed -e "s#^labels.*#labels = $root/cfg/fashion.names#" -e "s#^backup.*#backup = $1#" \
-    "$root/cfg/fashion.data" > "$1/fashion.data"
-  echo "$1/fashion.data"
-}
-
-top1() {  # data, dof, weights -> top-1 in percent
-  "$rpgnet" classifier valid "$1" "$cfg" "$3" --set "ring.global.dof=$2" --threads "$THREADS" |
-    sed -n 's/^top-1 \([0-9.]*\)%.*/\1/p'
-}
+. "$root/tests/bench/lib.sh"
 
 rows=()
 for dof in $DOFS; do
@@ -86,7 +75,7 @@ for dof in $DOFS; do
         size=$(stat -c %s "$model")
         bound=$("$rpgnet" info "$model" | sed -n 's/.*the format.s bound: .* = \([0-9,]*\)).*/\1/p' | tr -d ,)
         [ "$size" -le "$bound" ] || { echo "export_table.sh: $model is $size bytes, above its bound $bound" >&2; exit 1; }
-        acc=$(top1 "$data" "$dof" "$model")
+        acc=$(top1 "$data" "$cfg" "$model" --set "ring.global.dof=$dof" --threads "$THREADS")
         [ -n "$base" ] || base=$acc
         delta=$(awk -v a="$acc" -v b="$base" 'BEGIN { printf "%+.2f", a - b }')
         pct=$(awk -v p="$prune" 'BEGIN { printf "%d%%", p * 100 }')
