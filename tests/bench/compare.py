@@ -56,8 +56,8 @@ def main():
     print(f'machine: {cpu_model()}, {os.cpu_count()} cores; batch {a.batch}; {a.reps} alternating repetitions '
           f'(rpgnet, PyTorch, rpgnet, ...), each a fresh process; PyTorch {version[0]} (oneDNN '
           f'{"on" if version[1] == "True" else "off"}), Python {platform.python_version()}.')
-    print('Per process: one warm-up step, then the median of 5 training steps, 5 inferences at the batch and '
-          '50 batch-1 inferences; peak RSS is the process\'s VmHWM (PyTorch\'s includes the interpreter '
+    print('Per process: 3 warm-up runs of each kind, then the median of 10 training steps, 10 inferences at '
+          'the batch and 50 batch-1 inferences; peak RSS is the process\'s VmHWM (PyTorch\'s includes the interpreter '
           'and its libraries, as a PyTorch user pays them). Ratios are rpgnet over PyTorch for speed and '
           'PyTorch over rpgnet for latency; RSS ratio is rpgnet / PyTorch. Targets (issue 9): training '
           '>= 1.5x, inference >= 2x, latency ratio >= 1 (rpgnet no slower), RSS <= 0.5.')

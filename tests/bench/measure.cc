@@ -2,10 +2,10 @@
 // with tests/bench/torch_bench.py, which prints the same line): for one cfg in one process, the
 // training step (forward + backward + SGD update) and inference at batch B, the batch-1
 // inference latency, and the process's peak RSS.
-//   usage: measure [--threads N] [--batch B] [--steps S] [--latency-reps R] cfg
+//   usage: measure [--threads N] [--batch B] [--steps S] [--warmup W] [--latency-reps R] cfg
 //   prints: train_ms=<median> infer_ms=<median> latency_ms=<median> peak_rss_mib=<VmHWM> dof=<total DoF>
 // Inputs are random and the labels cycle through the classes; timings are medians over the
-// steps after one warm-up step.
+// steps (default 10) after W warm-up steps (default 3) of each kind.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -54,7 +54,7 @@ double peak_rss_mib() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  int threads = 2, batch = 128, steps = 5, latency_reps = 50;
+  int threads = 2, batch = 128, steps = 10, warmup = 3, latency_reps = 50;
   std::string cfg_path;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
@@ -62,12 +62,14 @@ int main(int argc, char** argv) {
     if (a == "--threads") threads = value();
     else if (a == "--batch") batch = value();
     else if (a == "--steps") steps = value();
+    else if (a == "--warmup") warmup = value();
     else if (a == "--latency-reps") latency_reps = value();
     else if (cfg_path.empty() && a.rfind("--", 0) != 0) cfg_path = a;
     else cfg_path.clear(), i = argc;
   }
-  if (cfg_path.empty() || threads < 1 || batch < 1 || steps < 1 || latency_reps < 1) {
-    std::fprintf(stderr, "usage: %s [--threads N] [--batch B] [--steps S] [--latency-reps R] cfg\n", argv[0]);
+  if (cfg_path.empty() || threads < 1 || batch < 1 || steps < 1 || warmup < 0 || latency_reps < 1) {
+    std::fprintf(stderr, "usage: %s [--threads N] [--batch B] [--steps S] [--warmup W] [--latency-reps R] cfg\n",
+                 argv[0]);
     return 2;
   }
   try {
@@ -86,12 +88,12 @@ int main(int argc, char** argv) {
       net.train_pass(x.data(), truth.data());
       net.update(0.001f);
     };
-    step();  // warm-up
+    for (int i = 0; i < warmup; ++i) step();
     const double train_ms = timed_median(steps, step);
-    net.predict(x.data());
+    for (int i = 0; i < warmup; ++i) net.predict(x.data());
     const double infer_ms = timed_median(steps, [&]() { net.predict(x.data()); });
     net.set_batch(1);
-    net.predict(x.data());
+    for (int i = 0; i < warmup; ++i) net.predict(x.data());
     const double latency_ms = timed_median(latency_reps, [&]() { net.predict(x.data()); });
     std::printf("train_ms=%.3f infer_ms=%.3f latency_ms=%.4f peak_rss_mib=%.1f dof=%lld\n", train_ms, infer_ms,
                 latency_ms, peak_rss_mib(), static_cast<long long>(net.total_dof()));

@@ -9,7 +9,7 @@ computed with numpy; a gather in the forward pass, so autograd's backward is the
 the ring gradient), then measures exactly what tests/bench/measure.cc measures for rpgnet and
 prints the same line:
 
-  usage: torch_bench.py [--threads N] [--batch B] [--steps S] [--latency-reps R] cfg
+  usage: torch_bench.py [--threads N] [--batch B] [--steps S] [--warmup W] [--latency-reps R] cfg
   prints: train_ms=... infer_ms=... latency_ms=... peak_rss_mib=... dof=... torch=<version>
 
 The training step is zero_grad + forward + cross-entropy + backward + SGD (momentum 0.9, weight
@@ -249,7 +249,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     ap.add_argument('--threads', type=int, default=2)
     ap.add_argument('--batch', type=int, default=128)
-    ap.add_argument('--steps', type=int, default=5)
+    ap.add_argument('--steps', type=int, default=10)
+    ap.add_argument('--warmup', type=int, default=3)
     ap.add_argument('--latency-reps', type=int, default=50)
     ap.add_argument('cfg')
     a = ap.parse_args()
@@ -268,14 +269,17 @@ def main():
         opt.step()
 
     model.train()
-    step()  # warm-up
+    for _ in range(a.warmup):
+        step()
     train_ms = timed_median(a.steps, step)
     model.eval()
     with torch.inference_mode():
-        model(x)
+        for _ in range(a.warmup):
+            model(x)
         infer_ms = timed_median(a.steps, lambda: model(x))
         x1 = x[:1].clone()
-        model(x1)
+        for _ in range(a.warmup):
+            model(x1)
         latency_ms = timed_median(a.latency_reps, lambda: model(x1))
     rss = peak_rss_mib()
     print(f'train_ms={train_ms:.3f} infer_ms={infer_ms:.3f} latency_ms={latency_ms:.4f} '
