@@ -232,3 +232,32 @@ BOOST_AUTO_TEST_CASE(learning_rate_multiplier_and_stopbackward) {
   for (float v : g1) s += std::fabs(v);
   BOOST_TEST(s > 0);
 }
+
+// The CPU backend's one-pass batch norm + activation (bn_apply) against the three separate
+// operations of the default Backend::bn_apply: bit for bit, for every activation, with 1 and 2
+// threads.
+BOOST_AUTO_TEST_CASE(fused_batchnorm_activation_is_bit_identical) {
+  const int batch = 3, channels = 5;
+  const int64_t spatial = 37, n = int64_t(batch) * channels * spatial;
+  const std::vector<float> x0 = rpg_test::random_vector(size_t(n), 5, -4.f, 4.f);
+  const std::vector<float> mean = rpg_test::random_vector(channels, 6, -1.f, 1.f);
+  const std::vector<float> var = rpg_test::random_vector(channels, 7, 0.1f, 2.f);
+  const std::vector<float> gamma = rpg_test::random_vector(channels, 8, -2.f, 2.f);
+  const std::vector<float> beta = rpg_test::random_vector(channels, 9, -1.f, 1.f);
+  int count;
+  const char* const* names = rpg::act_names(&count);
+  for (int threads : {1, 2}) {
+    rpg::CpuBackend be(threads);
+    for (int a = 0; a < count; ++a) {
+      const rpg::Act act = rpg::Act(a);
+      std::vector<float> fused = x0, split = x0;
+      std::vector<float> hat_fused(static_cast<size_t>(n)), hat_split(static_cast<size_t>(n));
+      be.bn_apply(fused.data(), mean.data(), var.data(), gamma.data(), beta.data(), batch, channels, spatial, 1e-5f,
+                  hat_fused.data(), act);
+      be.rpg::Backend::bn_apply(split.data(), mean.data(), var.data(), gamma.data(), beta.data(), batch, channels,
+                                spatial, 1e-5f, hat_split.data(), act);
+      BOOST_TEST((fused == split), names[a] << " on " << threads << " threads: outputs differ");
+      BOOST_TEST((hat_fused == hat_split), names[a] << " on " << threads << " threads: x_hat differs");
+    }
+  }
+}

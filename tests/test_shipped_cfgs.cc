@@ -44,6 +44,8 @@ std::map<std::string, int64_t> expected_counts() {
   m["fashion-resnet.cfg"] = conv(1, 32, 3) + 4 * conv(32, 32, 3) + conv(32, 64, 3) + conv(64, 64, 3) +
                             conv(32, 64, 1) + 2 * conv(64, 64, 3) + 64 * 10 + 10;
   m["fashion-resnet-rpg.cfg"] = m["fashion-resnet.cfg"];
+  // LeNet-5's sizes: 5x5 convolutions 1->6 and 6->16 (with biases), 16*5*5 -> 120 -> 84 -> 10.
+  m["lenet.cfg"] = (6 * 25 + 6) + (16 * 6 * 25 + 16) + (400 * 120 + 120) + (120 * 84 + 84) + (84 * 10 + 10);
   return m;
 }
 

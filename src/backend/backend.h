@@ -88,6 +88,16 @@ class Backend {
   // y = gamma[c] * x_hat + beta[c]
   virtual void bn_scale_shift(const float* x_hat, const float* gamma, const float* beta,
                               int batch, int channels, int64_t spatial, float* y) = 0;
+  // bn_normalize, bn_scale_shift and activate in one call: x_hat = (x - mean) / sqrt(var + eps)
+  // is kept for the backward pass and x is replaced by act(gamma x_hat + beta). The default runs
+  // the three operations; a backend may fuse them into one pass with bit-identical results.
+  virtual void bn_apply(float* x, const float* mean, const float* var, const float* gamma,
+                        const float* beta, int batch, int channels, int64_t spatial, float eps,
+                        float* x_hat, Act act) {
+    bn_normalize(x, mean, var, batch, channels, spatial, eps, x_hat);
+    bn_scale_shift(x_hat, gamma, beta, batch, channels, spatial, x);
+    if (act != Act::Linear) activate(act, x, x, int64_t(batch) * channels * spatial);
+  }
   // Given dy: gamma_grad += sum dy x_hat, beta_grad += sum dy, and dy is replaced by dx.
   // training=false: statistics were constants (dx = gamma dy / sqrt(var + eps)).
   virtual void bn_backward(const float* x_hat, const float* gamma, const float* var, int batch,

@@ -411,6 +411,27 @@ void CpuBackend::bn_scale_shift(const float* x_hat, const float* gamma, const fl
   }
 }
 
+// One pass instead of three (normalize, scale/shift, activation), the same float operations in
+// the same order, so the results are those of the default Backend::bn_apply bit for bit.
+void CpuBackend::bn_apply(float* x, const float* mean, const float* var, const float* gamma, const float* beta,
+                          int batch, int channels, int64_t spatial, float eps, float* x_hat, Act a) {
+  with_act(a, [&](auto act) {
+    RPG_PARALLEL_FOR(int64_t(batch) * channels * spatial)
+    for (int64_t bc = 0; bc < int64_t(batch) * channels; ++bc) {
+      const int c = int(bc % channels);
+      const float mu = mean[c], inv = 1.f / std::sqrt(var[c] + eps), g = gamma[c], b = beta[c];
+      float* p = x + bc * spatial;
+      float* h = x_hat + bc * spatial;
+      for (int64_t i = 0; i < spatial; ++i) {
+        const float xh = (p[i] - mu) * inv;
+        h[i] = xh;
+        const float y = g * xh + b;
+        p[i] = decltype(act)::value == Act::Linear ? y : act_apply(act, y);
+      }
+    }
+  });
+}
+
 void CpuBackend::bn_backward(const float* x_hat, const float* gamma, const float* var, int batch,
                              int channels, int64_t spatial, float eps, bool training, float* dy,
                              float* gamma_grad, float* beta_grad) {

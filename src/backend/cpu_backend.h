@@ -57,6 +57,8 @@ class CpuBackend final : public Backend {
                     int64_t spatial, float eps, float* x_hat) override;
   void bn_scale_shift(const float* x_hat, const float* gamma, const float* beta, int batch,
                       int channels, int64_t spatial, float* y) override;
+  void bn_apply(float* x, const float* mean, const float* var, const float* gamma, const float* beta, int batch,
+                int channels, int64_t spatial, float eps, float* x_hat, Act act) override;
   void bn_backward(const float* x_hat, const float* gamma, const float* var, int batch,
                    int channels, int64_t spatial, float eps, bool training, float* dy,
                    float* gamma_grad, float* beta_grad) override;

@@ -23,7 +23,7 @@ void BatchNorm::allocate(Backend& be, int batch, int64_t spatial) {
   x_hat_.resize(be, int64_t(batch) * channels_ * spatial);
 }
 
-void BatchNorm::forward(Backend& be, float* x, const Buffer<float>& biases, int batch, bool train) {
+void BatchNorm::forward(Backend& be, float* x, const Buffer<float>& biases, int batch, bool train, Act act) {
   const float* mean = rolling_mean.data();
   const float* var = rolling_var.data();
   if (train) {
@@ -34,8 +34,7 @@ void BatchNorm::forward(Backend& be, float* x, const Buffer<float>& biases, int 
     mean = mean_.data();
     var = var_.data();
   }
-  be.bn_normalize(x, mean, var, batch, channels_, spatial_, kEps, x_hat_.data());
-  be.bn_scale_shift(x_hat_.data(), scales.data(), biases.data(), batch, channels_, spatial_, x);
+  be.bn_apply(x, mean, var, scales.data(), biases.data(), batch, channels_, spatial_, kEps, x_hat_.data(), act);
 }
 
 void BatchNorm::backward(Backend& be, float* dy, Buffer<float>& bias_grads, int batch, bool train) {

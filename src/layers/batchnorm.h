@@ -16,7 +16,9 @@ class BatchNorm {
   void init(Backend& be, int channels);
   void allocate(Backend& be, int batch, int64_t spatial);
   // x holds the pre-normalisation values; on return it holds y. `biases` is the layer's bias.
-  void forward(Backend& be, float* x, const Buffer<float>& biases, int batch, bool train);
+  // x = act(gamma x_hat + beta) in place (act: the layer's activation when it needs no
+  // pre-activation copy, otherwise Linear and the layer activates).
+  void forward(Backend& be, float* x, const Buffer<float>& biases, int batch, bool train, Act act = Act::Linear);
   // dy (in place) becomes dx; accumulates scale and bias gradients.
   void backward(Backend& be, float* dy, Buffer<float>& bias_grads, int batch, bool train);
   void mark_settled() { updates = 100; }
