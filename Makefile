@@ -259,7 +259,7 @@ export-table: deps
 	@$(MAKE) --no-print-directory all
 	tests/bench/export_table.sh $(BUILD)
 
-$(BUILD)/bench/%: tests/bench/%.cc $(STATIC)
+$(BUILD)/bench/%: tests/bench/%.cc tests/bench/bench_util.h $(STATIC)
 	@mkdir -p $(dir $@)
 	$(CXX) $(CXXFLAGS) -o $@ $< $(STATIC) $(LDLIBS)
 

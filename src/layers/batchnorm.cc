@@ -42,4 +42,19 @@ void BatchNorm::backward(Backend& be, float* dy, Buffer<float>& bias_grads, int 
                  channels_, spatial_, kEps, train, dy, scale_grads.data(), bias_grads.data());
 }
 
+void normalize_and_activate(Backend& be, BatchNorm* norm, const Buffer<float>& biases, Buffer<float>& preact,
+                            Act act, float* y, int batch, int channels, int64_t spatial, bool train) {
+  if (norm && preact.empty()) {
+    norm->forward(be, y, biases, batch, train, act);
+    return;
+  }
+  if (norm)
+    norm->forward(be, y, biases, batch, train);
+  else
+    be.add_bias(y, biases.data(), batch, channels, spatial);
+  const int64_t total = int64_t(batch) * channels * spatial;
+  if (!preact.empty()) be.copy(preact.data(), y, total);
+  be.activate(act, y, y, total);
+}
+
 }  // namespace rpg

@@ -32,4 +32,11 @@ class BatchNorm {
   Buffer<float> mean_, var_, x_hat_;
 };
 
+// The end of a [convolutional] or [connected] forward pass on its linear output y (batch x
+// channels x spatial): batch norm when `norm` is given, else the bias; then the activation,
+// copying the pre-activation into `preact` first when that is allocated (the activation's
+// gradient needs it). Without that copy, batch norm and activation run in one pass.
+void normalize_and_activate(Backend& be, BatchNorm* norm, const Buffer<float>& biases, Buffer<float>& preact,
+                            Act act, float* y, int batch, int channels, int64_t spatial, bool train);
+
 }  // namespace rpg

@@ -29,17 +29,8 @@ class Connected final : public Layer {
     // out[B, O] = x[B, I] x W[O, I]^T
     be.gemm(false, true, s.batch, outputs, inputs, 1.f, s.input, inputs, weights.data(), inputs, 0.f,
             output.data(), outputs);
-    const int64_t total = int64_t(s.batch) * outputs;
-    if (bn && preact.empty()) {  // normalisation and activation in one pass
-      norm.forward(be, output.data(), biases, s.batch, s.train, act);
-      return;
-    }
-    if (bn)
-      norm.forward(be, output.data(), biases, s.batch, s.train);
-    else
-      be.add_bias(output.data(), biases.data(), s.batch, outputs, 1);
-    if (!preact.empty()) be.copy(preact.data(), output.data(), total);
-    be.activate(act, output.data(), output.data(), total);
+    normalize_and_activate(be, bn ? &norm : nullptr, biases, preact, act, output.data(), s.batch, outputs, 1,
+                           s.train);
   }
 
   void backward(NetState& s) override {

@@ -35,17 +35,8 @@ class Convolutional final : public Layer {
   void forward(NetState& s) override {
     Backend& be = s.be;
     be.conv_forward(geometry(), s.batch, groups, filters, s.input, weights.data(), output.data());
-    const int64_t total = int64_t(s.batch) * out.size();
-    if (bn && preact.empty()) {  // normalisation and activation in one pass
-      norm.forward(be, output.data(), biases, s.batch, s.train, act);
-      return;
-    }
-    if (bn)
-      norm.forward(be, output.data(), biases, s.batch, s.train);
-    else
-      be.add_bias(output.data(), biases.data(), s.batch, filters, out.spatial());
-    if (!preact.empty()) be.copy(preact.data(), output.data(), total);
-    be.activate(act, output.data(), output.data(), total);
+    normalize_and_activate(be, bn ? &norm : nullptr, biases, preact, act, output.data(), s.batch, filters, out.spatial(),
+                           s.train);
   }
 
   void backward(NetState& s) override {

@@ -15,20 +15,15 @@
 #include <vector>
 
 #include "backend/factory.h"
+#include "bench_util.h"
 #include "cfg/cfg.h"
 #include "core/network.h"
 #include "core/random.h"
 
 namespace {
 
-double now_ms() {
-  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v.empty() ? 0 : (v.size() % 2 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2);
-}
+using bench::median;
+using bench::now_ms;
 
 template <class F>
 double timed_median(int reps, F&& f) {

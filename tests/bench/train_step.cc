@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "backend/factory.h"
+#include "bench_util.h"
 #include "cfg/cfg.h"
 #include "core/network.h"
 #include "core/random.h"
@@ -28,6 +29,9 @@
 
 namespace {
 
+using bench::median;
+using bench::now_ms;
+
 struct Subject {
   std::string cfg;
   std::unique_ptr<rpg::Network> net;
@@ -36,19 +40,10 @@ struct Subject {
   std::vector<double> faults;
 };
 
-double now_ms() {
-  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
-
 long minor_faults() {
   rusage u;
   getrusage(RUSAGE_SELF, &u);
   return u.ru_minflt;
-}
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v.empty() ? 0 : (v.size() % 2 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2);
 }
 
 std::string cpu_model() {
