@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "core/random.h"
+#include "data/loader.h"
 #include "data/data_config.h"
 #include "data/dataset.h"
 #include "io/atomic_file.h"
@@ -357,6 +358,86 @@ BOOST_AUTO_TEST_CASE(idx_problem_reaches_95_percent) {
   BOOST_TEST(e.k == 2);
   BOOST_TEST(e.top1 >= 0.95, "valid top-1 " << e.top1 << " (chance: 0.25)");
   BOOST_TEST(e.topk >= e.top1);
+}
+
+// Batch-norm recalibration: every batch-norm layer's running statistics become the equal-weight
+// average of the statistics of the first N training batches (two convolutional layers and a
+// connected one, so the later layers see inputs normalised with batch statistics), stale
+// values are forgotten, and the weights do not change.
+BOOST_AUTO_TEST_CASE(batchnorm_recalibration_averages_the_batch_statistics) {
+  TempDir dir;
+  Sets s = open_sets(write_idx_problem(dir, 200, 160, 12), 1);
+  const std::string cfg =
+      "[net]\nbatch=16\nsubdivisions=1\nwidth=12\nheight=12\nchannels=1\nmax_batches=10\nseed=9\nflip=0\n"
+      "[convolutional]\nbatch_normalize=1\nfilters=4\nsize=3\nstride=1\npad=1\nactivation=leaky\n"
+      "[convolutional]\nbatch_normalize=1\nfilters=6\nsize=3\nstride=2\npad=1\nactivation=relu\n"
+      "[connected]\nbatch_normalize=1\noutput=5\nactivation=leaky\n"
+      "[connected]\noutput=4\nactivation=linear\n[softmax]\n";
+  auto recal = rpg_test::net_from_text(cfg, 1, "recal.cfg");
+  auto probe = rpg_test::net_from_text(cfg, 1, "recal.cfg");
+  constexpr int kBatches = 3;
+  // Per tensor of weight_file_order(): its values, and whether it is a running statistic (in
+  // Darknet's order: convolutional biases, scales, rolling mean, rolling var, weights;
+  // connected biases, weights, scales, rolling mean, rolling var).
+  struct Tensor {
+    std::vector<float> v;
+    bool running;
+  };
+  auto stats = [](rpg::Network& net) {
+    std::vector<Tensor> out;
+    for (const auto& l : net.layers()) {
+      const auto order = l->weight_file_order();
+      const size_t first = l->type == "connected" ? 3 : 2;
+      for (size_t k = 0; k < order.size(); ++k)
+        out.push_back({order[k]->to_vector(), l->bn_updates() && (k == first || k == first + 1)});
+    }
+    return out;
+  };
+  // Stale values that recalibration must forget.
+  for (const auto& l : recal->layers())
+    if (int64_t* u = l->bn_updates()) *u = 1000;
+  const auto before = stats(*recal);
+  BOOST_TEST_REQUIRE(rpg::recalibrate_batchnorm(*recal, *s.train, kBatches) == 3);
+
+  // The reference: each batch on its own (the first update after a reset copies the batch
+  // statistics), then averaged here.
+  rpg::LoaderOptions o;
+  o.batch = 16;
+  o.width = o.height = 12;
+  o.channels = 1;
+  o.classes = 4;
+  o.train = false;
+  o.seed = 9;
+  rpg::BatchLoader loader(*s.train, o);
+  std::vector<float> x(16 * 144);
+  std::vector<std::vector<Tensor>> per_batch;
+  for (int i = 0; i < kBatches; ++i) {
+    loader.next(x.data(), nullptr, nullptr);
+    for (const auto& l : probe->layers())
+      if (int64_t* u = l->bn_updates()) *u = 0;
+    probe->predict(x.data(), true);
+    per_batch.push_back(stats(*probe));
+  }
+  const auto got = stats(*recal);
+  BOOST_TEST_REQUIRE(got.size() == before.size());
+  size_t checked = 0;
+  for (size_t t = 0; t < got.size(); ++t) {
+    for (size_t i = 0; i < got[t].v.size(); ++i) {
+      if (!got[t].running) {
+        BOOST_TEST(got[t].v[i] == before[t].v[i], "tensor " << t << "[" << i << "] changed");
+        continue;
+      }
+      ++checked;
+      double mean = 0;
+      for (int b = 0; b < kBatches; ++b) mean += per_batch[size_t(b)][t].v[i] / kBatches;
+      BOOST_TEST(std::abs(per_batch[0][t].v[i] - per_batch[1][t].v[i]) > 1e-6,
+                 "tensor " << t << "[" << i << "]: the batches do not differ, the test shows nothing");
+      BOOST_TEST(std::abs(got[t].v[i] - mean) <= 1e-5 * (1 + std::abs(mean)),
+                 "tensor " << t << "[" << i << "]: " << got[t].v[i] << ", average of the batches " << mean);
+    }
+  }
+  // 3 layers x (mean + variance) x channels (4 + 6 + 5) running values were recomputed.
+  BOOST_TEST(checked == 2u * (4 + 6 + 5));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

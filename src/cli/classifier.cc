@@ -182,6 +182,7 @@ int train(const Args& a) {
   opt.name = base_name(a.positional[2]);
   opt.checkpoint_every = a.checkpoint_every;
   opt.report_every = a.report_every;
+  opt.bn_recalibrate = std::max<int64_t>(0, a.bn_recalibrate);
   ProgressPrinter printer(a.quiet);
   opt.on_progress = [&printer](const rpg::Progress& p) { printer(p); };
   opt.stop = &g_stop;
@@ -223,13 +224,29 @@ int train(const Args& a) {
   return 0;
 }
 
-void load_any_weights(rpg::Network& net, const std::string& path) {
-  if (rpg::is_export_file(path))
+// Returns the images the weights have seen (0 for an export).
+int64_t load_any_weights(rpg::Network& net, const std::string& path) {
+  if (rpg::is_export_file(path)) {
     rpg::load_export_into(net, path);  // the cfg given must have the export's architecture
-  else if (is_checkpoint(path))
-    rpg::load_checkpoint(net, path);
-  else
-    rpg::load_darknet_weights(net, path);
+    return 0;
+  }
+  if (is_checkpoint(path)) return rpg::load_checkpoint(net, path).seen;
+  return rpg::load_darknet_weights(net, path);
+}
+
+int recalibrate(const Args& a) {
+  if (a.positional.size() != 4 || a.output.empty())
+    throw UsageError{"classifier recalibrate takes <data> <cfg> <weights|checkpoint> -o <out.weights>"};
+  Setup s = setup(a, a.positional[1], a.positional[2]);
+  auto train_set = open_set(s, s.data.train, "train");
+  const int64_t seen = load_any_weights(*s.net, a.positional[3]);
+  const int64_t batches = a.bn_recalibrate < 0 ? 100 : a.bn_recalibrate;
+  const int n = rpg::recalibrate_batchnorm(*s.net, *train_set, batches);
+  if (n == 0) throw rpg::Error(rpg::Status::InvalidArgument, a.positional[2] + " has no batch-normalised layer (or --bn-recalibrate 0): nothing to recalibrate");
+  rpg::save_darknet_weights(*s.net, a.output, seen);
+  std::printf("recalibrated %d batch-norm layers from %lld batches of %d images; weights %s\n", n,
+              (long long)batches, s.net->batch(), a.output.c_str());
+  return 0;
 }
 
 int valid(const Args& a) {
@@ -295,12 +312,13 @@ int predict(const Args& a) {
 }  // namespace
 
 int cmd_classifier(const Args& a) {
-  if (a.positional.empty()) throw UsageError{"classifier needs a subcommand: train, valid or predict"};
+  if (a.positional.empty()) throw UsageError{"classifier needs a subcommand: train, valid, predict or recalibrate"};
   const std::string& sub = a.positional[0];
   if (sub == "train") return train(a);
   if (sub == "valid") return valid(a);
   if (sub == "predict") return predict(a);
-  throw UsageError{"unknown classifier subcommand '" + sub + "' (train, valid, predict)"};
+  if (sub == "recalibrate") return recalibrate(a);
+  throw UsageError{"unknown classifier subcommand '" + sub + "' (train, valid, predict, recalibrate)"};
 }
 
 }  // namespace rpg_cli

@@ -18,6 +18,7 @@ struct Args {
   int top = 0;              // -t N: top-k (0: the .data file's 'top')
   int64_t checkpoint_every = 1000;
   int64_t report_every = 10;
+  int64_t bn_recalibrate = -1;  // --bn-recalibrate N; -1: not given
   // export (and train --prune)
   std::string output;         // -o FILE
   int bits = 32;              // --bits B

@@ -43,6 +43,9 @@ const char* kUsage =
     "                                             rpgnet checkpoint .ckpt, which resumes)\n"
     "  classifier valid <data> <cfg> <weights>    top-1 / top-k accuracy and loss on 'valid'\n"
     "  classifier predict <data> <cfg> <weights> <image|list>   top-k labels per image\n"
+    "  classifier recalibrate <data> <cfg> <weights> -o out.weights [--bn-recalibrate N]\n"
+    "                                             recompute batch-norm running statistics\n"
+    "                                             from N 'train' batches (default 100)\n"
     "                                             (valid, predict: weights may also be an\n"
     "                                             export .rpgm of the same architecture)\n"
     "  export <cfg> <weights|checkpoint|rpgm> -o model.rpgm [--bits B] [--prune F]\n"
@@ -63,12 +66,15 @@ const char* kUsage =
     "  --checkpoint-every N     train: updates between checkpoints (default 1000)\n"
     "  --report-every N         train: updates between progress lines (default 10)\n"
     "  --quiet                  train: no progress lines\n"
+    "  --bn-recalibrate N       train: after the last update, recompute the batch-norm running\n"
+    "                           statistics from N training batches with the weights fixed (short\n"
+    "                           trainings leave them behind the weights); default 0 (off)\n"
     "  --prune F                train: prune the fraction F of every ring's entries (smallest\n"
     "                           magnitude) and fine-tune with them frozen at 0; export: the same\n"
     "                           pruning of the exported rings (stored sparsely)\n"
     "  --bits B                 export: ring values at B bits (2..16; default 32 = float32)\n"
     "  --unshared fp16|fp32     export: precision of every parameter no ring generates\n"
-    "  -o FILE                  export: the .rpgm to write\n"
+    "  -o FILE                  export: the .rpgm to write; recalibrate: the .weights to write\n"
     "  --darknet FILE           export: also the expanded model as a Darknet .weights file\n"
     "                           (as exported: pruned/quantized); --darknet-cfg FILE writes the\n"
     "                           matching cfg without rings\n"
@@ -113,6 +119,8 @@ Args parse_args(int argc, char** argv, int first) {
       a.checkpoint_every = number(s, value(s), 0, INT64_MAX);
     } else if (s == "--report-every") {
       a.report_every = number(s, value(s), 1, INT64_MAX);
+    } else if (s == "--bn-recalibrate") {
+      a.bn_recalibrate = number(s, value(s), 0, INT64_MAX);
     } else if (s == "-o" || s == "--output") {
       a.output = value(s);
     } else if (s == "--bits") {

@@ -243,9 +243,9 @@ void Network::update(float lr) {
   generate_weights();  // once per update, not per layer call or subdivision
 }
 
-std::vector<float> Network::predict(const float* host_input) {
+std::vector<float> Network::predict(const float* host_input, bool train) {
   input_.upload(host_input, int64_t(batch_) * input_size());
-  forward(input_.data(), false);
+  forward(input_.data(), train);
   return layers_.back()->output.to_vector();
 }
 

@@ -78,7 +78,9 @@ class Network {
   void update(float lr);
 
   // Host conveniences on internal input/truth buffers.
-  std::vector<float> predict(const float* host_input);  // inference; batch x output_size
+  // Inference (train=false; batch x output_size), or a training-mode forward pass without a
+  // truth (train=true: batch statistics, which batch norm folds into its running ones).
+  std::vector<float> predict(const float* host_input, bool train = false);
   double train_pass(const float* host_input, const float* host_truth);  // forward + backward
 
   // Parameter counts (RPG.md, "DoF accounting"): num_params() is the full count P, every

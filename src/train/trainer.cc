@@ -151,6 +151,8 @@ TrainResult Trainer::run(TrainState state) {
     if (!last && opt_.checkpoint_every > 0 && state.iteration % opt_.checkpoint_every == 0) save();
   }
   if (!result.interrupted) {
+    if (state.iteration >= max_iterations_ && opt_.bn_recalibrate > 0)
+      recalibrate_batchnorm(net_, data_, opt_.bn_recalibrate);
     save();
     if (state.iteration >= max_iterations_) {
       result.finished = true;
@@ -161,6 +163,23 @@ TrainResult Trainer::run(TrainState state) {
   result.state = state;
   result.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
   return result;
+}
+
+int recalibrate_batchnorm(Network& net, const Dataset& data, int64_t batches) {
+  check_fit(net, data);
+  std::vector<int64_t*> counters;
+  for (const auto& l : net.layers())
+    if (int64_t* u = l->bn_updates()) counters.push_back(u);
+  if (counters.empty() || batches <= 0) return 0;
+  for (int64_t* u : counters) *u = 0;  // the next update copies the batch statistics
+  BatchLoader loader(data, loader_options(net, false));
+  std::vector<float> x(size_t(net.batch() * net.input_size()));
+  std::vector<int> labels(size_t(net.batch()));
+  for (int64_t i = 0; i < batches; ++i) {
+    loader.next(x.data(), nullptr, labels.data());
+    net.predict(x.data(), true);
+  }
+  return int(counters.size());
 }
 
 Evaluation evaluate(Network& net, const Dataset& data, int k) {

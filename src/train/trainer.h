@@ -31,6 +31,7 @@ struct TrainOptions {
   int64_t checkpoint_every = 1000;    // updates between checkpoints (0: only at the end)
   int64_t report_every = 10;          // updates between progress callbacks
   int64_t stop_at = 0;                // stop (with a checkpoint) after this update; 0: run to the end
+  int64_t bn_recalibrate = 0;         // after the last update: recalibrate_batchnorm over this many batches
   std::function<void(const Progress&)> on_progress;
   const std::atomic<bool>* stop = nullptr;  // polled after every update
 };
@@ -71,6 +72,14 @@ struct Evaluation {
 
 // The data augmentation a network's [net] section asks for.
 AugmentOptions augment_options(const NetConfig& c);
+
+// Batch-norm recalibration: forgets every batch-norm layer's running mean and variance and
+// recomputes them from `batches` training-mode forward passes over `data` (in order, without
+// augmentation), the weights unchanged. The first 100 passes are averaged with equal weight,
+// later ones blend in at rate 0.01 (BatchNorm's schedule). Short trainings leave running
+// statistics that lag the weights; this is the standard fix before evaluating or exporting.
+// Returns the number of batch-norm layers recalibrated (0: none, nothing run).
+int recalibrate_batchnorm(Network& net, const Dataset& data, int64_t batches);
 
 // Inference over the whole dataset, in order, at the network's batch size.
 Evaluation evaluate(Network& net, const Dataset& data, int k);

@@ -6,6 +6,9 @@
 #   - for each DoF fraction, fashion-resnet made narrower (w and 2w channels in place of 32 and
 #     64) with w chosen so that its parameter count is closest to that RPG network's total DoF:
 #     the paper's "same DoF, smaller model" comparison;
+# recomputes each trained network's batch-norm running statistics from RECAL training batches
+# with its weights fixed (`rpgnet classifier recalibrate`: after a short training they lag the
+# weights and make the test accuracy a matter of luck), evaluates it,
 # then writes a markdown table (mean, sample standard deviation, min-max over the seeds), a
 # least-squares fit of the RPG networks' mean accuracy against log10(total DoF) with its R^2,
 # a per-point verdict RPG against narrow, and a PNG plot (gnuplot).
@@ -16,6 +19,7 @@
 #   DOFS     ring DoF fractions             (default "0.003 0.01 0.03 0.1 0.3 1.0")
 #   SEEDS    seeds (net.seed and ring seed) (default "1 2 3")
 #   BATCHES  training updates of 128 images (default 150: the one budget every network gets)
+#   RECAL    batches of 128 training images for the batch-norm recalibration (default 100; 0: off)
 #   JOBS     trainings run at once          (default 2, each on 2/JOBS threads; results do not
 #                                            depend on the thread count)
 #   OUT      the table                      (default tests/bench/DOF.md)
@@ -28,6 +32,7 @@ build=build
 DOFS=${DOFS:-"0.003 0.01 0.03 0.1 0.3 1.0"}
 SEEDS=${SEEDS:-"1 2 3"}
 BATCHES=${BATCHES:-150}
+RECAL=${RECAL:-100}
 JOBS=${JOBS:-2}
 OUT=${OUT:-tests/bench/DOF.md}
 PLOT=${PLOT:-tests/bench/dof.png}
@@ -37,7 +42,8 @@ rpgnet="$root/$build/rpgnet"
 [ -x "$rpgnet" ] || { echo "dof_sweep.sh: $rpgnet not built (run make)" >&2; exit 1; }
 command -v gnuplot >/dev/null || { echo "dof_sweep.sh: gnuplot not found (make bench-deps installs it)" >&2; exit 1; }
 . "$root/tests/bench/lib.sh"
-mkdir -p "$WORK/cfg" "$WORK/results"
+results="$WORK/results-recal$RECAL"
+mkdir -p "$WORK/cfg" "$results"
 threads=$(( 2 / JOBS > 0 ? 2 / JOBS : 1 ))
 budget=(--set "net.max_batches=$BATCHES" --set "net.burn_in=$(( BATCHES / 10 ))")
 
@@ -66,23 +72,34 @@ for dof in $DOFS; do
 done
 nets+=("plain plain $(params "$root/cfg/fashion-resnet.cfg") $root/cfg/fashion-resnet.cfg")
 
-# One training and its evaluation; the result file is written last, so a rerun redoes only the
-# runs that did not finish.
+# One training, the batch-norm recalibration and the evaluation. The result file is written last,
+# so a rerun redoes only what did not finish; a finished training is kept (its log has the
+# "trained" line) and only recalibrated and evaluated again, e.g. with another RECAL.
 run_one() {  # NAME KIND DOF CFG [--set ...] SEED
   local name=$1 kind=$2 dof=$3 cfg=$4 seed=${!#}
   local sets=("${@:5:$(($# - 5))}")
-  local result="$WORK/results/$name-s$seed.txt"
+  local result="$results/$name-s$seed.txt"
   [ -f "$result" ] && return 0
   local dir="$WORK/runs/$name-s$seed"
-  rm -rf "$dir"
-  local data
-  data=$(make_data "$dir")
+  local ckpt
+  ckpt="$dir/$(basename "${cfg%.cfg}").ckpt"
   local seeds=(--set "net.seed=$seed")
   [ "$kind" = rpg ] && seeds+=(--set "ring.global.seed=$seed")
-  "$rpgnet" classifier train "$data" "$cfg" "${sets[@]}" "${seeds[@]}" "${budget[@]}" --threads "$threads" \
-    --quiet --checkpoint-every 0 > "$dir/train.log" 2>&1 || { cat "$dir/train.log" >&2; return 1; }
+  local data="$dir/fashion.data"
+  if ! { [ -f "$ckpt" ] && grep -q '^trained ' "$dir/train.log" 2>/dev/null; }; then
+    rm -rf "$dir"
+    data=$(make_data "$dir")
+    "$rpgnet" classifier train "$data" "$cfg" "${sets[@]}" "${seeds[@]}" "${budget[@]}" --threads "$threads" \
+      --quiet --checkpoint-every 0 > "$dir/train.log" 2>&1 || { cat "$dir/train.log" >&2; return 1; }
+  fi
+  local weights=$ckpt
+  if [ "$RECAL" -gt 0 ]; then
+    weights="$dir/recal$RECAL.weights"
+    "$rpgnet" classifier recalibrate "$data" "$cfg" "$ckpt" -o "$weights" --bn-recalibrate "$RECAL" \
+      "${sets[@]}" "${seeds[@]}" --threads "$threads" > "$dir/recal.log" 2>&1 || { cat "$dir/recal.log" >&2; return 1; }
+  fi
   local acc
-  acc=$(top1 "$data" "$cfg" "$dir/$(basename "${cfg%.cfg}").ckpt" "${sets[@]}" "${seeds[@]}" --threads "$threads")
+  acc=$(top1 "$data" "$cfg" "$weights" "${sets[@]}" "${seeds[@]}" --threads "$threads")
   [ -n "$acc" ] || { echo "dof_sweep.sh: $name seed $seed: no accuracy" >&2; return 1; }
   echo "$name $kind $dof $seed $acc" > "$result.new"
   mv "$result.new" "$result"
@@ -102,7 +119,7 @@ done
 for p in "${pids[@]}"; do wait "$p"; done
 
 # Table, fit and plot.
-cat "$WORK"/results/*.txt > "$WORK/all.txt"
+cat "$results"/*.txt > "$WORK/all.txt"
 awk -v dofs="$DOFS" -v batches="$BATCHES" -v seeds="$SEEDS" -v out_data="$WORK/plot.dat" '
   { n[$1]++; s[$1] += $5; ss[$1] += $5 * $5; d[$1] = $3; k[$1] = $2
     if (!($1 in lo) || $5 < lo[$1]) lo[$1] = $5
@@ -144,7 +161,7 @@ set output "$PLOT"
 set logscale x
 set xlabel "degrees of freedom (total trainable parameters)"
 set ylabel "Fashion-MNIST test top-1 (%)"
-set title "fashion-resnet: RPG ring vs narrower plain networks ($BATCHES updates of 128, seeds $SEEDS)"
+set title "fashion-resnet: RPG ring vs narrower plain networks ($BATCHES updates of 128, BN recalibrated on $RECAL, seeds $SEEDS)"
 set key bottom right
 set grid
 f(x) = $fit_a + $fit_b * log10(x)
@@ -159,7 +176,9 @@ EOF
   echo
   echo "Produced by \`tests/bench/dof_sweep.sh\` on $(date -u +%Y-%m-%d) ($(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?'))."
   echo "Every network: $BATCHES updates of 128 images (cosine schedule, the cfg's learning rate), seeds $SEEDS"
-  echo "(net.seed, and the ring's seed for RPG); top-1 on the 10,000 test images."
+  echo "(net.seed, and the ring's seed for RPG); then the batch-norm running statistics recomputed from"
+  echo "$RECAL batches of 128 training images with the weights fixed (\`rpgnet classifier recalibrate\`;"
+  echo "0: not recomputed); top-1 on the 10,000 test images."
   echo "Narrow networks: fashion-resnet with w and 2w channels in place of 32 and 64."
   echo
   cat "$WORK/table.md"
