@@ -843,6 +843,59 @@ BOOST_AUTO_TEST_CASE(every_activation_matches_reference) {
 
 BOOST_AUTO_TEST_SUITE_END()
 
+// Delta sharing (Network::share_deltas): two layers whose deltas are live at the same time in
+// the backward pass never share memory, and the residual networks need far less delta memory
+// than one buffer per layer. Layer k's delta is live from the step of the last layer that writes
+// it (k + 1, or a later shortcut/route naming k) down to k's own step; the last layer's from the
+// start. The gradient checks (test_layers) show that shared buffers are zeroed before reuse.
+BOOST_AUTO_TEST_CASE(deltas_share_memory_only_when_not_live_together) {
+  std::vector<std::string> texts = {kConvNet, kUpsampleNet};
+  const std::string shipped = rpg_test::source_dir() + "/cfg/fashion-resnet.cfg";
+  for (const std::string& text : texts) {
+    std::unique_ptr<rpg::Network> net = rpg_test::net_from_text(text);
+    net->set_batch(3);
+    const auto& layers = net->layers();
+    const int n = int(layers.size());
+    std::vector<int> live_from(static_cast<size_t>(n));
+    for (int k = 0; k < n; ++k) live_from[size_t(k)] = k + 1 < n ? k + 1 : n;
+    int references = 0;
+    for (int j = 0; j < n; ++j)
+      for (int src : layers[size_t(j)]->delta_sources()) {
+        live_from[size_t(src)] = std::max(live_from[size_t(src)], j);
+        ++references;
+      }
+    BOOST_TEST(references > 0, "the network has no shortcut or route: the test shows little");
+    for (int a = 0; a < n; ++a) {
+      const rpg::BufferRef<float>& da = layers[size_t(a)]->delta;
+      BOOST_TEST(da.size() == 3 * layers[size_t(a)]->out.size());
+      for (int b = a + 1; b < n; ++b) {
+        const rpg::BufferRef<float>& db = layers[size_t(b)]->delta;
+        const bool live_together = live_from[size_t(a)] >= b;  // [a, live_from a] meets [b, live_from b]
+        const bool overlap = da.data() < db.data() + db.size() && db.data() < da.data() + da.size();
+        BOOST_TEST(!(live_together && overlap), "layers " << a << " and " << b << " are live together and share memory");
+      }
+    }
+  }
+  // fashion-resnet at batch 128: 17 layers, two shortcuts into earlier blocks and a route.
+  if (!std::filesystem::exists(shipped)) return;
+  rpg::Network net(rpg::load_cfg(shipped), std::make_unique<rpg::CpuBackend>(1));
+  std::vector<std::pair<const float*, int64_t>> buffers;
+  int64_t per_layer = 0;
+  for (const auto& l : net.layers()) {
+    per_layer += l->delta.size();
+    auto it = std::find_if(buffers.begin(), buffers.end(), [&](const auto& b) { return b.first == l->delta.data(); });
+    if (it == buffers.end())
+      buffers.emplace_back(l->delta.data(), l->delta.size());
+    else
+      it->second = std::max(it->second, l->delta.size());
+  }
+  int64_t shared = 0;
+  for (const auto& b : buffers) shared += b.second;
+  BOOST_TEST_MESSAGE("fashion-resnet deltas: " << buffers.size() << " buffers, " << shared * 4 / 1048576
+                                               << " MiB instead of " << per_layer * 4 / 1048576 << " MiB");
+  BOOST_TEST(shared * 3 <= per_layer, "delta memory " << shared << " floats of " << per_layer);
+}
+
 BOOST_AUTO_TEST_CASE(batch_of_five_equals_five_single_passes) {
   for (const char* text : {kConvNet, kUpsampleNet}) {
     std::unique_ptr<rpg::Network> net = rpg_test::net_from_text(text);

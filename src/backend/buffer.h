@@ -1,4 +1,4 @@
-// Buffer<T>: an owning handle to n elements of backend memory (zeroed on allocation).
+// Backend memory from the host's side: Buffer<T> owns it, BufferRef<T> refers to it.
 #pragma once
 #include <cstdint>
 #include <utility>
@@ -8,8 +8,44 @@
 
 namespace rpg {
 
+// BufferRef<T>: n elements of backend memory owned elsewhere (a Buffer, or a slice of one).
 template <typename T>
-class Buffer {
+class BufferRef {
+ public:
+  BufferRef() = default;
+  BufferRef(Backend& be, T* data, int64_t n) : be_(&be), data_(data), n_(n) {}
+
+  T* data() { return data_; }
+  const T* data() const { return data_; }
+  int64_t size() const { return n_; }
+  bool empty() const { return n_ == 0; }
+
+  void upload(const T* host, int64_t n, int64_t offset = 0) {
+    if (n > 0) be_->upload(data_ + offset, host, size_t(n) * sizeof(T));
+  }
+  void upload(const std::vector<T>& host) { upload(host.data(), int64_t(host.size())); }
+  void download(T* host, int64_t n, int64_t offset = 0) const {
+    if (n > 0) be_->download(host, data_ + offset, size_t(n) * sizeof(T));
+  }
+  std::vector<T> to_vector() const {
+    std::vector<T> v(static_cast<size_t>(n_));
+    download(v.data(), n_);
+    return v;
+  }
+
+ protected:
+  Backend* be_ = nullptr;
+  T* data_ = nullptr;
+  int64_t n_ = 0;
+};
+
+// Buffer<T>: an owning handle to n elements of backend memory (zeroed on allocation).
+template <typename T>
+class Buffer : public BufferRef<T> {
+  using BufferRef<T>::be_;
+  using BufferRef<T>::data_;
+  using BufferRef<T>::n_;
+
  public:
   Buffer() = default;
   Buffer(Backend& be, int64_t n) { resize(be, n); }
@@ -36,23 +72,6 @@ class Buffer {
     data_ = nullptr;
     n_ = 0;
   }
-  T* data() { return data_; }
-  const T* data() const { return data_; }
-  int64_t size() const { return n_; }
-  bool empty() const { return n_ == 0; }
-
-  void upload(const T* host, int64_t n, int64_t offset = 0) {
-    if (n > 0) be_->upload(data_ + offset, host, size_t(n) * sizeof(T));
-  }
-  void upload(const std::vector<T>& host) { upload(host.data(), int64_t(host.size())); }
-  void download(T* host, int64_t n, int64_t offset = 0) const {
-    if (n > 0) be_->download(host, data_ + offset, size_t(n) * sizeof(T));
-  }
-  std::vector<T> to_vector() const {
-    std::vector<T> v(static_cast<size_t>(n_));
-    download(v.data(), n_);
-    return v;
-  }
 
  private:
   void swap(Buffer& o) noexcept {
@@ -60,9 +79,6 @@ class Buffer {
     std::swap(data_, o.data_);
     std::swap(n_, o.n_);
   }
-  Backend* be_ = nullptr;
-  T* data_ = nullptr;
-  int64_t n_ = 0;
 };
 
 }  // namespace rpg

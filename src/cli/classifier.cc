@@ -224,28 +224,43 @@ int train(const Args& a) {
   return 0;
 }
 
-// Returns the images the weights have seen (0 for an export).
-int64_t load_any_weights(rpg::Network& net, const std::string& path) {
-  if (rpg::is_export_file(path)) {
+void load_any_weights(rpg::Network& net, const std::string& path) {
+  if (rpg::is_export_file(path))
     rpg::load_export_into(net, path);  // the cfg given must have the export's architecture
-    return 0;
-  }
-  if (is_checkpoint(path)) return rpg::load_checkpoint(net, path).seen;
-  return rpg::load_darknet_weights(net, path);
+  else if (is_checkpoint(path))
+    rpg::load_checkpoint(net, path);
+  else
+    rpg::load_darknet_weights(net, path);
 }
 
+// The output is a file of the input's kind: a checkpoint (its training state kept) from a
+// checkpoint or an export (rings stay rings), a Darknet .weights from a .weights.
 int recalibrate(const Args& a) {
   if (a.positional.size() != 4 || a.output.empty())
-    throw UsageError{"classifier recalibrate takes <data> <cfg> <weights|checkpoint> -o <out.weights>"};
+    throw UsageError{"classifier recalibrate takes <data> <cfg> <weights|checkpoint|rpgm> -o <output>"};
   Setup s = setup(a, a.positional[1], a.positional[2]);
+  rpg::Network& net = *s.net;
   auto train_set = open_set(s, s.data.train, "train");
-  const int64_t seen = load_any_weights(*s.net, a.positional[3]);
+  const std::string& in = a.positional[3];
+  rpg::TrainState state;
+  int64_t seen = -1;  // >= 0: the input was a .weights file
+  if (rpg::is_export_file(in))
+    rpg::load_export_into(net, in);
+  else if (is_checkpoint(in))
+    state = rpg::load_checkpoint(net, in);
+  else
+    seen = rpg::load_darknet_weights(net, in);
   const int64_t batches = a.bn_recalibrate < 0 ? 100 : a.bn_recalibrate;
-  const int n = rpg::recalibrate_batchnorm(*s.net, *train_set, batches);
-  if (n == 0) throw rpg::Error(rpg::Status::InvalidArgument, a.positional[2] + " has no batch-normalised layer (or --bn-recalibrate 0): nothing to recalibrate");
-  rpg::save_darknet_weights(*s.net, a.output, seen);
-  std::printf("recalibrated %d batch-norm layers from %lld batches of %d images; weights %s\n", n,
-              (long long)batches, s.net->batch(), a.output.c_str());
+  const int n = rpg::recalibrate_batchnorm(net, *train_set, batches);
+  if (n == 0)
+    throw rpg::Error(rpg::Status::InvalidArgument, batches == 0 ? "--bn-recalibrate 0: nothing to do"
+                                                                : a.positional[2] + " has no batch-normalised layer");
+  if (seen >= 0)
+    rpg::save_darknet_weights(net, a.output, seen);
+  else
+    rpg::save_checkpoint(net, state, a.output);
+  std::printf("recalibrated %d batch-norm layers from %lld batches of %d images; %s %s\n", n, (long long)batches,
+              net.batch(), seen >= 0 ? "weights" : "checkpoint", a.output.c_str());
   return 0;
 }
 

@@ -170,9 +170,58 @@ void Network::set_batch(int batch) {
   if (batch < 1) fail(Status::InvalidArgument, "batch must be at least 1, got " + std::to_string(batch));
   if (batch == batch_) return;
   for (auto& l : layers_) l->allocate(*be_, batch);
+  share_deltas(batch);
   input_.resize(*be_, int64_t(batch) * input_size());
   truth_.resize(*be_, int64_t(batch) * output_size());
   batch_ = batch;
+}
+
+// Layer k's delta is live during the backward steps from the first one that writes it (the
+// largest j > k with j == k + 1 or k among layer j's delta_sources()) down to k's own step; the
+// last layer's, which a loss or a caller fills before backward(), for the whole pass. Intervals
+// are packed greedily in backward order into as few buffers as possible (best fit by size).
+// The saving is most of the deltas' memory: a plain chain needs two buffers, a residual network
+// a few more.
+void Network::share_deltas(int batch) {
+  const int n = int(layers_.size());
+  std::vector<int> first_writer(static_cast<size_t>(n));
+  for (int k = 0; k < n; ++k) first_writer[size_t(k)] = k + 1 < n ? k + 1 : n;
+  for (int j = 0; j < n; ++j)
+    for (int src : layers_[size_t(j)]->delta_sources())
+      first_writer[size_t(src)] = std::max(first_writer[size_t(src)], j);
+  auto floats = [&](int k) { return int64_t(batch) * layers_[size_t(k)]->out.size(); };
+  std::vector<int> owner(static_cast<size_t>(n), -1);
+  std::vector<int64_t> capacity;  // per buffer
+  std::vector<int> free_buffers;
+  zero_before_.assign(size_t(n), {});
+  for (int step = n; step >= 0; --step) {
+    for (int k = 0; k < n; ++k) {
+      if (first_writer[size_t(k)] != step) continue;
+      int best = -1;
+      for (int b : free_buffers) {
+        const bool fits = capacity[size_t(b)] >= floats(k);
+        const bool best_fits = best >= 0 && capacity[size_t(best)] >= floats(k);
+        if (best < 0 || (fits && (!best_fits || capacity[size_t(b)] < capacity[size_t(best)])) ||
+            (!fits && !best_fits && capacity[size_t(b)] > capacity[size_t(best)]))
+          best = b;
+      }
+      if (best < 0) {
+        best = int(capacity.size());
+        capacity.push_back(0);
+      } else {
+        free_buffers.erase(std::find(free_buffers.begin(), free_buffers.end(), best));
+      }
+      capacity[size_t(best)] = std::max(capacity[size_t(best)], floats(k));
+      owner[size_t(k)] = best;
+      if (step < n) zero_before_[size_t(step)].push_back(k);
+    }
+    if (step < n) free_buffers.push_back(owner[size_t(step)]);
+  }
+  delta_pool_.clear();
+  delta_pool_.resize(capacity.size());
+  for (size_t b = 0; b < capacity.size(); ++b) delta_pool_[b].resize(*be_, capacity[b]);
+  for (int k = 0; k < n; ++k)
+    layers_[size_t(k)]->delta = BufferRef<float>(*be_, delta_pool_[size_t(owner[size_t(k)])].data(), floats(k));
 }
 
 NetState Network::state(bool train) {
@@ -184,7 +233,7 @@ NetState Network::state(bool train) {
 }
 
 void Network::clear_deltas() {
-  for (auto& l : layers_) be_->fill(l->delta.data(), l->delta.size(), 0.f);
+  for (auto& b : delta_pool_) be_->fill(b.data(), b.size(), 0.f);
 }
 
 void Network::clear_gradients() {
@@ -207,7 +256,7 @@ double Network::forward(const float* input, bool train, const float* truth) {
   }
   last_truth_ = truth;
   last_train_ = train;
-  if (truth) clear_deltas();
+  if (truth) be_->fill(layers_.back()->delta.data(), layers_.back()->delta.size(), 0.f);
   return s.loss;
 }
 
@@ -216,6 +265,10 @@ void Network::backward(const float* input, float* input_delta) {
   for (size_t i = layers_.size(); i-- > 0;) {
     Layer& l = *layers_[i];
     if (l.stopbackward) break;  // Darknet: nothing at or below a stopbackward layer learns
+    for (int k : zero_before_[i]) {
+      BufferRef<float>& d = layers_[size_t(k)]->delta;
+      be_->fill(d.data(), d.size(), 0.f);
+    }
     s.input = i ? layers_[i - 1]->output.data() : input;
     s.input_delta = i ? layers_[i - 1]->delta.data() : input_delta;
     s.truth = i + 1 == layers_.size() ? last_truth_ : nullptr;

@@ -70,7 +70,8 @@ class Network {
   // a loss layer, else from whatever the caller wrote into the last layer's delta.
   // input_delta (nullable) receives d loss / d input (accumulated).
   void backward(const float* input, float* input_delta = nullptr);
-  // Zeroes every layer's delta (done by forward; exposed for callers that seed the last delta).
+  // Zeroes every layer's delta (forward with a truth zeroes the last layer's, backward each of the
+  // others before its first use; exposed for callers that seed the last delta).
   void clear_deltas();
   void clear_gradients();
   // Darknet's SGD step: lr is the current rate (policy applied by the caller); per-parameter
@@ -109,6 +110,11 @@ class Network {
   const float* last_truth_ = nullptr;
   bool last_train_ = false;
   Buffer<float> input_, truth_;
+  // Delta memory (set_batch): layers whose deltas are not live at the same time share a buffer;
+  // zero_before_[j] lists the layers whose deltas backward() zeroes just before layer j's step.
+  std::vector<Buffer<float>> delta_pool_;
+  std::vector<std::vector<int>> zero_before_;
+  void share_deltas(int batch);
 };
 
 }  // namespace rpg

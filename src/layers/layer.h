@@ -57,17 +57,20 @@ class Layer {
   bool stopbackward = false;
   bool dontsave = false, dontload = false;
 
-  Buffer<float> output, delta;  // batch x out.size(); delta = d loss / d output
+  Buffer<float> output;  // batch x out.size()
+  // d loss / d output, batch x out.size(): memory the network lends for the backward pass only,
+  // shared with layers whose deltas are not live at the same time (Network::set_batch).
+  BufferRef<float> delta;
 
   // (Re)allocates per-batch buffers. Subclasses extend it for their own.
-  virtual void allocate(Backend& be, int batch) {
-    output.resize(be, int64_t(batch) * out.size());
-    delta.resize(be, int64_t(batch) * out.size());
-  }
+  virtual void allocate(Backend& be, int batch) { output.resize(be, int64_t(batch) * out.size()); }
   virtual void forward(NetState& s) = 0;
   // Accumulates into s.input_delta (when non-null) and into parameter gradients.
   virtual void backward(NetState& s) = 0;
 
+  // Earlier layers, other than the previous one, whose deltas backward() accumulates into
+  // (shortcut, route): the network keeps their deltas live until then.
+  virtual std::vector<int> delta_sources() const { return {}; }
   virtual std::vector<Param> params() { return {}; }
   // The tensors a Darknet .weights file holds for this layer, in file order.
   virtual std::vector<Buffer<float>*> weight_file_order() { return {}; }

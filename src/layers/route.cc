@@ -30,6 +30,7 @@ class Route final : public Layer {
       offset += n;
     }
   }
+  std::vector<int> delta_sources() const override { return sources; }
   std::string summary_filters() const override {
     std::string t;
     for (int s : sources) t += (t.empty() ? "" : " ") + std::to_string(s);

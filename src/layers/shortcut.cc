@@ -40,6 +40,7 @@ class Shortcut final : public Layer {
     be.shortcut_backward(s.batch, from_shape.w, from_shape.h, from_shape.c, src.delta.data(), out.w, out.h,
                          out.c, beta, delta.data());
   }
+  std::vector<int> delta_sources() const override { return {from}; }
   std::string summary_filters() const override { return std::to_string(from); }
   std::string summary_note() const override {
     return from_shape == out ? "" : "Darknet shortcut: shapes differ, partial sum";

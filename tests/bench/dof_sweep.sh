@@ -94,7 +94,7 @@ run_one() {  # NAME KIND DOF CFG [--set ...] SEED
   fi
   local weights=$ckpt
   if [ "$RECAL" -gt 0 ]; then
-    weights="$dir/recal$RECAL.weights"
+    weights="$dir/recal$RECAL.ckpt"
     "$rpgnet" classifier recalibrate "$data" "$cfg" "$ckpt" -o "$weights" --bn-recalibrate "$RECAL" \
       "${sets[@]}" "${seeds[@]}" --threads "$threads" > "$dir/recal.log" 2>&1 || { cat "$dir/recal.log" >&2; return 1; }
   fi

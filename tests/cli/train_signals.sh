@@ -6,7 +6,9 @@
 #     had got to (the update count only grows);
 #  b. SIGINT (Ctrl-C): exit status 130 within seconds, "interrupted at update N" on stdout, a
 #     loadable checkpoint; training on it prints "resuming at update N" with N > 0; SIGTERM does
-#     the same.
+#     the same;
+#  c. `classifier recalibrate` on that checkpoint: a loadable checkpoint out, and clear errors
+#     for a missing -o, --bn-recalibrate 0 and a cfg without batch norm.
 # Usage: tests/cli/train_signals.sh path/to/rpgnet
 # Prints PASS/FAIL lines; exits 0 only when every check passed. Everything is bounded by timeouts.
 set -u
@@ -238,4 +240,24 @@ fi
 m2=$(sed -n 's/.*interrupted at update \([0-9][0-9]*\).*/\1/p' "$out" | head -1)
 check "second Ctrl-C run: interrupted at update ${m2:-none} >= $n" [ "${m2:-0}" -ge "${n:-1}" ]
 pid=
+
+# --- c. batch-norm recalibration of the interrupted run's checkpoint ---------------------------
+recal() { (cd "$tmp" && timeout 60 "$bin" classifier recalibrate "$@" --threads 1) >"$tmp/recal.out" 2>"$tmp/recal.err"; }
+recal int.data "$cfg" backup_int/tiny.ckpt -o recal.ckpt --bn-recalibrate 4
+rc=$?
+check "recalibrate: exit status 0 (got $rc: $(tail_of "$tmp/recal.err"))" [ "$rc" = 0 ]
+check "recalibrate: says what it did" has_line "recalibrated 1 batch-norm layers from 4 batches of 8 images; checkpoint recal.ckpt" "$tmp/recal.out"
+check "recalibrate: the output checkpoint is loadable" loadable int.data "$tmp/recal.ckpt"
+recal int.data "$cfg" backup_int/tiny.ckpt
+check "recalibrate without -o: usage error, status 2 (got $?)" [ "$?" = 2 ]
+recal int.data "$cfg" backup_int/tiny.ckpt -o x.ckpt --bn-recalibrate 0
+rc=$?
+check "recalibrate --bn-recalibrate 0: status 1 with a reason (got $rc: $(tail_of "$tmp/recal.err"))" \
+  [ "$rc" = 1 ] && grep -q "nothing to do" "$tmp/recal.err"
+sed '/batch_normalize/d' "$cfg" >"$tmp/nobn.cfg"
+(cd "$tmp" && "$bin" classifier train int.data nobn.cfg --set net.max_batches=2 --quiet --threads 1) >/dev/null 2>&1
+recal int.data nobn.cfg backup_int/nobn.ckpt -o x.ckpt
+rc=$?
+check "recalibrate without batch norm: status 1 naming the cfg (got $rc: $(tail_of "$tmp/recal.err"))" \
+  [ "$rc" = 1 ] && grep -q "nobn.cfg has no batch-normalised layer" "$tmp/recal.err"
 finish
