@@ -243,7 +243,7 @@ demo: deps
 # (rpgnet's own step timings, then rpgnet against PyTorch side by side; needs `make bench-deps`).
 # `make dof-sweep`: tests/bench/DOF.md and dof.png (accuracy against DoF, RPG against narrower
 # networks; about an hour on two cores). `make export-table`: tests/bench/EXPORT.md.
-BENCH_PKGS := python3-torch gnuplot-nox
+BENCH_PKGS := python3-torch libjemalloc2 gnuplot-nox
 bench-deps:
 	@$(MAKE) --no-print-directory deps DEPS_PKGS="$(DEPS_PKGS) $(BENCH_PKGS)"
 
