@@ -243,7 +243,9 @@ GPU_TEST(convolutions) {
   struct Case { int c, h, w, k, s, p, groups, filters, batch; };
   const Case cases[] = {{3, 8, 8, 3, 1, 1, 1, 8, 4},  {4, 9, 7, 3, 2, 1, 2, 6, 3},  {8, 6, 6, 1, 1, 0, 1, 5, 5},
                         {6, 7, 7, 1, 2, 0, 3, 6, 2},  {4, 10, 10, 5, 1, 2, 4, 8, 2}, {3, 16, 16, 7, 2, 3, 1, 4, 1},
-                        {16, 4, 4, 3, 1, 1, 16, 16, 9}};
+                        {16, 4, 4, 3, 1, 1, 16, 16, 9},
+                        // 3x3 stride 1 with >= 8 channels and filters: the CPU twin runs Winograd
+                        {8, 9, 7, 3, 1, 1, 1, 12, 5}, {12, 6, 6, 3, 1, 0, 1, 8, 3}};
   for (const Case& cs : cases)
     for (int chunking = 0; chunking < 3; ++chunking) {
       const int oh = (cs.h + 2 * cs.p - cs.k) / cs.s + 1, ow = (cs.w + 2 * cs.p - cs.k) / cs.s + 1;

@@ -7,6 +7,8 @@
 #include <cmath>
 #include <cstdio>
 
+#include "backend/cpu_backend.h"
+#include "backend/winograd.h"
 #include "gradcheck.h"
 #include "testing.h"
 
@@ -259,5 +261,89 @@ BOOST_AUTO_TEST_CASE(fused_batchnorm_activation_is_bit_identical) {
       BOOST_TEST((fused == split), names[a] << " on " << threads << " threads: outputs differ");
       BOOST_TEST((hat_fused == hat_split), names[a] << " on " << threads << " threads: x_hat differs");
     }
+  }
+}
+
+// Winograd F(2x2, 3x3) (backend/winograd.h) serves the CPU backend's 3x3 stride-1 convolutions
+// with at least 8 channels and filters: forward, the weight gradient and the backward data pass
+// (both accumulated onto what the buffers held), against a direct
+// convolution in double precision, over odd and even sizes (partial edge tiles), pads 0-2,
+// chunks of several images and partial chunks; the same bits on 1 and 2 threads. The gradient
+// checks below run whole layers through it.
+BOOST_AUTO_TEST_CASE(winograd_matches_direct_convolution) {
+  struct Case { int c, h, w, pad, filters, batch; };
+  const Case cases[] = {{8, 5, 5, 1, 8, 1},  {8, 6, 7, 0, 9, 3},      {9, 7, 6, 2, 8, 2},
+                        {16, 12, 12, 1, 24, 9}, {8, 28, 28, 1, 8, 2}, {12, 3, 4, 1, 10, 40}};
+  for (const Case& cs : cases) {
+    const int oh = cs.h + 2 * cs.pad - 2, ow = cs.w + 2 * cs.pad - 2;
+    const rpg::ConvGeometry g{cs.c, cs.h, cs.w, 3, 1, cs.pad, oh, ow};
+    BOOST_TEST_REQUIRE(rpg::winograd::applies(g, 1, cs.filters));
+    const size_t in_n = size_t(cs.batch) * cs.c * cs.h * cs.w, out_n = size_t(cs.batch) * cs.filters * oh * ow;
+    const std::vector<float> x = rpg_test::random_vector(in_n, 31), w = rpg_test::random_vector(size_t(cs.filters) * cs.c * 9, 32);
+    const std::vector<float> d = rpg_test::random_vector(out_n, 33), din0 = rpg_test::random_vector(in_n, 34);
+    const std::vector<float> dw0 = rpg_test::random_vector(w.size(), 35);
+    // The direct convolution and its adjoints, in double.
+    std::vector<double> ref_out(out_n, 0.0), ref_din(in_n, 0.0), ref_dw(w.size(), 0.0);
+    for (int b = 0; b < cs.batch; ++b)
+      for (int f = 0; f < cs.filters; ++f)
+        for (int c = 0; c < cs.c; ++c)
+          for (int oy = 0; oy < oh; ++oy)
+            for (int ox = 0; ox < ow; ++ox)
+              for (int i = 0; i < 3; ++i)
+                for (int j = 0; j < 3; ++j) {
+                  const int iy = oy - cs.pad + i, ix = ox - cs.pad + j;
+                  if (iy < 0 || iy >= cs.h || ix < 0 || ix >= cs.w) continue;
+                  const size_t xi = ((size_t(b) * cs.c + c) * cs.h + iy) * cs.w + ix;
+                  const size_t oi = ((size_t(b) * cs.filters + f) * oh + oy) * ow + ox;
+                  const size_t wi = (size_t(f) * cs.c + c) * 9 + size_t(i * 3 + j);
+                  ref_out[oi] += double(w[wi]) * x[xi];
+                  ref_din[xi] += double(w[wi]) * d[oi];
+                  ref_dw[wi] += double(d[oi]) * x[xi];
+                }
+    auto worst = [](const std::vector<float>& got, const std::vector<double>& ref, const std::vector<float>* base) {
+      double num = 0, den = 0;
+      for (size_t i = 0; i < got.size(); ++i) {
+        const double r = ref[i] + (base ? (*base)[i] : 0.0);
+        num += (got[i] - r) * (got[i] - r);
+        den += r * r;
+      }
+      return std::sqrt(num / den);
+    };
+    std::vector<std::vector<float>> outs, dins, dws;
+    for (int threads : {1, 2}) {
+      rpg::CpuBackend be(threads);
+      Buffer<float> bx(be, int64_t(in_n)), bw(be, int64_t(w.size())), bo(be, int64_t(out_n)), bd(be, int64_t(out_n));
+      Buffer<float> bdin(be, int64_t(in_n)), bdw(be, int64_t(w.size()));
+      bx.upload(x);
+      bw.upload(w);
+      bd.upload(d);
+      bdin.upload(din0);
+      bdw.upload(dw0);
+      be.conv_forward(g, cs.batch, 1, cs.filters, bx.data(), bw.data(), bo.data());
+      be.conv_backward(g, cs.batch, 1, cs.filters, bx.data(), bw.data(), bd.data(), bdw.data(), bdin.data());
+      outs.push_back(bo.to_vector());
+      dins.push_back(bdin.to_vector());
+      dws.push_back(bdw.to_vector());
+      BOOST_TEST_CONTEXT("c=" << cs.c << " " << cs.h << "x" << cs.w << " pad=" << cs.pad << " filters=" << cs.filters
+                               << " batch=" << cs.batch << " threads=" << threads) {
+        BOOST_TEST(worst(outs.back(), ref_out, nullptr) <= 1e-6);
+        BOOST_TEST(worst(dins.back(), ref_din, &din0) <= 1e-6);  // accumulated onto din0
+        BOOST_TEST(worst(dws.back(), ref_dw, &dw0) <= 1e-6);
+      }
+    }
+    BOOST_TEST(dws[0] == dws[1], "weight gradient: 1 and 2 threads differ");
+    BOOST_TEST(outs[0] == outs[1], "forward: 1 and 2 threads differ");
+    BOOST_TEST(dins[0] == dins[1], "input delta: 1 and 2 threads differ");
+  }
+}
+
+// Two Winograd convolutions in a row (linear: the finite differences of a piecewise activation
+// at 2 x 8 x 30 positions would always straddle a kink).
+BOOST_AUTO_TEST_CASE(winograd_convolution_gradients) {
+  for (int padding : {0, 1, 2}) {
+    std::string net = net_header(2, 8, 6, 5) + "[convolutional]\nfilters=9\nsize=3\nstride=1\npadding=" +
+                      std::to_string(padding) + "\nactivation=linear\n" +
+                      "[convolutional]\nfilters=8\nsize=3\nstride=1\npad=1\nactivation=linear\n" + kSseTail;
+    Check(net, true, false).run("winograd padding " + std::to_string(padding));
   }
 }

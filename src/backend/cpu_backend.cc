@@ -12,6 +12,7 @@
 #include <new>
 #include <type_traits>
 
+#include "backend/winograd.h"
 #include "core/error.h"
 
 namespace rpg {
@@ -206,11 +207,66 @@ void CpuBackend::col2im(const ConvGeometry& g, const float* col, float* im) {
   for (int c = 0; c < g.channels; ++c) col2im_channels(g, col, im, c, c + 1);
 }
 
+// 3x3 stride-1 convolutions through Winograd F(2x2, 3x3) (backend/winograd.h): chunks of
+// images in parallel, or, with fewer chunks than threads, one chunk at a time with the
+// transforms and GEMMs split among the threads. `data_grad`: in is the layer's delta, out its
+// input delta (accumulated), g the forward geometry; the filters are rotated for it.
+void CpuBackend::winograd_conv(const ConvGeometry& fwd, int batch, int filters, const float* in,
+                               const float* weights, float* out, bool data_grad, bool accumulate) {
+  ConvGeometry g = fwd;
+  int out_filters = filters;
+  if (data_grad) {  // a 3x3 convolution of the delta, padded by 2 - pad, back to the input's size
+    g.channels = filters;
+    g.height = fwd.out_h;
+    g.width = fwd.out_w;
+    g.pad = 2 - fwd.pad;
+    g.out_h = fwd.height;
+    g.out_w = fwd.width;
+    out_filters = fwd.channels;
+  }
+  // Jobs: chunks of images; a batch that fills only one chunk (batch 1, for latency) is split
+  // into two ranges of tile rows so that two threads can share it. The split depends on the
+  // batch, never on the thread count: a GEMM's results depend on its width.
+  const int per = winograd::images_per_chunk(g);
+  const int chunks = (batch + per - 1) / per;
+  const int splits = chunks == 1 ? std::min(2, winograd::tile_rows(g)) : 1;
+  const int jobs = chunks * splits;
+  const int parts = std::max(1, std::min(threads_, jobs));
+  const int64_t u_floats = 16 * int64_t(out_filters) * g.channels;
+  const int64_t rot_floats = data_grad ? int64_t(filters) * fwd.channels * 9 : 0;
+  const int64_t work = winograd::workspace_floats(g, per, out_filters);
+  float* u = scratch(u_floats + rot_floats + parts * work);
+  if (data_grad) {
+    float* rotated = u + u_floats;
+    winograd::rotate_filters(weights, filters, fwd.channels, rotated);
+    winograd::transform_filters(rotated, out_filters, g.channels, u);
+  } else {
+    winograd::transform_filters(weights, out_filters, g.channels, u);
+  }
+  if (openblas_get_num_threads() != 1) openblas_set_num_threads(1);
+  const int64_t in_image = int64_t(g.channels) * g.height * g.width;
+  const int64_t out_image = int64_t(out_filters) * g.out_h * g.out_w;
+  const int rows = winograd::tile_rows(g);
+  float* works = u + u_floats + rot_floats;
+#pragma omp parallel for num_threads(parts) schedule(static)
+  for (int j = 0; j < jobs; ++j) {
+    const int c = j / splits, part = j % splits;
+    const int b0 = c * per, images = std::min(per, batch - b0);
+    winograd::forward_chunk(g, images, part * rows / splits, (part + 1) * rows / splits, out_filters,
+                            in + b0 * in_image, u, out + b0 * out_image,
+                            works + int64_t(omp_get_thread_num()) * work, accumulate);
+  }
+}
+
 // Parallel over images (and groups): each thread runs im2col into its own scratch and a
 // single-threaded sgemm, so the column matrix stays in that core's cache. With fewer
 // images than threads, the per-image operations are parallel instead.
 void CpuBackend::conv_forward(const ConvGeometry& g, int batch, int groups, int filters,
                               const float* in, const float* weights, float* out) {
+  if (winograd::applies(g, groups, filters)) {
+    winograd_conv(g, batch, filters, in, weights, out, false, false);
+    return;
+  }
   const bool direct = g.ksize == 1 && g.stride == 1 && g.pad == 0;
   const int m = filters / groups;
   const int64_t k = int64_t(g.channels) * g.ksize * g.ksize, n = int64_t(g.out_h) * g.out_w;
@@ -248,6 +304,10 @@ void CpuBackend::conv_forward(const ConvGeometry& g, int batch, int groups, int 
 void CpuBackend::conv_backward(const ConvGeometry& g, int batch, int groups, int filters,
                                const float* in, const float* weights, const float* delta,
                                float* weight_grads, float* in_delta) {
+  if (winograd::applies(g, groups, filters)) {
+    winograd_backward(g, batch, filters, in, weights, delta, weight_grads, in_delta);
+    return;
+  }
   const bool direct = g.ksize == 1 && g.stride == 1 && g.pad == 0;
   const int m = filters / groups;
   const int64_t k = int64_t(g.channels) * g.ksize * g.ksize, n = int64_t(g.out_h) * g.out_w;
@@ -300,6 +360,38 @@ void CpuBackend::conv_backward(const ConvGeometry& g, int batch, int groups, int
     for (int c = 0; c < chunks; ++c) s += partials[c * wsize + i];
     weight_grads[i] += s;
   }
+}
+
+// Winograd backward: the weight gradient from fixed groups of chunks (at most 8 partial sums,
+// added in group order: the same bits for any thread count), then the input delta.
+void CpuBackend::winograd_backward(const ConvGeometry& g, int batch, int filters, const float* in,
+                                   const float* weights, const float* delta, float* weight_grads,
+                                   float* in_delta) {
+  const int per = winograd::images_per_chunk(g);
+  const int chunks = (batch + per - 1) / per;
+  const int per_group = (chunks + 7) / 8;
+  const int groups = (chunks + per_group - 1) / per_group;
+  const int parts = std::max(1, std::min(threads_, groups));
+  const int64_t du_floats = 16 * int64_t(filters) * g.channels;
+  const int64_t work = winograd::weight_workspace_floats(g, per, filters);
+  float* partials = scratch(groups * du_floats + parts * work);
+  float* works = partials + groups * du_floats;
+  const int64_t in_image = int64_t(g.channels) * g.height * g.width;
+  const int64_t out_image = int64_t(filters) * g.out_h * g.out_w;
+  if (openblas_get_num_threads() != 1) openblas_set_num_threads(1);
+#pragma omp parallel for num_threads(parts) schedule(static)
+  for (int gi = 0; gi < groups; ++gi) {
+    float* du = partials + gi * du_floats;
+    std::fill(du, du + du_floats, 0.f);
+    float* w = works + int64_t(omp_get_thread_num()) * work;
+    for (int c = gi * per_group; c < std::min(chunks, (gi + 1) * per_group); ++c) {
+      const int b0 = c * per, images = std::min(per, batch - b0);
+      winograd::weight_grad_chunk(g, images, filters, in + b0 * in_image, delta + b0 * out_image, du, w);
+    }
+  }
+  for (int gi = 1; gi < groups; ++gi) axpy(du_floats, 1.f, partials + gi * du_floats, partials);
+  winograd::weight_grad_finish(partials, filters, g.channels, weight_grads);
+  if (in_delta) winograd_conv(g, batch, filters, delta, weights, in_delta, true, true);
 }
 
 void CpuBackend::add_bias(float* out, const float* bias, int batch, int channels, int64_t spatial) {

@@ -108,6 +108,10 @@ class CpuBackend final : public Backend {
   // Scratch memory owned by this backend, grown on demand and reused (never shrinks), so that
   // steady-state passes allocate nothing.
   float* scratch(int64_t floats);
+  void winograd_conv(const ConvGeometry& g, int batch, int filters, const float* in, const float* weights,
+                     float* out, bool data_grad, bool accumulate);
+  void winograd_backward(const ConvGeometry& g, int batch, int filters, const float* in, const float* weights,
+                         const float* delta, float* weight_grads, float* in_delta);
 
   int threads_;
   float* scratch_ = nullptr;
