@@ -22,6 +22,10 @@ import sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 TARGETS = {'train': 1.5, 'infer': 2.0, 'latency': 1.0, 'rss': 0.5}
 JEMALLOC = '/usr/lib/x86_64-linux-gnu/libjemalloc.so.2'
+# jemalloc's default decay hands freed pages back to the kernel within seconds (at once for
+# allocations over 8 MiB), so PyTorch's per-step activations fault in again on every step: with
+# the defaults it ran 4-20x slower than with glibc here. Keeping freed pages is the tuned setting.
+JEMALLOC_CONF = 'dirty_decay_ms:-1,muzzy_decay_ms:-1'
 
 
 def run(cmd, env):
@@ -65,8 +69,9 @@ def main():
     print('Per process: 3 warm-up runs of each kind, then the median of 10 training steps, 10 inferences at '
           'the batch and 50 batch-1 inferences; peak RSS is the process\'s VmHWM (PyTorch\'s includes the interpreter '
           'and its libraries, as a PyTorch user pays them). "PT" is PyTorch as installed (glibc malloc), "PT+je" '
-          f'the same with Debian\'s jemalloc preloaded (LD_PRELOAD={JEMALLOC}), the configuration BENCH.md says to '
-          'beat. Ratios are rpgnet over PyTorch for speed and PyTorch over rpgnet for latency (above 1: rpgnet '
+          f'the same with Debian\'s jemalloc preloaded (LD_PRELOAD={JEMALLOC}, MALLOC_CONF={JEMALLOC_CONF}: freed '
+          'pages are kept; with jemalloc\'s default decay PyTorch ran 4-20x slower than with glibc here), the '
+          'configuration BENCH.md says to beat. Ratios are rpgnet over PyTorch for speed and PyTorch over rpgnet for latency (above 1: rpgnet '
           'better); RSS ratio is rpgnet / PyTorch. Targets (issue 9), judged against the stronger PyTorch: training '
           '>= 1.5x, inference >= 2x, latency ratio >= 1 (rpgnet no slower), RSS <= 0.5.')
     if 'torch+jemalloc' not in systems:
@@ -82,7 +87,8 @@ def main():
         for threads in [int(t) for t in a.threads.split(',')]:
             env['OMP_NUM_THREADS'] = str(threads)
             coretype = env.get('OPENBLAS_CORETYPE', 'unset')
-            envs = {'rpgnet': env, 'torch': env, 'torch+jemalloc': dict(env, LD_PRELOAD=JEMALLOC)}
+            envs = {'rpgnet': env, 'torch': env,
+                    'torch+jemalloc': dict(env, LD_PRELOAD=JEMALLOC, MALLOC_CONF=JEMALLOC_CONF)}
             names = ' / '.join(['rpgnet', 'PT', 'PT+je'][:len(systems)])
             vs = ', '.join(['vs PT', 'vs PT+je'][:len(systems) - 1])
             print(f'### threads {threads}, environment {env_mode} (OPENBLAS_CORETYPE={coretype})')
