@@ -247,9 +247,10 @@ BENCH_PKGS := python3-torch libjemalloc2 gnuplot-nox
 bench-deps:
 	@$(MAKE) --no-print-directory deps DEPS_PKGS="$(DEPS_PKGS) $(BENCH_PKGS)"
 
+BENCH_REPS ?= 3
 bench: bench-deps
 	@$(MAKE) --no-print-directory lib $(BUILD)/bench/train_step $(BUILD)/bench/measure
-	tests/bench/run.sh $(BUILD)
+	tests/bench/run.sh $(BUILD) $(BENCH_REPS)
 
 dof-sweep: bench-deps
 	@$(MAKE) --no-print-directory all
