@@ -208,9 +208,8 @@ void CpuBackend::col2im(const ConvGeometry& g, const float* col, float* im) {
 }
 
 // 3x3 stride-1 convolutions through Winograd F(2x2, 3x3) (backend/winograd.h): chunks of
-// images in parallel, or, with fewer chunks than threads, one chunk at a time with the
-// transforms and GEMMs split among the threads. `data_grad`: in is the layer's delta, out its
-// input delta (accumulated), g the forward geometry; the filters are rotated for it.
+// images in parallel on the threads. `data_grad`: in is the layer's delta, out its input delta
+// (accumulated), g the forward geometry; the filters are rotated for it.
 void CpuBackend::winograd_conv(const ConvGeometry& fwd, int batch, int filters, const float* in,
                                const float* weights, float* out, bool data_grad, bool accumulate) {
   ConvGeometry g = fwd;
@@ -362,15 +361,15 @@ void CpuBackend::conv_backward(const ConvGeometry& g, int batch, int groups, int
   }
 }
 
-// Winograd backward: the weight gradient from fixed groups of chunks (at most 8 partial sums,
-// added in group order: the same bits for any thread count), then the input delta.
+// Winograd backward: the weight gradient from min(8, chunks) groups of consecutive chunks, as
+// even as the division allows (partial sums added in group order: the same bits for any thread
+// count), then the input delta.
 void CpuBackend::winograd_backward(const ConvGeometry& g, int batch, int filters, const float* in,
                                    const float* weights, const float* delta, float* weight_grads,
                                    float* in_delta) {
   const int per = winograd::images_per_chunk(g);
   const int chunks = (batch + per - 1) / per;
-  const int per_group = (chunks + 7) / 8;
-  const int groups = (chunks + per_group - 1) / per_group;
+  const int groups = std::min(8, chunks);
   const int parts = std::max(1, std::min(threads_, groups));
   const int64_t du_floats = 16 * int64_t(filters) * g.channels;
   const int64_t work = winograd::weight_workspace_floats(g, per, filters);
@@ -384,7 +383,7 @@ void CpuBackend::winograd_backward(const ConvGeometry& g, int batch, int filters
     float* du = partials + gi * du_floats;
     std::fill(du, du + du_floats, 0.f);
     float* w = works + int64_t(omp_get_thread_num()) * work;
-    for (int c = gi * per_group; c < std::min(chunks, (gi + 1) * per_group); ++c) {
+    for (int c = gi * chunks / groups; c < (gi + 1) * chunks / groups; ++c) {
       const int b0 = c * per, images = std::min(per, batch - b0);
       winograd::weight_grad_chunk(g, images, filters, in + b0 * in_image, delta + b0 * out_image, du, w);
     }
