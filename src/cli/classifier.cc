@@ -224,13 +224,22 @@ int train(const Args& a) {
   return 0;
 }
 
-void load_any_weights(rpg::Network& net, const std::string& path) {
+// What load_any_weights read: a checkpoint's training state, or the images a Darknet .weights
+// file has seen (-1 for a checkpoint or an export).
+struct Loaded {
+  rpg::TrainState state;
+  int64_t darknet_seen = -1;
+};
+
+Loaded load_any_weights(rpg::Network& net, const std::string& path) {
+  Loaded l;
   if (rpg::is_export_file(path))
     rpg::load_export_into(net, path);  // the cfg given must have the export's architecture
   else if (is_checkpoint(path))
-    rpg::load_checkpoint(net, path);
+    l.state = rpg::load_checkpoint(net, path);
   else
-    rpg::load_darknet_weights(net, path);
+    l.darknet_seen = rpg::load_darknet_weights(net, path);
+  return l;
 }
 
 // The output is a file of the input's kind: a checkpoint (its training state kept) from a
@@ -241,15 +250,8 @@ int recalibrate(const Args& a) {
   Setup s = setup(a, a.positional[1], a.positional[2]);
   rpg::Network& net = *s.net;
   auto train_set = open_set(s, s.data.train, "train");
-  const std::string& in = a.positional[3];
-  rpg::TrainState state;
-  int64_t seen = -1;  // >= 0: the input was a .weights file
-  if (rpg::is_export_file(in))
-    rpg::load_export_into(net, in);
-  else if (is_checkpoint(in))
-    state = rpg::load_checkpoint(net, in);
-  else
-    seen = rpg::load_darknet_weights(net, in);
+  const Loaded loaded = load_any_weights(net, a.positional[3]);
+  const int64_t seen = loaded.darknet_seen;  // >= 0: the input was a .weights file
   const int64_t batches = a.bn_recalibrate < 0 ? 100 : a.bn_recalibrate;
   const int n = rpg::recalibrate_batchnorm(net, *train_set, batches);
   if (n == 0)
@@ -258,7 +260,7 @@ int recalibrate(const Args& a) {
   if (seen >= 0)
     rpg::save_darknet_weights(net, a.output, seen);
   else
-    rpg::save_checkpoint(net, state, a.output);
+    rpg::save_checkpoint(net, loaded.state, a.output);
   std::printf("recalibrated %d batch-norm layers from %lld batches of %d images; %s %s\n", n, (long long)batches,
               net.batch(), seen >= 0 ? "weights" : "checkpoint", a.output.c_str());
   return 0;

@@ -197,14 +197,13 @@ void Network::share_deltas(int batch) {
   for (int step = n; step >= 0; --step) {
     for (int k = 0; k < n; ++k) {
       if (first_writer[size_t(k)] != step) continue;
+      // The smallest free buffer that fits; else the largest free one, grown; else a new one.
       int best = -1;
-      for (int b : free_buffers) {
-        const bool fits = capacity[size_t(b)] >= floats(k);
-        const bool best_fits = best >= 0 && capacity[size_t(best)] >= floats(k);
-        if (best < 0 || (fits && (!best_fits || capacity[size_t(b)] < capacity[size_t(best)])) ||
-            (!fits && !best_fits && capacity[size_t(b)] > capacity[size_t(best)]))
-          best = b;
-      }
+      for (int b : free_buffers)
+        if (capacity[size_t(b)] >= floats(k) && (best < 0 || capacity[size_t(b)] < capacity[size_t(best)])) best = b;
+      if (best < 0)
+        for (int b : free_buffers)
+          if (best < 0 || capacity[size_t(b)] > capacity[size_t(best)]) best = b;
       if (best < 0) {
         best = int(capacity.size());
         capacity.push_back(0);
