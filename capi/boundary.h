@@ -13,10 +13,10 @@
 
 #include "backend/buffer.h"
 #include "cfg/cfg.h"
-#include "core/error.h"
+#include "base/error.h"
 #include "core/network.h"
 #include "rpgnet.h"
-#include "train/train_state.h"
+#include "core/train_state.h"
 
 namespace rpg_capi {
 

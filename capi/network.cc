@@ -9,9 +9,6 @@
 #include "io/checkpoint.h"
 #include "io/darknet_weights.h"
 #include "train/policy.h"
-#ifdef RPG_GPU
-#include "cuda_backend.h"
-#endif
 
 using rpg_capi::guard;
 using rpg_capi::handle;
@@ -126,9 +123,8 @@ void backward(rpg_network& h, float* input_grad) {
 
 void update(rpg_network& h, float lr) {
   h.net->update(lr);
-  ++h.state.iteration;
-  h.state.seen += h.net->config().batch;
-  h.state.loader_position = h.state.seen;
+  const int64_t images = h.net->config().batch;
+  h.state.count_update(images, h.state.seen + images);  // no loader here: it stands at the images seen
 }
 
 float policy_rate(const rpg_network& h) {
@@ -180,11 +176,7 @@ rpg_status rpg_device_count(int32_t kind, int32_t* out) {
     if (kind == RPG_DEVICE_CPU) {
       *out = 1;
     } else if (kind == RPG_DEVICE_CUDA) {
-#ifdef RPG_GPU
-      *out = rpg::CudaBackend::device_count(nullptr);
-#else
-      *out = 0;
-#endif
+      *out = rpg::cuda_device_count();
     } else {
       invalid("kind is " + std::to_string(kind) + ", expected RPG_DEVICE_CPU (0) or RPG_DEVICE_CUDA (1)");
     }
@@ -238,10 +230,7 @@ rpg_status rpg_network_bind_ring(rpg_network* net, int32_t layer, const char* ri
     rpg::CfgFile cfg = h.net->cfg();
     bool declared = false;
     for (const auto& s : cfg.sections)
-      if (s.type == "ring") {
-        const rpg::CfgEntry* n = s.find("name");
-        declared = declared || (n ? n->value : std::string("ring0")) == name;
-      }
+      declared = declared || (s.type == "ring" && rpg::ring_section_name(s) == name);
     if (declared && dof != 0)
       invalid("ring '" + name + "' is already declared (with its own size): dof must be 0, got " + std::to_string(dof));
     if (!declared) {
@@ -467,10 +456,7 @@ rpg_status rpg_network_load_darknet_weights(rpg_network* net, const char* path) 
     rpg_network& h = handle(net, "net");
     const std::string p = need_string(path, "path");
     const int64_t seen = rpg::load_darknet_weights(*h.net, p);
-    h.state = rpg::TrainState{};
-    h.state.seen = seen;
-    h.state.iteration = seen / h.net->config().batch;  // Darknet: updates continue from the images seen
-    h.state.loader_position = seen;
+    h.state = rpg::TrainState::after_darknet_weights(seen, h.net->config().batch);
     h.last = rpg_network::Pass::None;
     rpg_capi::log(RPG_LOG_INFO, "loaded weights " + p + " (seen " + std::to_string(seen) + " images)");
   });

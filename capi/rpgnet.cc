@@ -6,9 +6,9 @@
 #include <cstdio>
 #include <cstring>
 
+#include "backend/factory.h"
 #include "boundary.h"
-#include "core/random.h"
-#include "rpg/permutation.h"
+#include "rpg/generator.h"
 
 using rpg_capi::guard;
 using rpg_capi::handle;
@@ -140,11 +140,8 @@ const char* rpg_version_string(void) {
 }
 
 const char* rpg_build_features(void) {
-#ifdef RPG_GPU
-  return "openblas,cuda";
-#else
-  return "openblas";
-#endif
+  static const std::string features = rpg::build_features();  // constant for the build
+  return features.c_str();
 }
 
 const char* rpg_status_string(rpg_status status) {
@@ -182,12 +179,6 @@ rpg_status rpg_set_log_callback(rpg_log_fn fn, void* user_data, int32_t min_leve
 
 namespace {
 
-// K standard normal draws from the seed: the stream network rings draw their values from.
-void draw_values(rpg_capi::RingCore& c, float sigma) {
-  rpg::Rng rng(c.seed ^ 0x3c6ef372fe94f82bULL);
-  for (auto& v : c.values) v = sigma * rng.normal();
-}
-
 constexpr int64_t kMaxRingSize = INT32_MAX - 1;  // codes store s * (j + 1) in int32
 constexpr int64_t kMaxPositions = int64_t(1) << 62;
 
@@ -202,9 +193,8 @@ rpg_status rpg_ring_create(int64_t size, uint64_t seed, rpg_ring** out) {
     ring->core = std::make_shared<rpg_capi::RingCore>();
     ring->core->k = size;
     ring->core->seed = seed;
-    ring->core->values.resize(size_t(size));
+    ring->core->values = rpg::ring_initial_values(seed, size, 1.f);  // standard normal
     ring->core->velocity.assign(size_t(size), 0.f);
-    draw_values(*ring->core, 1.f);
     *out = ring.release();
   });
 }
@@ -258,7 +248,7 @@ rpg_status rpg_ring_init_he(rpg_ring* ring) {
       std::lock_guard<std::mutex> lock(r.core->mu);
       f = r.core->max_fan_out_locked();
     }
-    draw_values(*r.core, float(std::sqrt(2.0 / double(f))));  // as rpg::Ring's constructor
+    r.core->values = rpg::ring_initial_values(r.core->seed, r.core->k, rpg::ring_he_sigma(f));  // as rpg::Ring
     std::fill(r.core->velocity.begin(), r.core->velocity.end(), 0.f);
   });
 }
@@ -273,18 +263,18 @@ rpg_status rpg_ring_sgd_step(rpg_ring* ring, const float* grad, int64_t len, flo
       invalid("learning_rate is " + std::to_string(learning_rate) + ", expected a finite value >= 0");
     if (!(momentum >= 0.f && momentum < 1.f)) invalid("momentum is " + std::to_string(momentum) + ", expected [0, 1)");
     if (!(decay >= 0.f) || !std::isfinite(decay)) invalid("decay is " + std::to_string(decay) + ", expected >= 0");
-    float* w = r.core->values.data();
-    float* v = r.core->velocity.data();
-    for (int64_t j = 0; j < len; ++j) {  // Darknet's SGD: v += g + decay w; w -= lr v; v *= momentum
-      v[j] = momentum * v[j] + grad[j] + decay * w[j];
-      w[j] -= learning_rate * v[j];
-    }
+    rpg::sgd_step(r.core->values.data(), r.core->velocity.data(), grad, len, learning_rate, momentum, decay);
   });
 }
 
 // ---- Generators -------------------------------------------------------------------------
 
 namespace {
+
+// The scale a generator uses: the one set, or c = sqrt(F / fan_out).
+float scale_of(const rpg_generator& g, int64_t max_fan_out) {
+  return g.fixed_scale > 0 ? g.fixed_scale : rpg::generator_scale(max_fan_out, g.fan_out);
+}
 
 // The generator's mapping for the ring's current N (rebuilt when N changed), and its scale.
 struct Mapping {
@@ -303,16 +293,11 @@ Mapping mapping(rpg_generator& g) {
   std::lock_guard<std::mutex> lock(g.mu);
   if (g.code_n != n) {
     std::vector<int32_t> code(size_t(g.count));
-    const rpg::Permutation pi(c.seed, uint64_t(n));
-    for (int64_t i = 0; i < g.count; ++i) {
-      const uint64_t p = uint64_t(g.offset + i);
-      code[size_t(i)] = pi.sign(p) * int32_t(pi(p) % uint64_t(c.k) + 1);
-    }
+    rpg::generator_codes(c.seed, n, c.k, g.offset, g.count, code.data(), nullptr, 1);
     g.code.swap(code);
     g.code_n = n;
   }
-  const float scale = g.fixed_scale > 0 ? g.fixed_scale : float(std::sqrt(double(f) / double(g.fan_out)));
-  return {g.code.data(), scale};
+  return {g.code.data(), scale_of(g, f)};
 }
 
 }  // namespace
@@ -393,7 +378,7 @@ rpg_status rpg_generator_scale(const rpg_generator* generator, float* out) {
       std::lock_guard<std::mutex> lock(g.core->mu);
       f = g.core->max_fan_out_locked();
     }
-    *out = g.fixed_scale > 0 ? g.fixed_scale : float(std::sqrt(double(f) / double(g.fan_out)));
+    *out = scale_of(g, f);
   });
 }
 
@@ -403,11 +388,7 @@ rpg_status rpg_generator_generate(rpg_generator* generator, float* weights, int6
     need(weights, "weights");
     need_len(len, g.count, "len", "the generator's count");
     const Mapping m = mapping(g);
-    const float* r = g.core->values.data();
-    for (int64_t i = 0; i < len; ++i) {  // as CpuBackend::ring_generate, bit for bit
-      const int32_t c = m.code[i];
-      weights[i] = c > 0 ? m.scale * r[c - 1] : -m.scale * r[-c - 1];
-    }
+    rpg::generate_weights(g.core->values.data(), m.code, len, m.scale, weights);
   });
 }
 
@@ -420,13 +401,6 @@ rpg_status rpg_generator_accumulate_gradient(rpg_generator* generator, const flo
     need_len(weight_len, g.count, "weight_len", "the generator's count");
     need_len(ring_len, g.core->k, "ring_len", "the ring's size K");
     const Mapping m = mapping(g);
-    for (int64_t i = 0; i < weight_len; ++i) {
-      const int32_t c = m.code[i];
-      const float d = m.scale * weight_grad[i];
-      if (c > 0)
-        ring_grad[c - 1] += d;
-      else
-        ring_grad[-c - 1] -= d;
-    }
+    rpg::scatter_weight_gradient(m.code, weight_len, m.scale, weight_grad, ring_grad);
   });
 }

@@ -5,8 +5,7 @@
 #include <cstdio>
 
 #include "boundary.h"
-#include "data/data_config.h"
-#include "data/dataset.h"
+#include "train/run_setup.h"
 #include "train/trainer.h"
 
 using rpg_capi::guard;
@@ -18,8 +17,7 @@ using rpg_capi::need_string;
 struct rpg_trainer {
   uint32_t magic = rpg_capi::kTrainerMagic;
   rpg_network* net = nullptr;  // borrowed
-  rpg::DataConfig data;
-  std::vector<std::string> labels;
+  rpg::ClassifierData data;
   std::unique_ptr<rpg::Dataset> train, valid;  // valid opened on first use
   rpg::TrainOptions options;
   int64_t max_updates = 0;
@@ -33,13 +31,6 @@ struct rpg_trainer {
 
 namespace {
 
-std::string base_name(const std::string& path) {
-  const size_t slash = path.find_last_of('/');
-  std::string b = path.substr(slash == std::string::npos ? 0 : slash + 1);
-  const size_t dot = b.rfind('.');
-  return dot == std::string::npos || dot == 0 ? b : b.substr(0, dot);
-}
-
 rpg::Network& network(rpg_trainer& t) { return *handle(t.net, "the trainer's network").net; }
 
 }  // namespace
@@ -51,20 +42,11 @@ rpg_status rpg_trainer_create(rpg_network* net, const char* data_path, rpg_train
     need(out, "out");
     auto t = std::make_unique<rpg_trainer>();
     t->net = net;
-    t->data = rpg::load_data_config(path);
-    if (t->data.classes != h.net->output_size())
-      invalid(path + " has classes=" + std::to_string(t->data.classes) + " but the network ends in " +
-              std::to_string(h.net->output_size()) + " outputs");
-    if (!t->data.labels.empty()) {
-      t->labels = rpg::load_labels(t->data.labels, t->data.classes);
-    } else {
-      for (int i = 0; i < t->data.classes; ++i) t->labels.push_back(std::to_string(i));
-    }
-    if (t->data.train.empty()) invalid(path + " has no 'train' set");
-    t->train = rpg::open_dataset(t->data.train, t->labels, h.net->input_shape().c);
-    t->options.backup_dir = t->data.backup.empty() ? "backup" : t->data.backup;
-    const std::string& cfg = h.net->cfg_path();
-    t->options.name = cfg.empty() || cfg[0] == '<' ? "model" : base_name(cfg);
+    t->data = rpg::load_classifier_data(path);
+    rpg::check_classes(t->data, *h.net);
+    t->train = rpg::open_classifier_set(t->data, "train", *h.net);
+    t->options.backup_dir = rpg::backup_dir(t->data.data);
+    t->options.name = rpg::run_name(h.net->cfg_path());
     t->max_updates = rpg::Trainer(*h.net, *t->train, t->options).max_iterations();  // validates the fit
     t->update = h.state.iteration;
     h.max_updates = t->max_updates;
@@ -189,10 +171,7 @@ rpg_status rpg_trainer_evaluate(rpg_trainer* trainer, int32_t k, double* top1, d
     rpg_trainer& t = handle(trainer, "trainer");
     if (k < 1) invalid("k is " + std::to_string(k) + ", expected >= 1");
     rpg::Network& net = network(t);
-    if (!t.valid) {
-      if (t.data.valid.empty()) invalid(t.data.path + " has no 'valid' set");
-      t.valid = rpg::open_dataset(t.data.valid, t.labels, net.input_shape().c);
-    }
+    if (!t.valid) t.valid = rpg::open_classifier_set(t.data, "valid", net);
     const rpg::Evaluation e = rpg::evaluate(net, *t.valid, k);
     handle(t.net, "net").last = rpg_network::Pass::None;
     if (top1) *top1 = e.top1;

@@ -4,7 +4,8 @@
 
 #include <cfloat>
 
-#include "core/random.h"
+#include "base/random.h"
+#include "base/ring_code.h"
 #include "cuda_common.cuh"
 
 namespace rpg {
@@ -76,18 +77,14 @@ __global__ void k_dropout_backward(const float* delta_out, int64_t n, float p, u
 }
 __global__ void k_ring_generate(const float* ring, const int32_t* code, int64_t n, float scale, float* w) {
   RPG_FOR_EACH(i, n) {
-    const int32_t c = code[i];
-    w[i] = c > 0 ? scale * ring[c - 1] : -scale * ring[-c - 1];
+    w[i] = ring_decode(ring, code[i], scale);
   }
 }
 // One thread per ring entry j, summing its positions in the CPU's order (bit-identical).
 __global__ void k_ring_gather(const float* g, const int32_t* inverse, int64_t n, int64_t k, float* ring_grad) {
   RPG_FOR_EACH(j, k) {
     float acc = 0.f;
-    for (int64_t x = j; x < n; x += k) {
-      const int32_t c = inverse[x];
-      acc += c > 0 ? g[c - 1] : -g[-c - 1];
-    }
+    for (int64_t x = j; x < n; x += k) acc += ring_signed(g, inverse[x]);
     ring_grad[j] += acc;
   }
 }

@@ -8,7 +8,7 @@
 #include <cstdint>
 #include <string>
 
-#include "core/error.h"
+#include "base/error.h"
 
 namespace rpg {
 namespace cuda {

@@ -16,8 +16,9 @@
 
 #include "backend/cpu_backend.h"
 #include "cfg/cfg.h"
-#include "core/error.h"
+#include "base/error.h"
 #include "core/network.h"
+#include "layers/registry.h"
 #include "testing.h"
 
 namespace {
@@ -179,7 +180,7 @@ BOOST_AUTO_TEST_CASE(inline_comments) {
   BOOST_TEST(s.find("size")->value == "3");
   BOOST_TEST(s.find("activation")->value == "leaky");
   rpg::Options o(cfg, s, {"filters", "size", "activation"});
-  BOOST_TEST((o.get_activation("activation", rpg::Act::Logistic) == rpg::Act::Leaky));
+  BOOST_TEST((rpg::get_activation(o, "activation", rpg::Act::Logistic) == rpg::Act::Leaky));
   BOOST_TEST(o.require_int("filters", 1) == 16);
   BOOST_TEST(build(cfg)->layers()[0]->out.c == 16);
 }

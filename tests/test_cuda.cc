@@ -16,7 +16,7 @@
 #include <iostream>
 
 #include "backend/factory.h"
-#include "core/error.h"
+#include "base/error.h"
 #include "testing.h"
 #ifdef RPG_GPU
 #include "cuda_backend.h"

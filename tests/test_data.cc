@@ -17,8 +17,8 @@
 #include <string>
 #include <vector>
 
-#include "core/error.h"
-#include "core/random.h"
+#include "base/error.h"
+#include "base/random.h"
 #include "data/augment.h"
 #include "data/data_config.h"
 #include "data/dataset.h"

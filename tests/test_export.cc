@@ -16,14 +16,14 @@
 #include <vector>
 
 #include "cfg/cfg_text.h"
-#include "core/error.h"
+#include "base/error.h"
 #include "io/atomic_file.h"
 #include "io/checkpoint.h"
 #include "io/container.h"
 #include "io/darknet_weights.h"
 #include "io/export.h"
 #include "io/quantize.h"
-#include "rpg/prune.h"
+#include "io/prune.h"
 #include "testing.h"
 
 using rpg::Network;

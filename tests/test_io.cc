@@ -13,7 +13,7 @@
 #include <utility>
 #include <vector>
 
-#include "core/error.h"
+#include "base/error.h"
 #include "io/atomic_file.h"
 #include "io/checkpoint.h"
 #include "io/container.h"

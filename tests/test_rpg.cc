@@ -17,7 +17,7 @@
 #include <string>
 #include <vector>
 
-#include "core/error.h"
+#include "base/error.h"
 #include "core/summary.h"
 #include "io/atomic_file.h"
 #include "io/checkpoint.h"

@@ -19,7 +19,7 @@
 #include <string>
 #include <vector>
 
-#include "core/random.h"
+#include "base/random.h"
 #include "data/loader.h"
 #include "data/data_config.h"
 #include "data/dataset.h"

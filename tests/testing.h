@@ -14,7 +14,7 @@
 #include "backend/cpu_backend.h"
 #include "cfg/cfg.h"
 #include "core/network.h"
-#include "core/random.h"
+#include "base/random.h"
 
 namespace rpg_test {
 

@@ -4,7 +4,7 @@
 #include <cmath>
 #include <string>
 
-#include "core/random.h"  // RPG_HD
+#include "base/random.h"  // RPG_HD
 
 namespace rpg {
 

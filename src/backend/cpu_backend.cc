@@ -13,7 +13,8 @@
 #include <type_traits>
 
 #include "backend/winograd.h"
-#include "core/error.h"
+#include "base/error.h"
+#include "base/ring_code.h"
 
 namespace rpg {
 
@@ -766,8 +767,7 @@ void CpuBackend::ring_generate(const float* ring, const int32_t* code, int64_t n
                                float* weights) {
   RPG_PARALLEL_FOR(n)
   for (int64_t i = 0; i < n; ++i) {
-    const int32_t c = code[i];
-    weights[i] = c > 0 ? scale * ring[c - 1] : -scale * ring[-c - 1];
+    weights[i] = ring_decode(ring, code[i], scale);
   }
 }
 
@@ -776,10 +776,7 @@ void CpuBackend::ring_gather(const float* g, const int32_t* inverse, int64_t n, 
   RPG_PARALLEL_FOR(n)
   for (int64_t j = 0; j < k; ++j) {
     float acc = 0.f;
-    for (int64_t x = j; x < n; x += k) {
-      const int32_t c = inverse[x];
-      acc += c > 0 ? g[c - 1] : -g[-c - 1];
-    }
+    for (int64_t x = j; x < n; x += k) acc += ring_signed(g, inverse[x]);
     ring_grad[j] += acc;
   }
 }

@@ -2,7 +2,7 @@
 #include "backend/factory.h"
 
 #include "backend/cpu_backend.h"
-#include "core/error.h"
+#include "base/error.h"
 #ifdef RPG_GPU
 #include "cuda_backend.h"
 #endif
@@ -27,6 +27,16 @@ std::unique_ptr<Backend> make_backend(int gpu, int threads) {
   return std::make_unique<CudaBackend>(gpu);
 #else
   fail(Status::Unsupported, kNoCuda);
+#endif
+}
+
+std::unique_ptr<Backend> make_host_backend(int threads) { return std::make_unique<CpuBackend>(threads); }
+
+int cuda_device_count() {
+#ifdef RPG_GPU
+  return CudaBackend::device_count(nullptr);
+#else
+  return 0;
 #endif
 }
 

@@ -13,6 +13,13 @@ namespace rpg {
 // Error(DeviceError) when the machine has no such device.
 std::unique_ptr<Backend> make_backend(int gpu, int threads);
 
+// A backend whose buffers live in host memory (the CPU backend), for scratch networks that
+// only answer questions, such as the architecture of a file being compared.
+std::unique_ptr<Backend> make_host_backend(int threads);
+
+// The number of CUDA devices this build can use (0 without CUDA support or without a device).
+int cuda_device_count();
+
 // True when make_backend(0, ...) can succeed; otherwise false with the reason in *why (nullable).
 bool cuda_available(std::string* why);
 

@@ -12,7 +12,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "core/error.h"
+#include "base/error.h"
 
 namespace rpg {
 
@@ -74,6 +74,11 @@ const CfgEntry* CfgSection::find(const std::string& key) const {
   for (const auto& e : entries)
     if (e.key == key) return &e;
   return nullptr;
+}
+
+std::string ring_section_name(const CfgSection& ring) {
+  const CfgEntry* n = ring.find("name");
+  return n ? n->value : kDefaultRingName;
 }
 
 CfgFile parse_cfg(const std::string& text_in, const std::string& path) {
@@ -161,10 +166,7 @@ void apply_override(CfgFile& cfg, const std::string& spec) {
   } else if (target.compare(0, 5, "ring.") == 0) {
     std::string name = target.substr(5);
     for (auto& s : cfg.sections)
-      if (s.type == "ring") {
-        const CfgEntry* n = s.find("name");
-        if ((n ? n->value : std::string("ring0")) == name) section = &s;
-      }
+      if (s.type == "ring" && ring_section_name(s) == name) section = &s;
     if (!section) fail(Status::InvalidArgument, "--set '" + spec + "': no [ring] named '" + name + "' in " + cfg.path);
   } else {
     char* end = nullptr;
@@ -343,10 +345,5 @@ int Options::get_choice(const std::string& key, const std::vector<std::string>& 
   error(key, msg);
 }
 
-Act Options::get_activation(const std::string& key, Act def) const {
-  int n;
-  const char* const* names = act_names(&n);
-  return Act(get_choice(key, std::vector<std::string>(names, names + n), int(def)));
-}
 
 }  // namespace rpg

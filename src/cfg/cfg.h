@@ -5,8 +5,6 @@
 #include <string>
 #include <vector>
 
-#include "backend/activation.h"
-
 namespace rpg {
 
 struct CfgEntry {
@@ -25,6 +23,10 @@ struct CfgFile {
   std::string path;  // for messages; "<text>" for in-memory cfgs
   std::vector<CfgSection> sections;
 };
+
+// The name a [ring] section declares: its 'name' key, or kDefaultRingName.
+constexpr const char* kDefaultRingName = "ring0";
+std::string ring_section_name(const CfgSection& ring);
 
 // Parses cfg text. Throws Error(ParseError) with "path:line: problem" on any lexical error.
 CfgFile parse_cfg(const std::string& text, const std::string& path);
@@ -52,7 +54,6 @@ class Options {
   std::string get_string(const std::string& key, const std::string& def) const;
   std::vector<int> get_int_list(const std::string& key) const;      // empty when absent
   std::vector<float> get_float_list(const std::string& key) const;  // empty when absent
-  Act get_activation(const std::string& key, Act def) const;
   // One of the given words (case-sensitive, as Darknet); returns its index.
   int get_choice(const std::string& key, const std::vector<std::string>& words, int def) const;
 

@@ -15,17 +15,17 @@
 #include <memory>
 
 #include "backend/factory.h"
-#include "core/error.h"
+#include "base/error.h"
 #include "core/summary.h"
 #include "data/augment.h"
 #include "data/data_config.h"
 #include "data/dataset.h"
 #include "data/image.h"
 #include "io/checkpoint.h"
-#include "io/container.h"
 #include "io/darknet_weights.h"
-#include "io/export.h"
-#include "rpg/prune.h"
+#include "io/weights_file.h"
+#include "io/prune.h"
+#include "train/run_setup.h"
 #include "train/trainer.h"
 
 namespace rpg_cli {
@@ -37,12 +37,6 @@ std::atomic<bool> g_stop{false};  // set by SIGINT/SIGTERM (command-line tool on
 void on_signal(int) {
   g_stop.store(true);
   signal(SIGINT, SIG_DFL);  // a second Ctrl-C leaves at once
-}
-
-std::string base_name(const std::string& path) {
-  std::string b = path.substr(path.find_last_of('/') == std::string::npos ? 0 : path.find_last_of('/') + 1);
-  size_t dot = b.rfind('.');
-  return dot == std::string::npos || dot == 0 ? b : b.substr(0, dot);
 }
 
 std::string duration(double s) {
@@ -57,40 +51,21 @@ std::string duration(double s) {
   return b;
 }
 
-bool is_checkpoint(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  char magic[8] = {0};
-  in.read(magic, 8);
-  return in.gcount() == 8 && std::memcmp(magic, rpg::kContainerMagic, 8) == 0;
-}
-
+// The network of the cfg (overrides applied) on the chosen backend, and its .data file.
 struct Setup {
-  rpg::DataConfig data;
   std::unique_ptr<rpg::Network> net;
-  std::vector<std::string> labels;
+  rpg::ClassifierData cd;
+  const rpg::DataConfig& data() const { return cd.data; }
+  const std::vector<std::string>& labels() const { return cd.labels; }
+  std::unique_ptr<rpg::Dataset> open(const std::string& key) const { return rpg::open_classifier_set(cd, key, *net); }
 };
 
 Setup setup(const Args& a, const std::string& data_path, const std::string& cfg_path) {
   Setup s;
-  s.data = rpg::load_data_config(data_path);
-  s.net = std::make_unique<rpg::Network>(load_with_overrides(cfg_path, a.sets),
-                                         rpg::make_backend(a.gpu, a.threads));
-  if (s.data.classes != s.net->output_size())
-    throw rpg::Error(rpg::Status::InvalidArgument,
-                     data_path + " has classes=" + std::to_string(s.data.classes) + " but " + cfg_path +
-                         " ends in " + std::to_string(s.net->output_size()) + " outputs");
-  if (!s.data.labels.empty()) {
-    s.labels = rpg::load_labels(s.data.labels, s.data.classes);
-  } else {
-    for (int i = 0; i < s.data.classes; ++i) s.labels.push_back(std::to_string(i));
-  }
+  s.cd = rpg::load_classifier_data(data_path);
+  s.net = std::make_unique<rpg::Network>(load_with_overrides(cfg_path, a.sets), rpg::make_backend(a.gpu, a.threads));
+  rpg::check_classes(s.cd, *s.net);
   return s;
-}
-
-std::unique_ptr<rpg::Dataset> open_set(const Setup& s, const std::string& source, const char* key) {
-  if (source.empty())
-    throw rpg::Error(rpg::Status::InvalidArgument, s.data.path + " has no '" + key + "' set");
-  return rpg::open_dataset(source, s.labels, s.net->input_shape().c);
 }
 
 void print_evaluation(const rpg::Evaluation& e, double seconds, const std::vector<std::string>& labels,
@@ -144,31 +119,28 @@ int train(const Args& a) {
     throw UsageError{"classifier train takes <data> <cfg> [weights|checkpoint]"};
   Setup s = setup(a, a.positional[1], a.positional[2]);
   rpg::Network& net = *s.net;
-  auto train_set = open_set(s, s.data.train, "train");
+  auto train_set = s.open("train");
   std::unique_ptr<rpg::Dataset> valid_set;
-  if (!s.data.valid.empty()) valid_set = open_set(s, s.data.valid, "valid");  // checked up front too
+  if (!s.data().valid.empty()) valid_set = s.open("valid");  // checked up front too
 
   rpg::TrainState state;
   if (a.positional.size() == 4) {
     const std::string& w = a.positional[3];
-    if (rpg::is_export_file(w)) {
-      rpg::load_export_into(net, w);
-      std::printf("loaded export %s (training starts at update 0)\n", w.c_str());
-    } else if (is_checkpoint(w)) {
-      state = rpg::load_checkpoint(net, w);
-      if (a.clear) state = rpg::TrainState{};
-      std::printf("loaded checkpoint %s%s\n", w.c_str(),
-                  a.clear ? " (-clear: training restarts at update 0)"
-                          : (" (resuming at update " + std::to_string(state.iteration) + ")").c_str());
-    } else {
-      const int64_t seen = rpg::load_darknet_weights(net, w);
-      if (!a.clear) {  // Darknet: the update count continues from the images the file has seen
-        state.seen = seen;
-        state.iteration = seen / net.config().batch;
-        state.loader_position = seen;
-      }
-      std::printf("loaded weights %s (seen %lld images)\n", w.c_str(), (long long)seen);
+    const rpg::LoadedWeights l = rpg::load_any_weights(net, w);
+    switch (l.kind) {
+      case rpg::WeightsKind::Export:
+        std::printf("loaded export %s (training starts at update 0)\n", w.c_str());
+        break;
+      case rpg::WeightsKind::Checkpoint:
+        std::printf("loaded checkpoint %s%s\n", w.c_str(),
+                    a.clear ? " (-clear: training restarts at update 0)"
+                            : (" (resuming at update " + std::to_string(l.state.iteration) + ")").c_str());
+        break;
+      case rpg::WeightsKind::Darknet:
+        std::printf("loaded weights %s (seen %lld images)\n", w.c_str(), (long long)l.seen);
+        break;
     }
+    if (!a.clear) state = l.state;  // Darknet: the update count continues from the images seen
   }
   if (a.prune >= 0) {
     // Pruned fine-tuning: on a resumed run the pruned entries are already 0, so the same mask
@@ -178,8 +150,8 @@ int train(const Args& a) {
                 (long long)net.ring_dof(), a.prune);
   }
   rpg::TrainOptions opt;
-  opt.backup_dir = s.data.backup.empty() ? "backup" : s.data.backup;
-  opt.name = base_name(a.positional[2]);
+  opt.backup_dir = rpg::backup_dir(s.data());
+  opt.name = rpg::run_name(a.positional[2]);
   opt.checkpoint_every = a.checkpoint_every;
   opt.report_every = a.report_every;
   opt.bn_recalibrate = std::max<int64_t>(0, a.bn_recalibrate);
@@ -217,29 +189,11 @@ int train(const Args& a) {
               r.weights.empty() ? "(not finished)" : r.weights.c_str(), r.checkpoint.c_str());
   if (valid_set) {
     auto t0 = std::chrono::steady_clock::now();
-    rpg::Evaluation e = rpg::evaluate(net, *valid_set, s.data.top);
+    rpg::Evaluation e = rpg::evaluate(net, *valid_set, s.data().top);
     std::printf("valid: ");
-    print_evaluation(e, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), s.labels, false);
+    print_evaluation(e, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), s.labels(), false);
   }
   return 0;
-}
-
-// What load_any_weights read: a checkpoint's training state, or the images a Darknet .weights
-// file has seen (-1 for a checkpoint or an export).
-struct Loaded {
-  rpg::TrainState state;
-  int64_t darknet_seen = -1;
-};
-
-Loaded load_any_weights(rpg::Network& net, const std::string& path) {
-  Loaded l;
-  if (rpg::is_export_file(path))
-    rpg::load_export_into(net, path);  // the cfg given must have the export's architecture
-  else if (is_checkpoint(path))
-    l.state = rpg::load_checkpoint(net, path);
-  else
-    l.darknet_seen = rpg::load_darknet_weights(net, path);
-  return l;
 }
 
 // The output is a file of the input's kind: a checkpoint (its training state kept) from a
@@ -249,31 +203,31 @@ int recalibrate(const Args& a) {
     throw UsageError{"classifier recalibrate takes <data> <cfg> <weights|checkpoint|rpgm> -o <output>"};
   Setup s = setup(a, a.positional[1], a.positional[2]);
   rpg::Network& net = *s.net;
-  auto train_set = open_set(s, s.data.train, "train");
-  const Loaded loaded = load_any_weights(net, a.positional[3]);
-  const int64_t seen = loaded.darknet_seen;  // >= 0: the input was a .weights file
+  auto train_set = s.open("train");
+  const rpg::LoadedWeights loaded = rpg::load_any_weights(net, a.positional[3]);
+  const bool darknet = loaded.kind == rpg::WeightsKind::Darknet;
   const int64_t batches = a.bn_recalibrate < 0 ? 100 : a.bn_recalibrate;
   const int n = rpg::recalibrate_batchnorm(net, *train_set, batches);
   if (n == 0)
     throw rpg::Error(rpg::Status::InvalidArgument, batches == 0 ? "--bn-recalibrate 0: nothing to do"
                                                                 : a.positional[2] + " has no batch-normalised layer");
-  if (seen >= 0)
-    rpg::save_darknet_weights(net, a.output, seen);
+  if (darknet)
+    rpg::save_darknet_weights(net, a.output, loaded.seen);
   else
     rpg::save_checkpoint(net, loaded.state, a.output);
   std::printf("recalibrated %d batch-norm layers from %lld batches of %d images; %s %s\n", n, (long long)batches,
-              net.batch(), seen >= 0 ? "weights" : "checkpoint", a.output.c_str());
+              net.batch(), darknet ? "weights" : "checkpoint", a.output.c_str());
   return 0;
 }
 
 int valid(const Args& a) {
   if (a.positional.size() != 4) throw UsageError{"classifier valid takes <data> <cfg> <weights|checkpoint>"};
   Setup s = setup(a, a.positional[1], a.positional[2]);
-  auto valid_set = open_set(s, s.data.valid, "valid");
-  load_any_weights(*s.net, a.positional[3]);
+  auto valid_set = s.open("valid");
+  rpg::load_any_weights(*s.net, a.positional[3]);
   auto t0 = std::chrono::steady_clock::now();
-  rpg::Evaluation e = rpg::evaluate(*s.net, *valid_set, a.top > 0 ? a.top : s.data.top);
-  print_evaluation(e, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), s.labels,
+  rpg::Evaluation e = rpg::evaluate(*s.net, *valid_set, a.top > 0 ? a.top : s.data().top);
+  print_evaluation(e, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), s.labels(),
                    a.confusion);
   return 0;
 }
@@ -289,7 +243,7 @@ int predict(const Args& a) {
   if (a.positional.size() != 5) throw UsageError{"classifier predict takes <data> <cfg> <weights> <image|list>"};
   Setup s = setup(a, a.positional[1], a.positional[2]);
   rpg::Network& net = *s.net;
-  load_any_weights(net, a.positional[3]);
+  rpg::load_any_weights(net, a.positional[3]);
   net.set_batch(1);
   std::vector<std::string> paths;
   const std::string& target = a.positional[4];
@@ -307,7 +261,7 @@ int predict(const Args& a) {
     if (paths.empty()) throw rpg::Error(rpg::Status::InvalidArgument, "'" + target + "' lists no images");
   }
   const rpg::Shape in = net.input_shape();
-  const int k = std::max(1, std::min(a.top > 0 ? a.top : std::min(5, s.data.classes), s.data.classes));
+  const int k = std::max(1, std::min(a.top > 0 ? a.top : std::min(5, s.data().classes), s.data().classes));
   rpg::AugmentOptions aug = rpg::augment_options(net.config());
   std::vector<float> x(size_t(net.input_size()));
   for (const auto& p : paths) {
@@ -320,7 +274,7 @@ int predict(const Args& a) {
     std::partial_sort(order.begin(), order.begin() + k, order.end(), [&](int l, int r) { return out[size_t(l)] > out[size_t(r)]; });
     std::printf("%s:", p.c_str());
     for (int i = 0; i < k; ++i)
-      std::printf("%s %s %.2f%%", i ? "," : "", s.labels[size_t(order[size_t(i)])].c_str(), 100.0 * out[size_t(order[size_t(i)])]);
+      std::printf("%s %s %.2f%%", i ? "," : "", s.labels()[size_t(order[size_t(i)])].c_str(), 100.0 * out[size_t(order[size_t(i)])]);
     std::printf("\n");
   }
   return 0;

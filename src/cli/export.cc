@@ -5,41 +5,18 @@
 #include <fstream>
 #include <memory>
 
-#include "backend/cpu_backend.h"
+#include "backend/factory.h"
 #include "cfg/cfg_text.h"
 #include "cli/classifier.h"
-#include "core/error.h"
+#include "base/error.h"
 #include "core/network.h"
 #include "core/summary.h"
 #include "io/atomic_file.h"
-#include "io/checkpoint.h"
-#include "io/container.h"
 #include "io/darknet_weights.h"
 #include "io/export.h"
+#include "io/weights_file.h"
 
 namespace rpg_cli {
-
-namespace {
-
-bool has_container_magic(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  char magic[8] = {0};
-  in.read(magic, 8);
-  return in.gcount() == 8 && std::memcmp(magic, rpg::kContainerMagic, 8) == 0;
-}
-
-// Loads any weights file into the network; returns the images it had seen.
-uint64_t load_weights(rpg::Network& net, const std::string& path) {
-  if (rpg::is_export_file(path)) {
-    const std::string bytes = rpg::read_file(path);
-    rpg::load_export_into_from_bytes(net, bytes, path);
-    return rpg::describe_export(bytes, path).seen;
-  }
-  if (has_container_magic(path)) return uint64_t(rpg::load_checkpoint(net, path).seen);
-  return uint64_t(rpg::load_darknet_weights(net, path));
-}
-
-}  // namespace
 
 int cmd_export(const Args& a) {
   if (a.positional.size() != 2) throw UsageError{"export takes <cfg> <weights|checkpoint|rpgm> -o model.rpgm"};
@@ -49,9 +26,9 @@ int cmd_export(const Args& a) {
   const std::string& cfg_path = a.positional[0];
   const std::string& weights = a.positional[1];
   const rpg::CfgFile cfg = load_with_overrides(cfg_path, a.sets);
-  rpg::Network net(cfg, std::make_unique<rpg::CpuBackend>(a.threads));
+  rpg::Network net(cfg, rpg::make_backend(a.gpu, a.threads));
   net.set_batch(1);
-  const uint64_t seen = load_weights(net, weights);
+  const uint64_t seen = uint64_t(rpg::load_any_weights(net, weights).seen);
 
   rpg::ExportOptions o;
   o.bits = a.bits;
@@ -65,7 +42,7 @@ int cmd_export(const Args& a) {
   }
   if (!a.darknet.empty()) {
     // The expanded model as exported (pruned and quantized as the .rpgm is).
-    auto exported = rpg::load_export_from_bytes(bytes, name, std::make_unique<rpg::CpuBackend>(a.threads));
+    auto exported = rpg::load_export_from_bytes(bytes, name, rpg::make_backend(a.gpu, a.threads));
     rpg::save_darknet_weights(*exported, a.darknet, int64_t(seen));
     std::printf("%s: Darknet .weights of the expanded model, %s floats (for %s without rings)\n", a.darknet.c_str(),
                 rpg::with_commas(rpg::darknet_weight_floats(*exported, false)).c_str(), cfg_path.c_str());
@@ -84,7 +61,7 @@ int info_export(const Args& a, const std::string& path) {
   rpg::CfgFile cfg = rpg::parse_cfg(info.cfg_text, path + " (embedded cfg)");
   rpg::apply_override(cfg, "net.batch=1");
   rpg::apply_override(cfg, "net.subdivisions=1");
-  rpg::Network net(cfg, std::make_unique<rpg::CpuBackend>(a.threads));
+  rpg::Network net(cfg, rpg::make_backend(a.gpu, a.threads));
   std::printf("\nembedded cfg: input %s\n", net.input_shape().str().c_str());
   std::fputs(rpg::summary_table(net).c_str(), stdout);
   return 0;

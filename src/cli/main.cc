@@ -12,7 +12,7 @@
 #include "backend/factory.h"
 #include "cli/classifier.h"
 #include "cfg/cfg.h"
-#include "core/error.h"
+#include "base/error.h"
 #include "core/network.h"
 #include "core/summary.h"
 #include "io/export.h"

@@ -3,7 +3,7 @@
 
 #include <algorithm>
 
-#include "core/error.h"
+#include "base/error.h"
 #include "layers/registry.h"
 
 namespace rpg {
@@ -122,10 +122,7 @@ Network::Network(const CfgFile& cfg, std::unique_ptr<Backend> backend)
       // Rings may be declared after the layers that use them: look ahead.
       bool later = false;
       for (size_t j = i + 1; j < cfg.sections.size() && !later; ++j)
-        if (cfg.sections[j].type == "ring") {
-          const CfgEntry* n = cfg.sections[j].find("name");
-          later = (n ? n->value : std::string("ring0")) == layer->ring;
-        }
+        later = cfg.sections[j].type == "ring" && ring_section_name(cfg.sections[j]) == layer->ring;
       if (!later) o.error("ring", "ring '" + layer->ring + "' is not declared by any [ring] section");
     }
     if (layer->out.size() <= 0)
@@ -227,7 +224,6 @@ NetState Network::state(bool train) {
   NetState s{*be_};
   s.batch = batch_;
   s.train = train;
-  s.layers = &layers_;
   return s;
 }
 

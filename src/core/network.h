@@ -9,7 +9,7 @@
 #include "backend/backend.h"
 #include "backend/buffer.h"
 #include "cfg/cfg.h"
-#include "core/shape.h"
+#include "base/shape.h"
 #include "layers/layer.h"
 #include "rpg/ring.h"
 

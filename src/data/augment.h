@@ -2,7 +2,7 @@
 // (random scale, aspect, rotation, crop, flip, HSV jitter) plus padded random crops, and the
 // resize-and-center-crop of validation. Every random choice comes from the Rng passed in.
 #pragma once
-#include "core/random.h"
+#include "base/random.h"
 #include "data/image.h"
 
 namespace rpg {

@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "cfg/cfg.h"
-#include "core/error.h"
+#include "base/error.h"
 #include "data/text_file.h"
 
 namespace rpg {

@@ -3,7 +3,7 @@
 
 #include <map>
 
-#include "core/error.h"
+#include "base/error.h"
 #include "data/text_file.h"
 
 namespace rpg {

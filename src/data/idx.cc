@@ -8,7 +8,7 @@
 #include <cstring>
 #include <memory>
 
-#include "core/error.h"
+#include "base/error.h"
 #include "data/dataset.h"
 #include "data/text_file.h"
 

@@ -7,8 +7,8 @@
 #include <numeric>
 #include <string>
 
-#include "core/error.h"
-#include "core/random.h"
+#include "base/error.h"
+#include "base/random.h"
 
 namespace rpg {
 

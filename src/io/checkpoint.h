@@ -15,7 +15,7 @@
 #include <string>
 
 #include "core/network.h"
-#include "train/train_state.h"
+#include "core/train_state.h"
 
 namespace rpg {
 

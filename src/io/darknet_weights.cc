@@ -3,7 +3,7 @@
 
 #include <vector>
 
-#include "core/error.h"
+#include "base/error.h"
 #include "io/atomic_file.h"
 #include "io/bytes.h"
 

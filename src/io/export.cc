@@ -10,15 +10,16 @@
 #include <fstream>
 
 #include "cfg/cfg_text.h"
-#include "core/error.h"
-#include "core/random.h"
+#include "base/error.h"
+#include "base/random.h"
 #include "core/summary.h"
 #include "io/atomic_file.h"
 #include "io/bytes.h"
 #include "io/container.h"
 #include "io/export_format.h"
 #include "io/quantize.h"
-#include "rpg/prune.h"
+#include "io/weights_file.h"
+#include "io/prune.h"
 
 namespace rpg {
 namespace exportfmt {
@@ -299,11 +300,6 @@ std::string export_info_text(const ExportInfo& i) {
   return s;
 }
 
-bool is_export_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  char head[20] = {0};
-  in.read(head, sizeof head);
-  return in.gcount() == 20 && std::memcmp(head, kContainerMagic, 8) == 0 && std::memcmp(head + 16, "EXPT", 4) == 0;
-}
+bool is_export_file(const std::string& path) { return weights_file_kind(path) == WeightsKind::Export; }
 
 }  // namespace rpg

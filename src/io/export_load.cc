@@ -5,9 +5,9 @@
 #include <algorithm>
 #include <cmath>
 
-#include "backend/cpu_backend.h"
+#include "backend/factory.h"
 #include "cfg/cfg.h"
-#include "core/error.h"
+#include "base/error.h"
 #include "io/atomic_file.h"
 #include "io/bytes.h"
 #include "io/container.h"
@@ -224,7 +224,7 @@ std::string mismatch(Network& net, const Decoded& d, bool embedded) {
       CfgFile cfg = parse_cfg(d.cfg_text, "embedded cfg");
       apply_override(cfg, "net.batch=1");
       apply_override(cfg, "net.subdivisions=1");
-      Network theirs(cfg, std::make_unique<CpuBackend>(1));
+      Network theirs(cfg, make_host_backend(1));
       const auto a = architecture_lines(theirs), b = architecture_lines(net);
       for (size_t i = 0; i < std::min(a.size(), b.size()); ++i)
         if (a[i] != b[i]) return "in the file " + a[i] + "; in " + net.cfg_path() + " " + b[i];

@@ -78,7 +78,7 @@ std::unique_ptr<Layer> make_connected(const Options& o, BuildContext& ctx) {
   if (ctx.in.size() > INT32_MAX) o.error("", "input of " + ctx.in.str() + " is too large for a connected layer");
   l->inputs = int(ctx.in.size());
   l->outputs = o.get_int("output", 1, 1, 1 << 24);
-  l->act = o.get_activation("activation", Act::Logistic);
+  l->act = get_activation(o, "activation", Act::Logistic);
   l->bn = o.get_int("batch_normalize", 0, 0, 1) != 0;
   l->out = {l->outputs, 1, 1};
   Backend& be = ctx.be;

@@ -86,7 +86,7 @@ std::unique_ptr<Layer> make_convolutional(const Options& o, BuildContext& ctx) {
   l->groups = o.get_int("groups", 1, 1, 1 << 20);
   l->padding = o.get_int("padding", 0, 0, 1024);
   if (o.get_int("pad", 0, 0, 1)) l->padding = l->size / 2;  // Darknet: pad overrides padding
-  l->act = o.get_activation("activation", Act::Logistic);
+  l->act = get_activation(o, "activation", Act::Logistic);
   l->bn = o.get_int("batch_normalize", 0, 0, 1) != 0;
   if (ctx.in.c % l->groups)
     o.error("groups", "groups=" + std::to_string(l->groups) + " does not divide the " +

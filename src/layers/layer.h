@@ -9,8 +9,8 @@
 
 #include "backend/backend.h"
 #include "backend/buffer.h"
-#include "core/random.h"
-#include "core/shape.h"
+#include "base/random.h"
+#include "base/shape.h"
 
 namespace rpg {
 
@@ -26,7 +26,6 @@ struct NetState {
   float* input_delta = nullptr;  // where to accumulate d loss / d input; null: not needed
   const float* truth = nullptr;  // batch x outputs of the last layer, for loss layers
   uint64_t seed = 0;             // per pass and layer: dropout masks, random crops
-  std::vector<std::unique_ptr<Layer>>* layers = nullptr;
   double loss = 0;               // loss layers add their summed loss here
 };
 

@@ -7,6 +7,12 @@
 
 namespace rpg {
 
+Act get_activation(const Options& o, const std::string& key, Act def) {
+  int n;
+  const char* const* names = act_names(&n);
+  return Act(o.get_choice(key, std::vector<std::string>(names, names + n), int(def)));
+}
+
 const std::vector<LayerKind>& layer_kinds() {
   static const std::vector<LayerKind> kinds = {
       {"convolutional", {"conv"},

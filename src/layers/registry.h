@@ -38,6 +38,10 @@ std::unique_ptr<Layer> make_route(const Options&, BuildContext&);
 std::unique_ptr<Layer> make_upsample(const Options&, BuildContext&);
 std::unique_ptr<Layer> make_crop(const Options&, BuildContext&);
 
+// An activation key (Darknet's names, backend/activation.h); errors name the key's file:line
+// and suggest the closest name.
+Act get_activation(const Options& o, const std::string& key, Act def);
+
 // Resolves a Darknet layer reference (negative: relative to `index`; else absolute) and checks
 // it points at an earlier layer; errors name the key's file:line.
 int resolve_layer_ref(const Options& o, const std::string& key, int ref, int index);

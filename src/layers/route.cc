@@ -11,11 +11,12 @@ namespace {
 class Route final : public Layer {
  public:
   std::vector<int> sources;
+  std::vector<Layer*> source_layers;  // bound when built (earlier layers of the same network)
 
   void forward(NetState& s) override {
     int64_t offset = 0;
-    for (int src : sources) {
-      const Layer& l = *(*s.layers)[size_t(src)];
+    for (const Layer* src : source_layers) {
+      const Layer& l = *src;
       const int64_t n = l.out.size();
       s.be.copy_rows(s.batch, n, l.output.data(), n, output.data() + offset, out.size(), false);
       offset += n;
@@ -23,8 +24,8 @@ class Route final : public Layer {
   }
   void backward(NetState& s) override {
     int64_t offset = 0;
-    for (int src : sources) {
-      Layer& l = *(*s.layers)[size_t(src)];
+    for (Layer* src : source_layers) {
+      Layer& l = *src;
       const int64_t n = l.out.size();
       s.be.copy_rows(s.batch, n, delta.data() + offset, out.size(), l.delta.data(), n, true);
       offset += n;
@@ -58,6 +59,7 @@ std::unique_ptr<Layer> make_route(const Options& o, BuildContext& ctx) {
       out.c += s.c;
     }
     l->sources.push_back(src);
+    l->source_layers.push_back(ctx.previous[size_t(src)].get());
   }
   l->out = out;
   return l;

@@ -11,6 +11,7 @@ namespace {
 class Shortcut final : public Layer {
  public:
   int from = 0;
+  Layer* from_layer = nullptr;  // bound when built (an earlier layer of the same network)
   Shape from_shape;
   Act act = Act::Linear;
   float alpha = 1, beta = 1;
@@ -25,7 +26,7 @@ class Shortcut final : public Layer {
     const int64_t total = int64_t(s.batch) * out.size();
     be.copy(output.data(), s.input, total);
     if (alpha != 1.f) be.scale(total, alpha, output.data());
-    const Layer& src = *(*s.layers)[size_t(from)];
+    const Layer& src = *from_layer;
     be.shortcut_forward(s.batch, from_shape.w, from_shape.h, from_shape.c, src.output.data(), out.w, out.h,
                         out.c, 1.f, beta, output.data());
     if (!preact.empty()) be.copy(preact.data(), output.data(), total);
@@ -36,7 +37,7 @@ class Shortcut final : public Layer {
     const int64_t total = int64_t(s.batch) * out.size();
     be.activate_backward(act, preact.empty() ? nullptr : preact.data(), output.data(), delta.data(), total);
     if (s.input_delta) be.axpy(total, alpha, delta.data(), s.input_delta);
-    Layer& src = *(*s.layers)[size_t(from)];
+    Layer& src = *from_layer;
     be.shortcut_backward(s.batch, from_shape.w, from_shape.h, from_shape.c, src.delta.data(), out.w, out.h,
                          out.c, beta, delta.data());
   }
@@ -55,8 +56,9 @@ std::unique_ptr<Layer> make_shortcut(const Options& o, BuildContext& ctx) {
   l->out = ctx.in;
   if (!o.has("from")) o.error("from", "missing required key 'from' in [shortcut]");
   l->from = resolve_layer_ref(o, "from", o.require_int("from"), ctx.index);
-  l->from_shape = ctx.previous[size_t(l->from)]->out;
-  l->act = o.get_activation("activation", Act::Linear);
+  l->from_layer = ctx.previous[size_t(l->from)].get();
+  l->from_shape = l->from_layer->out;
+  l->act = get_activation(o, "activation", Act::Linear);
   l->alpha = o.get_float("alpha", 1.f);
   l->beta = o.get_float("beta", 1.f);
   const Shape a = l->from_shape, b = l->out;

@@ -5,7 +5,7 @@
 #pragma once
 #include <cstdint>
 
-#include "core/random.h"  // mix64, RPG_HD
+#include "base/random.h"  // mix64, RPG_HD
 
 namespace rpg {
 

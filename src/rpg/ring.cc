@@ -4,8 +4,8 @@
 #include <algorithm>
 #include <cmath>
 
-#include "core/error.h"
-#include "rpg/permutation.h"
+#include "base/error.h"
+#include "rpg/generator.h"
 
 namespace rpg {
 
@@ -13,7 +13,7 @@ RingSpec parse_ring_section(const CfgFile& cfg, const CfgSection& section, uint6
   Options o(cfg, section, {"name", "dof", "size", "seed"});
   RingSpec r;
   r.where = o.where();
-  r.name = o.get_string("name", "ring0");
+  r.name = o.get_string("name", kDefaultRingName);
   if (o.has("dof") == o.has("size"))
     o.error(o.has("dof") ? "size" : "", "[ring] '" + r.name + "' needs exactly one of 'dof' (a fraction of the bound weights) or 'size' (a count)");
   if (o.has("dof")) r.dof = o.require_float("dof", 1e-9f, 1.f);
@@ -37,27 +37,16 @@ Ring::Ring(Backend& be, const RingSpec& spec, const std::vector<Layer*>& layers)
   if (k_ > n_)
     fail(Status::ParseError, spec.where + ": ring '" + spec.name + "' has " + std::to_string(k_) +
                                  " entries but its layers have only " + std::to_string(n_) + " weights (K must be at most N)");
-  for (auto& b : bindings_) b.scale = float(std::sqrt(double(fmax) / double(b.fan_out)));
+  for (auto& b : bindings_) b.scale = generator_scale(fmax, b.fan_out);
 
   // r ~ N(0, 2 / F): every generated layer starts with He (fan-out) standard deviation.
-  std::vector<float> r(static_cast<size_t>(k_));
-  Rng rng(spec.seed ^ 0x3c6ef372fe94f82bULL);
-  const float sigma = float(std::sqrt(2.0 / double(fmax)));
-  for (auto& v : r) v = sigma * rng.normal();
   values.resize(be, k_);
-  values.upload(r);
+  values.upload(ring_initial_values(spec.seed, k_, ring_he_sigma(fmax)));
   grads.resize(be, k_);
 
   // The mapping, computed once: code[p] = s(p) (pi(p) mod K + 1), inverse[pi(p)] = s(p) (p + 1).
-  const Permutation pi(spec.seed, uint64_t(n_));
   std::vector<int32_t> code(static_cast<size_t>(n_)), inverse(static_cast<size_t>(n_));
-#pragma omp parallel for num_threads(be.threads()) schedule(static)
-  for (int64_t p = 0; p < n_; ++p) {
-    const uint64_t x = pi(uint64_t(p));
-    const int s = pi.sign(uint64_t(p));
-    code[size_t(p)] = s * int32_t(x % uint64_t(k_) + 1);
-    inverse[size_t(x)] = s * int32_t(p + 1);
-  }
+  generator_codes(spec.seed, n_, k_, 0, n_, code.data(), inverse.data(), be.threads());
   code_.resize(be, n_);
   code_.upload(code);
   inverse_.resize(be, n_);

@@ -14,7 +14,7 @@
 namespace rpg {
 
 struct RingSpec {
-  std::string name = "ring0";
+  std::string name = kDefaultRingName;
   double dof = 0;     // K as a fraction of the bound weights, or
   int64_t size = 0;   // K as an absolute count
   uint64_t seed = 1;

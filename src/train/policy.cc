@@ -3,7 +3,7 @@
 
 #include <cmath>
 
-#include "core/random.h"
+#include "base/random.h"
 
 namespace rpg {
 

@@ -9,7 +9,7 @@
 #include <cmath>
 #include <cstring>
 
-#include "core/error.h"
+#include "base/error.h"
 #include "data/loader.h"
 #include "io/checkpoint.h"
 #include "io/darknet_weights.h"
@@ -112,9 +112,7 @@ TrainResult Trainer::run(TrainState state) {
       loss += net_.train_pass(x.data(), truth.data());
     }
     net_.update(lr);
-    ++state.iteration;
-    state.seen += batch_images;
-    state.loader_position = loader.position();
+    state.count_update(batch_images, loader.position());
     images_since_report += batch_images;
     const double per_image = loss / double(batch_images);
     if (!std::isfinite(per_image))

@@ -11,7 +11,7 @@
 #include "core/network.h"
 #include "data/augment.h"
 #include "data/dataset.h"
-#include "train/train_state.h"
+#include "core/train_state.h"
 
 namespace rpg {
 

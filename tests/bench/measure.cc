@@ -18,7 +18,7 @@
 #include "bench_util.h"
 #include "cfg/cfg.h"
 #include "core/network.h"
-#include "core/random.h"
+#include "base/random.h"
 
 namespace {
 

@@ -22,7 +22,7 @@
 #include "bench_util.h"
 #include "cfg/cfg.h"
 #include "core/network.h"
-#include "core/random.h"
+#include "base/random.h"
 #ifdef RPG_GPU
 #include "cuda_backend.h"
 #endif

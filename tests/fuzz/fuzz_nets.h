@@ -8,7 +8,7 @@
 
 #include "backend/cpu_backend.h"
 #include "cfg/cfg.h"
-#include "core/error.h"
+#include "base/error.h"
 #include "core/network.h"
 #include "io/container.h"
 

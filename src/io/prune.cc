@@ -1,12 +1,12 @@
 // Magnitude pruning (see prune.h).
-#include "rpg/prune.h"
+#include "io/prune.h"
 
 #include <algorithm>
 #include <cmath>
 #include <numeric>
 #include <string>
 
-#include "core/error.h"
+#include "base/error.h"
 #include "core/network.h"
 
 namespace rpg {

@@ -1,0 +1,55 @@
+// Loading any weights file (see weights_file.h).
+#include "io/weights_file.h"
+
+#include <cstring>
+#include <fstream>
+
+#include "io/atomic_file.h"
+#include "io/checkpoint.h"
+#include "io/container.h"
+#include "io/darknet_weights.h"
+#include "io/export.h"
+
+namespace rpg {
+
+const char* weights_kind_name(WeightsKind kind) {
+  switch (kind) {
+    case WeightsKind::Export: return "export";
+    case WeightsKind::Checkpoint: return "checkpoint";
+    default: return "weights";
+  }
+}
+
+WeightsKind weights_file_kind(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  char head[20] = {0};
+  in.read(head, sizeof head);
+  const std::streamsize got = in.gcount();
+  if (got < 8 || std::memcmp(head, kContainerMagic, 8) != 0) return WeightsKind::Darknet;
+  // Container layout: magic (8), version (4), section count (4), then the first section's tag.
+  return got == 20 && std::memcmp(head + 16, "EXPT", 4) == 0 ? WeightsKind::Export : WeightsKind::Checkpoint;
+}
+
+LoadedWeights load_any_weights(Network& net, const std::string& path) {
+  LoadedWeights l;
+  l.kind = weights_file_kind(path);
+  switch (l.kind) {
+    case WeightsKind::Export: {
+      const std::string bytes = read_file(path);
+      load_export_into_from_bytes(net, bytes, path);
+      l.seen = int64_t(describe_export(bytes, path).seen);
+      break;
+    }
+    case WeightsKind::Checkpoint:
+      l.state = load_checkpoint(net, path);
+      l.seen = l.state.seen;
+      break;
+    case WeightsKind::Darknet:
+      l.seen = load_darknet_weights(net, path);
+      l.state = TrainState::after_darknet_weights(l.seen, net.config().batch);
+      break;
+  }
+  return l;
+}
+
+}  // namespace rpg
