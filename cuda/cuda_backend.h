@@ -78,11 +78,11 @@ class CudaBackend final : public Backend {
   void bn_stats(const float* x, int batch, int channels, int64_t spatial, float* mean,
                 float* var) override;
   void bn_normalize(const float* x, const float* mean, const float* var, int batch, int channels,
-                    int64_t spatial, float eps, float* x_hat) override;
+                    int64_t spatial, BnEpsilon eps, float* x_hat) override;
   void bn_scale_shift(const float* x_hat, const float* gamma, const float* beta, int batch,
                       int channels, int64_t spatial, float* y) override;
   void bn_backward(const float* x_hat, const float* gamma, const float* var, int batch,
-                   int channels, int64_t spatial, float eps, bool training, float* dy,
+                   int channels, int64_t spatial, BnEpsilon eps, bool training, float* dy,
                    float* gamma_grad, float* beta_grad) override;
   void bn_running_update(const float* mean, const float* var, int channels, float rate, int64_t m,
                          float* running_mean, float* running_var) override;

@@ -141,10 +141,10 @@ size_t partial_bytes(int batch, int channels, int64_t spatial) {
 // ---- element-wise batch norm ----------------------------------------------------------------
 
 __global__ void k_bn_normalize(const float* x, const float* mean, const float* var, int channels,
-                               int64_t spatial, float eps, int64_t n, float* x_hat) {
+                               int64_t spatial, BnEpsilon eps, int64_t n, float* x_hat) {
   RPG_FOR_EACH(i, n) {
     const int c = int((i / spatial) % channels);
-    const float inv = 1.f / sqrtf(var[c] + eps);
+    const float inv = eps.inv_std(var[c]);
     x_hat[i] = (x[i] - mean[c]) * inv;
   }
 }
@@ -156,10 +156,10 @@ __global__ void k_bn_scale_shift(const float* x_hat, const float* gamma, const f
   }
 }
 __global__ void k_bn_dx(const float* x_hat, const float* gamma, const float* var, const float* means, int channels,
-                        int64_t spatial, float eps, int64_t n, float* dy) {
+                        int64_t spatial, BnEpsilon eps, int64_t n, float* dy) {
   RPG_FOR_EACH(i, n) {
     const int c = int((i / spatial) % channels);
-    const float k = gamma[c] / sqrtf(var[c] + eps);
+    const float k = gamma[c] / eps.std_of(var[c]);
     dy[i] = k * (dy[i] - means[c] - x_hat[i] * means[channels + c]);
   }
 }
@@ -275,11 +275,11 @@ void CudaBackend::bn_stats(const float* x, int batch, int channels, int64_t spat
 }
 
 void CudaBackend::bn_normalize(const float* x, const float* mean, const float* var, int batch, int channels,
-                               int64_t spatial, float eps, float* x_hat) {
+                               int64_t spatial, BnEpsilon eps, float* x_hat) {
   const int64_t n = int64_t(batch) * channels * spatial;
   if (n <= 0) return;
   RPG_GUARD();
-  // x_hat[B, C, S] = (x - mean[C]) / sqrt(var[C] + eps)
+  // x_hat[B, C, S] = (x - mean[C]) / eps.std_of(var[C])
   k_bn_normalize<<<blocks_for(n), kThreads, 0, stream_>>>(x, mean, var, channels, spatial, eps, n, x_hat);
   RPG_LAUNCHED("k_bn_normalize");
 }
@@ -295,7 +295,7 @@ void CudaBackend::bn_scale_shift(const float* x_hat, const float* gamma, const f
 }
 
 void CudaBackend::bn_backward(const float* x_hat, const float* gamma, const float* var, int batch, int channels,
-                              int64_t spatial, float eps, bool training, float* dy, float* gamma_grad,
+                              int64_t spatial, BnEpsilon eps, bool training, float* dy, float* gamma_grad,
                               float* beta_grad) {
   const int64_t n = int64_t(batch) * channels * spatial;
   if (n <= 0) return;

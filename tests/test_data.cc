@@ -390,21 +390,49 @@ BOOST_AUTO_TEST_CASE(validation_center_crop_is_exact) {
     for (int y = 0; y < 4; ++y)
       for (int x = 0; x < 4; ++x) BOOST_TEST(out[(c * 4 + y) * 4 + x] == src.at(c, y, x + 2));
   BOOST_TEST(run(src, a, false, 2, 4, 4) == out);
-  // An 8x8 image for a 4x4 input halves: each output averages a 2x2 block.
+  // An 8x8 image for a 4x4 input: Darknet's resize_image on the corner-aligned grid, output
+  // (x, y) sampling the source at (x * 7 / 3, y * 7 / 3), bilinearly (written out here).
   rpg::Image big = ramp_image(1, 8, 8);
   out = run(big, a, false, 1, 4, 4);
   for (int y = 0; y < 4; ++y)
     for (int x = 0; x < 4; ++x) {
-      float want = (big.at(0, 2 * y, 2 * x) + big.at(0, 2 * y, 2 * x + 1) +
-                    big.at(0, 2 * y + 1, 2 * x) + big.at(0, 2 * y + 1, 2 * x + 1)) /
-                   4;
-      BOOST_TEST(std::fabs(out[y * 4 + x] - want) < 1e-6f);
+      const double sx = x * 7.0 / 3, sy = y * 7.0 / 3;
+      const int x0 = std::min(int(sx), 6), y0 = std::min(int(sy), 6);
+      const double fx = sx - x0, fy = sy - y0;
+      const double want = (1 - fy) * ((1 - fx) * big.at(0, y0, x0) + fx * big.at(0, y0, x0 + 1)) +
+                          fy * ((1 - fx) * big.at(0, y0 + 1, x0) + fx * big.at(0, y0 + 1, x0 + 1));
+      BOOST_TEST(std::fabs(out[y * 4 + x] - want) < 1e-6);
     }
-  a.min_crop = 16;  // shorter side to 16, then the center 4x4
-  out = run(big, a, false, 1, 4, 4);
-  rpg::Image up = rpg::resize_bilinear(big, 16, 16);
+  // min_crop plays no part in validation (Darknet's validate_classifier_single ignores it).
+  a.min_crop = 16;
+  BOOST_TEST(run(big, a, false, 1, 4, 4) == out);
+}
+
+// Darknet's classifier predict letterboxes: the image scaled to fit (aspect kept, integer
+// sizes), centered on 0.5 gray.
+BOOST_AUTO_TEST_CASE(predict_letterbox_is_darknets) {
+  rpg::Image wide = ramp_image(1, 4, 8);  // 8 wide, 4 high, into 4 x 4: 4 x 2 at rows 1..2
+  std::vector<float> out(16, -1.f);
+  rpg::letterbox_input(wide, 4, 4, 1, out.data());
   for (int y = 0; y < 4; ++y)
-    for (int x = 0; x < 4; ++x) BOOST_TEST(out[y * 4 + x] == up.at(0, y + 6, x + 6));
+    for (int x = 0; x < 4; ++x) {
+      if (y == 0 || y == 3) {
+        BOOST_TEST(out[size_t(y * 4 + x)] == .5f);
+        continue;
+      }
+      const double sx = x * 7.0 / 3, sy = (y - 1) * 3.0;  // 8 -> 4 columns, 4 -> 2 rows
+      const int x0 = std::min(int(sx), 6), y0 = std::min(int(sy), 3);
+      const double fx = sx - x0;
+      const double want = (1 - fx) * wide.at(0, y0, x0) + fx * wide.at(0, y0, x0 + 1);
+      BOOST_TEST(std::fabs(out[size_t(y * 4 + x)] - want) < 1e-6);
+    }
+  rpg::Image same = ramp_image(3, 5, 5);  // already the network's size: copied exactly
+  std::vector<float> copy(75);
+  rpg::letterbox_input(same, 5, 5, 3, copy.data());
+  BOOST_TEST(copy == same.data);
+  rpg::Image gray = ramp_image(1, 5, 5);
+  expect_error([&] { rpg::letterbox_input(gray, 5, 5, 3, copy.data()); }, {"1 channels"},
+               Status::InvalidArgument);
 }
 
 BOOST_AUTO_TEST_CASE(train_crop_and_flip_are_exact) {

@@ -28,7 +28,8 @@ using rpg::Act;
 using rpg::Shape;
 using Tensor = std::vector<double>;  // batch x C x H x W, NCHW
 
-constexpr double kBnEps = 1e-5;
+constexpr double kBnEps = 1e-5;           // training: sqrt(var + eps)
+constexpr double kDarknetBnEps = 1e-6;    // inference: Darknet's sqrt(var) + eps
 constexpr double kReferenceTolerance = 1e-4;  // normwise, per layer and image
 constexpr double kBatchTolerance = 1e-5;
 
@@ -346,7 +347,7 @@ void bias_or_batchnorm_ref(const LayerSpec& l, const RefParams& p, bool train, i
         for (int64_t i = 0; i < spatial; ++i) var += (at(b, c, i) - mean) * (at(b, c, i) - mean);
       var /= m;
     }
-    const double k = p.scales[size_t(c)] / std::sqrt(var + kBnEps);
+    const double k = p.scales[size_t(c)] / (train ? std::sqrt(var + kBnEps) : std::sqrt(var) + kDarknetBnEps);
     for (int b = 0; b < batch; ++b)
       for (int64_t i = 0; i < spatial; ++i)
         at(b, c, i) = k * (at(b, c, i) - mean) + p.biases[size_t(c)];

@@ -14,6 +14,17 @@
 
 namespace rpg {
 
+// How batch norm turns a variance into 1 / std: 1 / (sqrt(var + inside) + outside). Training
+// uses sqrt(var + 1e-5) (a smooth function of var, so its gradient is exact and finite for a
+// constant channel); inference Darknet's sqrt(var) + 1e-6, so that Darknet's weights give
+// Darknet's logits. A plain float is `inside`.
+struct BnEpsilon {
+  float inside = 0, outside = 0;
+  RPG_HD BnEpsilon(float in = 0, float out = 0) : inside(in), outside(out) {}
+  RPG_HD float std_of(float var) const { return sqrtf(var + inside) + outside; }
+  RPG_HD float inv_std(float var) const { return 1.f / std_of(var); }
+};
+
 struct ConvGeometry {  // one image, one group
   int channels, height, width;  // input
   int ksize, stride, pad;
@@ -80,28 +91,28 @@ class Backend {
                                  int64_t n) = 0;
 
   // Batch normalisation over (batch, spatial) per channel.
-  // Training: mean/var of x (biased variance), x_hat = (x - mean) / sqrt(var + eps).
+  // Training: mean/var of x (biased variance), x_hat = (x - mean) * eps.inv_std(var).
   virtual void bn_stats(const float* x, int batch, int channels, int64_t spatial, float* mean,
                         float* var) = 0;
   virtual void bn_normalize(const float* x, const float* mean, const float* var, int batch,
-                            int channels, int64_t spatial, float eps, float* x_hat) = 0;
+                            int channels, int64_t spatial, BnEpsilon eps, float* x_hat) = 0;
   // y = gamma[c] * x_hat + beta[c]
   virtual void bn_scale_shift(const float* x_hat, const float* gamma, const float* beta,
                               int batch, int channels, int64_t spatial, float* y) = 0;
-  // bn_normalize, bn_scale_shift and activate in one call: x_hat = (x - mean) / sqrt(var + eps)
+  // bn_normalize, bn_scale_shift and activate in one call: x_hat = (x - mean) * eps.inv_std(var)
   // is kept for the backward pass and x is replaced by act(gamma x_hat + beta). The default runs
   // the three operations; a backend may fuse them into one pass with bit-identical results.
   virtual void bn_apply(float* x, const float* mean, const float* var, const float* gamma,
-                        const float* beta, int batch, int channels, int64_t spatial, float eps,
+                        const float* beta, int batch, int channels, int64_t spatial, BnEpsilon eps,
                         float* x_hat, Act act) {
     bn_normalize(x, mean, var, batch, channels, spatial, eps, x_hat);
     bn_scale_shift(x_hat, gamma, beta, batch, channels, spatial, x);
     if (act != Act::Linear) activate(act, x, x, int64_t(batch) * channels * spatial);
   }
   // Given dy: gamma_grad += sum dy x_hat, beta_grad += sum dy, and dy is replaced by dx.
-  // training=false: statistics were constants (dx = gamma dy / sqrt(var + eps)).
+  // training=false: statistics were constants (dx = gamma dy / eps.std_of(var)).
   virtual void bn_backward(const float* x_hat, const float* gamma, const float* var, int batch,
-                           int channels, int64_t spatial, float eps, bool training, float* dy,
+                           int channels, int64_t spatial, BnEpsilon eps, bool training, float* dy,
                            float* gamma_grad, float* beta_grad) = 0;
   // running = (1 - rate) running + rate stat, var with Bessel's correction for count m.
   virtual void bn_running_update(const float* mean, const float* var, int channels, float rate,

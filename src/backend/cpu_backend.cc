@@ -480,11 +480,11 @@ void CpuBackend::bn_stats(const float* x, int batch, int channels, int64_t spati
 }
 
 void CpuBackend::bn_normalize(const float* x, const float* mean, const float* var, int batch,
-                              int channels, int64_t spatial, float eps, float* x_hat) {
+                              int channels, int64_t spatial, BnEpsilon eps, float* x_hat) {
   RPG_PARALLEL_FOR(int64_t(batch) * channels * spatial)
   for (int64_t bc = 0; bc < int64_t(batch) * channels; ++bc) {
     const int c = int(bc % channels);
-    const float mu = mean[c], inv = 1.f / std::sqrt(var[c] + eps);
+    const float mu = mean[c], inv = eps.inv_std(var[c]);
     const float* p = x + bc * spatial;
     float* o = x_hat + bc * spatial;
     for (int64_t i = 0; i < spatial; ++i) o[i] = (p[i] - mu) * inv;
@@ -506,12 +506,12 @@ void CpuBackend::bn_scale_shift(const float* x_hat, const float* gamma, const fl
 // One pass instead of three (normalize, scale/shift, activation), the same float operations in
 // the same order, so the results are those of the default Backend::bn_apply bit for bit.
 void CpuBackend::bn_apply(float* x, const float* mean, const float* var, const float* gamma, const float* beta,
-                          int batch, int channels, int64_t spatial, float eps, float* x_hat, Act a) {
+                          int batch, int channels, int64_t spatial, BnEpsilon eps, float* x_hat, Act a) {
   with_act(a, [&](auto act) {
     RPG_PARALLEL_FOR(int64_t(batch) * channels * spatial)
     for (int64_t bc = 0; bc < int64_t(batch) * channels; ++bc) {
       const int c = int(bc % channels);
-      const float mu = mean[c], inv = 1.f / std::sqrt(var[c] + eps), g = gamma[c], b = beta[c];
+      const float mu = mean[c], inv = eps.inv_std(var[c]), g = gamma[c], b = beta[c];
       float* p = x + bc * spatial;
       float* h = x_hat + bc * spatial;
       for (int64_t i = 0; i < spatial; ++i) {
@@ -525,7 +525,7 @@ void CpuBackend::bn_apply(float* x, const float* mean, const float* var, const f
 }
 
 void CpuBackend::bn_backward(const float* x_hat, const float* gamma, const float* var, int batch,
-                             int channels, int64_t spatial, float eps, bool training, float* dy,
+                             int channels, int64_t spatial, BnEpsilon eps, bool training, float* dy,
                              float* gamma_grad, float* beta_grad) {
   const double m = double(batch) * double(spatial);
   RPG_PARALLEL_FOR(int64_t(batch) * channels * spatial)
@@ -540,7 +540,7 @@ void CpuBackend::bn_backward(const float* x_hat, const float* gamma, const float
     }
     gamma_grad[c] += float(sdyx);
     beta_grad[c] += float(sdy);
-    const float k = gamma[c] / std::sqrt(var[c] + eps);
+    const float k = gamma[c] / eps.std_of(var[c]);
     const float mdy = training ? float(sdy / m) : 0.f, mdyx = training ? float(sdyx / m) : 0.f;
     for (int b = 0; b < batch; ++b) {
       const int64_t off = (int64_t(b) * channels + c) * spatial;

@@ -262,12 +262,10 @@ int predict(const Args& a) {
   }
   const rpg::Shape in = net.input_shape();
   const int k = std::max(1, std::min(a.top > 0 ? a.top : std::min(5, s.data().classes), s.data().classes));
-  rpg::AugmentOptions aug = rpg::augment_options(net.config());
   std::vector<float> x(size_t(net.input_size()));
   for (const auto& p : paths) {
     rpg::Image im = rpg::load_image(p, in.c);
-    rpg::Rng rng(0);
-    rpg::make_input(im, aug, false, rng, in.w, in.h, in.c, x.data());
+    rpg::letterbox_input(im, in.w, in.h, in.c, x.data());  // as Darknet's classifier predict
     std::vector<float> out = net.predict(x.data());
     std::vector<int> order(out.size());
     for (size_t i = 0; i < order.size(); ++i) order[i] = int(i);

@@ -60,8 +60,10 @@ NetConfig parse_net_section(const CfgFile& cfg) {
   c.max_batches = o.get_int("max_batches", 0, 0);
   c.epochs = o.get_int("epochs", 0, 0);
   c.seed = o.get_u64("seed", 1);
-  c.min_crop = o.get_int("min_crop", 0, 0, 1 << 16);
-  c.max_crop = o.get_int("max_crop", 0, 0, 1 << 16);
+  // Darknet's defaults: the shorter side is drawn in [width, 2 width] (0 keeps rpgnet's meaning:
+  // a 0 bound takes the other's value, both 0 means no resize).
+  c.min_crop = o.get_int("min_crop", c.input.w, 0, 1 << 16);
+  c.max_crop = o.get_int("max_crop", 2 * c.input.w, 0, 1 << 16);
   c.angle = o.get_float("angle", 0.f, 0.f, 360.f);
   c.aspect = o.get_float("aspect", 1.f, 0.01f, 100.f);
   c.hue = o.get_float("hue", 0.f, 0.f, 1.f);

@@ -82,14 +82,42 @@ Image scaled(const Image& src, int w, int h) {
   return w == src.w && h == src.h ? src : resize_bilinear(src, w, h);
 }
 
-// Validation geometry: scaled to cover the output (shorter side to the output, or min_crop
-// when larger), center crop.
-Image center_input(const Image& src, const AugmentOptions& a, int out_w, int out_h) {
-  double s = std::max(double(out_w) / src.w, double(out_h) / src.h);
-  if (a.min_crop > 0) s = std::max(s, double(a.min_crop) / std::min(src.w, src.h));
-  int sw = std::max(out_w, int(std::lround(src.w * s))),
-      sh = std::max(out_h, int(std::lround(src.h * s)));
-  return crop_window(scaled(src, sw, sh), (sw - out_w) / 2, (sh - out_h) / 2, 0.f, out_w, out_h);
+// The w x h window of im at (ox, oy), zero beyond the image (Darknet's crop_image).
+Image crop_zero(const Image& im, int ox, int oy, int w, int h) {
+  Image out(im.c, h, w);
+  for (int c = 0; c < im.c; ++c)
+    for (int y = 0; y < h; ++y) {
+      const int sy = y + oy;
+      if (sy < 0 || sy >= im.h) continue;
+      for (int x = 0; x < w; ++x) {
+        const int sx = x + ox;
+        if (sx >= 0 && sx < im.w) out.at(c, y, x) = im.at(c, sy, sx);
+      }
+    }
+  return out;
+}
+
+// Darknet's validation geometry (validate_classifier_single): the shorter side scaled to the
+// network's width (resize_min, integer sizes), then the center out_w x out_h window.
+Image valid_input(const Image& src, int out_w, int out_h) {
+  int w = src.w, h = src.h;
+  if (w < h) {
+    h = int(int64_t(h) * out_w / w);
+    w = out_w;
+  } else {
+    w = int(int64_t(w) * out_w / h);
+    h = out_w;
+  }
+  const Image im = w == src.w && h == src.h ? src : resize_darknet(src, w, h);
+  return crop_zero(im, (w - out_w) / 2, (h - out_h) / 2, out_w, out_h);
+}
+
+// Darknet's center_crop_image (training with center=1): the centered square of side
+// min(w, h), resized to out_w x out_h.
+Image center_square_input(const Image& src, int out_w, int out_h) {
+  const int m = std::min(src.w, src.h);
+  const Image sq = crop_zero(src, (src.w - m) / 2, (src.h - m) / 2, m, m);
+  return m == out_w && m == out_h ? sq : resize_darknet(sq, out_w, out_h);
 }
 
 // Darknet's random_augment_image, with whole-pixel crop offsets.
@@ -140,6 +168,60 @@ Image resize_bilinear(const Image& src, int w, int h) {
       for (int x = 0; x < w; ++x)
         out.at(c, y, x) = sample(src, c, (x + .5f) * kx - .5f, (y + .5f) * ky - .5f);
   return out;
+}
+
+Image resize_darknet(const Image& src, int w, int h) {
+  if (w < 1 || h < 1 || src.w < 1 || src.h < 1)
+    fail(Status::InvalidArgument, "cannot resize a " + std::to_string(src.w) + "x" + std::to_string(src.h) +
+                                      " image to " + std::to_string(w) + "x" + std::to_string(h));
+  // Columns first into a w x src.h image, then rows, in float as Darknet computes them.
+  const float w_scale = w > 1 ? float(src.w - 1) / float(w - 1) : 0.f;
+  const float h_scale = h > 1 ? float(src.h - 1) / float(h - 1) : 0.f;
+  Image part(src.c, src.h, w), out(src.c, h, w);
+  for (int c = 0; c < src.c; ++c)
+    for (int r = 0; r < src.h; ++r)
+      for (int x = 0; x < w; ++x) {
+        if (x == w - 1 || src.w == 1) {
+          part.at(c, r, x) = src.at(c, r, src.w - 1);
+        } else {
+          const float sx = float(x) * w_scale;
+          const int ix = int(sx);
+          const float dx = sx - float(ix);
+          part.at(c, r, x) = (1 - dx) * src.at(c, r, ix) + dx * src.at(c, r, ix + 1);
+        }
+      }
+  for (int c = 0; c < src.c; ++c)
+    for (int y = 0; y < h; ++y) {
+      const float sy = float(y) * h_scale;
+      const int iy = int(sy);
+      const float dy = sy - float(iy);
+      for (int x = 0; x < w; ++x) out.at(c, y, x) = (1 - dy) * part.at(c, iy, x);
+      if (y == h - 1 || src.h == 1) continue;
+      for (int x = 0; x < w; ++x) out.at(c, y, x) += dy * part.at(c, iy + 1, x);
+    }
+  return out;
+}
+
+void letterbox_input(const Image& src, int out_w, int out_h, int out_c, float* dst) {
+  if (src.c != out_c)
+    fail(Status::InvalidArgument, "image has " + std::to_string(src.c) + " channels, the network takes " +
+                                      std::to_string(out_c));
+  int w = src.w, h = src.h;
+  if (float(out_w) / float(src.w) < float(out_h) / float(src.h)) {
+    w = out_w;
+    h = int(int64_t(src.h) * out_w / src.w);
+  } else {
+    h = out_h;
+    w = int(int64_t(src.w) * out_h / src.h);
+  }
+  const Image im = resize_darknet(src, std::max(1, w), std::max(1, h));
+  Image boxed(src.c, out_h, out_w);
+  std::fill(boxed.data.begin(), boxed.data.end(), .5f);
+  const int ox = (out_w - im.w) / 2, oy = (out_h - im.h) / 2;
+  for (int c = 0; c < im.c; ++c)
+    for (int y = 0; y < im.h; ++y)
+      for (int x = 0; x < im.w; ++x) boxed.at(c, y + oy, x + ox) = im.at(c, y, x);
+  std::memcpy(dst, boxed.data.data(), boxed.data.size() * sizeof(float));
 }
 
 void distort_hsv(Image& im, float dhue, float dsat, float dexp) {
@@ -197,8 +279,9 @@ void make_input(const Image& src, const AugmentOptions& a, bool train, Rng& rng,
     fail(Status::InvalidArgument,
          "augmentation: aspect, saturation and exposure must be positive, "
          "min_crop, max_crop and crop_padding at least 0");
-  Image im = !train || a.center ? center_input(src, a, out_w, out_h)
-                                : random_input(src, a, rng, out_w, out_h);
+  Image im = !train ? valid_input(src, out_w, out_h)
+             : a.center ? center_square_input(src, out_w, out_h)
+                        : random_input(src, a, rng, out_w, out_h);
   if (train) {
     if (a.crop_padding > 0) {
       int dx = random_int(rng, -a.crop_padding, a.crop_padding);

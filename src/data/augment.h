@@ -28,14 +28,26 @@ struct AugmentOptions {
 // (3) with crop_padding N, shift by a random whole number of pixels in [-N, N] on each axis,
 // filling with zeros (= pad by N then crop); (4) flip; (5) distort: Darknet's HSV jitter for 3
 // channels; for 1 channel only the exposure factor applies.
-// With center, or when !train: scale so the image covers out_w x out_h (the shorter side to
-// the output size, or to min_crop when larger), then crop the center; train still flips and
-// distorts. Resizes are bilinear on pixel centers; a scale of 1 copies pixels exactly.
+// !train (validation, Darknet's validate_classifier_single): the shorter side scaled to out_w
+// (Darknet's resize_min, integer sizes; min_crop plays no part), then the center out_w x out_h
+// window (zeros beyond the image). train with center: Darknet's center_crop_image, the centered
+// square of side min(w, h) resized to out_w x out_h; flips and distortion still apply.
+// Validation resizes are Darknet's resize_image (resize_darknet); training's random scaling is
+// bilinear on pixel centers. A scale of 1 copies pixels exactly.
 //
 // src.c must equal out_c; aspect, saturation and exposure must be positive
 // (Error(InvalidArgument) otherwise).
 void make_input(const Image& src, const AugmentOptions& a, bool train, Rng& rng, int out_w,
                 int out_h, int out_c, float* dst);
+
+// Darknet's letterbox_image, as `classifier predict` uses it: the image scaled to fit inside
+// out_w x out_h keeping its aspect (Darknet's integer sizes), centered on a 0.5 gray canvas.
+// Error(InvalidArgument) unless src.c == out_c.
+void letterbox_input(const Image& src, int out_w, int out_h, int out_c, float* dst);
+
+// Darknet's resize_image: bilinear on the corner-aligned grid (source step (n_in - 1) /
+// (n_out - 1)), columns then rows, in float, the last column and row copied from the source's.
+Image resize_darknet(const Image& src, int w, int h);
 
 // Bilinear resize on pixel centers (OpenCV's INTER_LINEAR without antialiasing).
 Image resize_bilinear(const Image& src, int w, int h);

@@ -34,12 +34,12 @@ void BatchNorm::forward(Backend& be, float* x, const Buffer<float>& biases, int 
     mean = mean_.data();
     var = var_.data();
   }
-  be.bn_apply(x, mean, var, scales.data(), biases.data(), batch, channels_, spatial_, kEps, x_hat_.data(), act);
+  be.bn_apply(x, mean, var, scales.data(), biases.data(), batch, channels_, spatial_, epsilon(train), x_hat_.data(), act);
 }
 
 void BatchNorm::backward(Backend& be, float* dy, Buffer<float>& bias_grads, int batch, bool train) {
   be.bn_backward(x_hat_.data(), scales.data(), train ? var_.data() : rolling_var.data(), batch,
-                 channels_, spatial_, kEps, train, dy, scale_grads.data(), bias_grads.data());
+                 channels_, spatial_, epsilon(train), train, dy, scale_grads.data(), bias_grads.data());
 }
 
 void normalize_and_activate(Backend& be, BatchNorm* norm, const Buffer<float>& biases, Buffer<float>& preact,

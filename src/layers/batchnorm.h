@@ -1,5 +1,5 @@
 // Batch normalisation as used inside [convolutional] and [connected] (batch_normalize=1):
-// y = scales * (x - mean) / sqrt(var + eps) + biases, per channel over batch and space.
+// y = scales * (x - mean) / std + biases, per channel over batch and space (std: epsilon()).
 // Training uses the batch statistics; inference the running ones. The running statistics start
 // unbiased: update t (1-based) blends with rate max(0.01, 1/t), so the first update copies the
 // batch statistics instead of averaging them with zeros (Darknet's early-training bias).
@@ -11,7 +11,10 @@ namespace rpg {
 
 class BatchNorm {
  public:
-  static constexpr float kEps = 1e-5f;
+  // 1 / std: sqrt(var + 1e-5) for batch statistics (training), Darknet's sqrt(var) + 1e-6 for
+  // the running ones (inference), so Darknet's weights give Darknet's outputs.
+  static constexpr float kTrainEps = 1e-5f, kInferenceEps = 1e-6f;
+  static BnEpsilon epsilon(bool train) { return train ? BnEpsilon(kTrainEps, 0.f) : BnEpsilon(0.f, kInferenceEps); }
 
   void init(Backend& be, int channels);
   void allocate(Backend& be, int batch, int64_t spatial);
