@@ -68,7 +68,7 @@ TEST_BIN := $(TEST_SRC:tests/%.cc=$(BUILD)/tests/%)
 DEPS_PKGS := g++ make libopenblas-dev libboost-test-dev zlib1g-dev libstb-dev dataset-fashion-mnist \
              swig openjdk-17-jdk-headless junit4 golang-go mono-mcs mono-runtime
 
-.PHONY: all deps test demo bench bench-deps dof-sweep export-table clean lib cli tests check-gpu-build install capi fuzz bindings bindings-pairs
+.PHONY: all deps test demo bench bench-deps dof-sweep export-table clean lib cli tests check-gpu-build install capi fuzz fuzz-run bindings bindings-pairs
 all: deps
 	@$(MAKE) --no-print-directory lib cli
 
@@ -264,9 +264,10 @@ $(BUILD)/bench/%: tests/bench/%.cc tests/bench/bench_util.h $(STATIC)
 	@mkdir -p $(dir $@)
 	$(CXX) $(CXXFLAGS) -o $@ $< $(STATIC) $(LDLIBS)
 
-# Fuzz targets (libFuzzer via clang, ASan + UBSan): the export, checkpoint and .weights loaders.
-# `make fuzz` builds build/fuzz/fuzz_{export,checkpoint,weights} and a seed corpus in
-# build/fuzz/corpus/<target>; run e.g.
+# Fuzz targets (libFuzzer via clang, ASan + UBSan): the export, checkpoint and .weights loaders,
+# the cfg parser with network construction, the .data parser, list files and IDX files.
+# `make fuzz` builds build/fuzz/fuzz_<target> and a seed corpus in build/fuzz/corpus/<target>;
+# `make fuzz-run FUZZ_SECONDS=600` runs every target in turn (tests/fuzz/run.sh); or run e.g.
 #   build/fuzz/fuzz_export build/fuzz/corpus/export -max_total_time=600
 # Its Debian packages are checked (installed as root) only here, not by `make deps`.
 FUZZ_PKGS    := clang libclang-rt-14-dev libomp-dev
@@ -275,12 +276,17 @@ FUZZ_FLAGS   := -std=c++17 -O1 -g -fno-omit-frame-pointer -fsanitize=address,und
                 -fopenmp -Isrc -Itests -isystem /usr/include/stb -MMD -MP
 FUZZ_LIB_OBJ := $(patsubst %.cc,build/fuzz/obj/%.o,$(shell find src -name '*.cc' -not -path 'src/cli/*' | sort))
 FUZZ_LIBS    := -lopenblas -lstb -lz -lpthread
+FUZZ_TARGETS := export checkpoint weights cfg data list idx
 
 fuzz:
 	@$(MAKE) --no-print-directory deps DEPS_PKGS="$(FUZZ_PKGS)"
-	@$(MAKE) --no-print-directory build/fuzz/fuzz_export build/fuzz/fuzz_checkpoint build/fuzz/fuzz_weights \
-	  build/fuzz/make_corpus
+	@$(MAKE) --no-print-directory $(FUZZ_TARGETS:%=build/fuzz/fuzz_%) build/fuzz/make_corpus
 	build/fuzz/make_corpus build/fuzz/corpus
+
+fuzz-run: fuzz
+	tests/fuzz/run.sh $(FUZZ_SECONDS)
+
+FUZZ_SECONDS ?= 600
 
 build/fuzz/obj/%.o: %.cc
 	@mkdir -p $(dir $@)

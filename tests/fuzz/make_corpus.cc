@@ -1,5 +1,6 @@
 // Writes the fuzz targets' seed corpus: valid files for the networks of fuzz_nets.h.
-// Usage: make_corpus DIR  ->  DIR/export/*.rpgm, DIR/checkpoint/*.ckpt, DIR/weights/*.weights
+// Usage: make_corpus DIR  ->  DIR/export/*.rpgm, DIR/checkpoint/*.ckpt, DIR/weights/*.weights,
+// DIR/cfg/*.cfg, DIR/data/*.data, DIR/list/*.list, DIR/idx/* (first byte: 0 images, 1 labels)
 #include <sys/stat.h>
 
 #include <cstdio>
@@ -17,7 +18,22 @@ int main(int argc, char** argv) {
   }
   const std::string dir = argv[1];
   try {
-    for (const std::string d : {dir, dir + "/export", dir + "/checkpoint", dir + "/weights"}) mkdir(d.c_str(), 0777);
+    for (const std::string d : {dir, dir + "/export", dir + "/checkpoint", dir + "/weights", dir + "/cfg",
+                                dir + "/data", dir + "/list", dir + "/idx"})
+      mkdir(d.c_str(), 0777);
+    rpg_fuzz::write_whole(dir + "/cfg/ring.cfg", rpg_fuzz::ring_cfg());
+    rpg_fuzz::write_whole(dir + "/cfg/plain.cfg", rpg_fuzz::plain_cfg());
+    rpg_fuzz::write_whole(dir + "/cfg/graph.cfg",
+                          "[net]\nwidth=8\nheight=8\nchannels=3\n[convolutional]\nfilters=4\nsize=3\npad=1\n"
+                          "[maxpool]\nsize=2\nstride=2\n[upsample]\nstride=2\n[route]\nlayers=-1,0\n"
+                          "[shortcut]\nfrom=-3\nactivation=leaky\n[crop]\ncrop_width=6\ncrop_height=6\n"
+                          "[avgpool]\n[dropout]\nprobability=.3\n[connected]\noutput=3\n[softmax]\n[cost]\n");
+    rpg_fuzz::write_whole(dir + "/data/a.data",
+                          "\xEF\xBB\xBF# data\r\nclasses = 3\r\ntrain = train.list # c\nvalid=idx:a,b\nnames=n.txt\n"
+                          "backup=bk\ntop=2\n");
+    rpg_fuzz::write_whole(dir + "/list/a.list", "cat/1.pgm\n\ndog/2.pgm\r\nbird_3.pgm\n");
+    rpg_fuzz::write_whole(dir + "/idx/images", std::string(1, '\0') + rpg_fuzz::idx_images(3, 4, 4));
+    rpg_fuzz::write_whole(dir + "/idx/labels", std::string(1, '\1') + rpg_fuzz::idx_labels(3, 3));
     auto net = rpg_fuzz::make(rpg_fuzz::ring_cfg());
     // A few steps so that the batch-norm statistics and the ring are not at their initial values.
     std::vector<float> x(16), truth(3, 0.f);
