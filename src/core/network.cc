@@ -2,6 +2,8 @@
 #include "core/network.h"
 
 #include <algorithm>
+#include <map>
+#include <set>
 
 #include "base/error.h"
 #include "layers/registry.h"
@@ -78,14 +80,19 @@ Network::Network(const CfgFile& cfg, std::unique_ptr<Backend> backend)
   Rng rng(config_.seed);
   Shape shape = config_.input;
   std::vector<RingSpec> ring_specs;
+  // Rings may be declared after the layers that use them: every declared name, collected once.
+  std::set<std::string> ring_names;
+  std::map<std::string, size_t> ring_index;  // name -> its spec, to report a second declaration
+  for (const CfgSection& s : cfg.sections)
+    if (s.type == "ring") ring_names.insert(ring_section_name(s));
   for (size_t i = 1; i < cfg.sections.size(); ++i) {
     const CfgSection& s = cfg.sections[i];
     if (s.type == "ring") {
       ring_specs.push_back(parse_ring_section(cfg, s, config_.seed));
-      for (size_t r = 0; r + 1 < ring_specs.size(); ++r)
-        if (ring_specs[r].name == ring_specs.back().name)
-          fail(Status::ParseError, ring_specs.back().where + ": a second [ring] named '" + ring_specs.back().name +
-                                       "' (the first is at " + ring_specs[r].where + ")");
+      const auto first = ring_index.emplace(ring_specs.back().name, ring_specs.size() - 1);
+      if (!first.second)
+        fail(Status::ParseError, ring_specs.back().where + ": a second [ring] named '" + ring_specs.back().name +
+                                     "' (the first is at " + ring_specs[first.first->second].where + ")");
       continue;
     }
     const LayerKind* kind = find_layer_kind(s.type);
@@ -117,14 +124,8 @@ Network::Network(const CfgFile& cfg, std::unique_ptr<Backend> backend)
     layer->dontsave = o.get_int("dontsave", 0, 0, 1) != 0;
     layer->dontload = o.get_int("dontload", 0, 0, 1) != 0;
     layer->ring = o.get_string("ring", "");
-    if (!layer->ring.empty() &&
-        std::none_of(ring_specs.begin(), ring_specs.end(), [&](const RingSpec& r) { return r.name == layer->ring; })) {
-      // Rings may be declared after the layers that use them: look ahead.
-      bool later = false;
-      for (size_t j = i + 1; j < cfg.sections.size() && !later; ++j)
-        later = cfg.sections[j].type == "ring" && ring_section_name(cfg.sections[j]) == layer->ring;
-      if (!later) o.error("ring", "ring '" + layer->ring + "' is not declared by any [ring] section");
-    }
+    if (!layer->ring.empty() && !ring_names.count(layer->ring))
+      o.error("ring", "ring '" + layer->ring + "' is not declared by any [ring] section");
     if (layer->out.size() <= 0)
       fail(Status::ParseError, cfg.path + ":" + std::to_string(s.line) + ": [" + s.type + "] produces an empty output (" +
                                    layer->out.str() + ") from input " + shape.str());
@@ -132,10 +133,11 @@ Network::Network(const CfgFile& cfg, std::unique_ptr<Backend> backend)
     layers_.push_back(std::move(layer));
   }
   if (layers_.empty()) fail(Status::ParseError, cfg.path + ": the cfg has a [net] section but no layers");
+  std::map<std::string, std::vector<Layer*>> bound_to;  // ring name -> its layers, in order
+  for (auto& l : layers_)
+    if (!l->ring.empty()) bound_to[l->ring].push_back(l.get());
   for (const RingSpec& spec : ring_specs) {
-    std::vector<Layer*> bound;
-    for (auto& l : layers_)
-      if (l->ring == spec.name) bound.push_back(l.get());
+    const std::vector<Layer*>& bound = bound_to[spec.name];
     if (bound.empty())
       fail(Status::ParseError, spec.where + ": no layer uses ring '" + spec.name + "' (add ring=" + spec.name +
                                    " to a [convolutional] or [connected] section)");
@@ -187,13 +189,16 @@ void Network::share_deltas(int batch) {
     for (int src : layers_[size_t(j)]->delta_sources())
       first_writer[size_t(src)] = std::max(first_writer[size_t(src)], j);
   auto floats = [&](int k) { return int64_t(batch) * layers_[size_t(k)]->out.size(); };
+  // The layers whose deltas each backward step starts, in index order (one pass, not a scan of
+  // every layer per step: setup stays linear in the layer count).
+  std::vector<std::vector<int>> starts(size_t(n) + 1);
+  for (int k = 0; k < n; ++k) starts[size_t(first_writer[size_t(k)])].push_back(k);
   std::vector<int> owner(static_cast<size_t>(n), -1);
   std::vector<int64_t> capacity;  // per buffer
   std::vector<int> free_buffers;
   zero_before_.assign(size_t(n), {});
   for (int step = n; step >= 0; --step) {
-    for (int k = 0; k < n; ++k) {
-      if (first_writer[size_t(k)] != step) continue;
+    for (int k : starts[size_t(step)]) {
       // The smallest free buffer that fits; else the largest free one, grown; else a new one.
       int best = -1;
       for (int b : free_buffers)
