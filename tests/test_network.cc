@@ -1009,8 +1009,8 @@ BOOST_AUTO_TEST_CASE(route_channels_cannot_wrap) {
   for (int i = 1; i < 65537; ++i) route += ",0";
   rpg::Status status = rpg::Status::Ok;
   const std::string e = build_error(route + "\n", &status);
-  BOOST_TEST(e.find("<test>:10: route of 257 inputs") != std::string::npos, e);
-  BOOST_TEST(e.find("exceed the limit of 16777216") != std::string::npos, e);
+  BOOST_TEST(e.find("<test>:10: route of 16385 inputs") != std::string::npos, e);
+  BOOST_TEST(e.find("1073807360 channels exceed the limit of 1073741824") != std::string::npos, e);
   BOOST_TEST(int(status) == int(rpg::Status::ParseError));
 }
 

@@ -12,7 +12,7 @@ namespace rpg {
 // int sizes) and every buffer's byte count far from overflowing 64 bits; the memory estimate
 // (Network::set_batch) then refuses what does not fit in the memory available.
 constexpr int64_t kMaxSide = int64_t(1) << 16;        // width or height of an activation
-constexpr int64_t kMaxChannels = int64_t(1) << 24;    // channels of an activation
+constexpr int64_t kMaxChannels = int64_t(1) << 30;    // channels of an activation ([net] inputs=)
 constexpr int64_t kMaxImageFloats = INT32_MAX;         // c x h x w of one image's activation
 constexpr int64_t kMaxBatch = int64_t(1) << 20;        // images per pass
 constexpr int64_t kMaxLayerWeights = INT32_MAX;        // weights of one layer

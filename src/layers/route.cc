@@ -59,9 +59,9 @@ std::unique_ptr<Layer> make_route(const Options& o, BuildContext& ctx) {
                               " x " + std::to_string(out.h) + "; all inputs must have the same width and height");
     }
     channels += s.c;
-    if (channels > kMaxChannels)
-      o.error("layers", "route of " + std::to_string(l->sources.size() + 1) + " inputs: " +
-                            shape_problem(channels, out.h, out.w));
+    const std::string problem = shape_problem(channels, out.h, out.w);
+    if (!problem.empty())
+      o.error("layers", "route of " + std::to_string(l->sources.size() + 1) + " inputs: " + problem);
     l->sources.push_back(src);
     l->source_layers.push_back(ctx.previous[size_t(src)].get());
   }

@@ -42,7 +42,7 @@ static void shapes(void) {
   /* 65,537 x 65,536 channels wrapped to 65,536 in int: the network built, then overflowed. */
   FAILS(RPG_STATUS_PARSE_ERROR, rpg_network_create_from_text(text, NULL, &net));
   CHECK(net == NULL);
-  CHECK(contains(rpg_last_error(), "<text>:10: route of 257 inputs"));
+  CHECK(contains(rpg_last_error(), "<text>:10: route of 16385 inputs"));
   CHECK(contains(rpg_last_error(), "exceed the limit"));
   free(text);
 
