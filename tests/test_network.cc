@@ -1098,3 +1098,27 @@ BOOST_AUTO_TEST_CASE(a_failed_set_batch_changes_nothing) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(limits_info)
+
+// A network built for its summary (rpgnet info) has no per-batch buffers: its estimate is there,
+// and a pass is refused instead of writing into buffers that do not exist.
+BOOST_AUTO_TEST_CASE(a_network_without_batch_buffers_refuses_passes) {
+  const rpg::Network net(rpg::parse_cfg("[net]\nbatch=64\ninputs=1073741824\n[dropout]\n", "<test>"),
+                         std::make_unique<rpg::CpuBackend>(1), rpg::NetworkOptions{false});
+  BOOST_TEST(net.batch() == 0);
+  BOOST_TEST(net.memory_estimate(64).activations >= int64_t(64) * 4 * (int64_t(1) << 30));
+  rpg::Network small(rpg::parse_cfg(kLimitNet, "<test>"), std::make_unique<rpg::CpuBackend>(1),
+                     rpg::NetworkOptions{false});
+  std::vector<float> x(size_t(2 * small.input_size()), 0.f);
+  try {
+    small.predict(x.data());
+    BOOST_FAIL("predict ran without buffers");
+  } catch (const rpg::Error& e) {
+    BOOST_TEST(std::string(e.what()).find("call set_batch first") != std::string::npos, e.what());
+  }
+  small.set_batch(2);
+  BOOST_TEST(small.predict(x.data()).size() == size_t(2 * small.output_size()));
+}
+
+BOOST_AUTO_TEST_SUITE_END()

@@ -306,7 +306,13 @@ void Network::clear_gradients() {
   for (auto& r : rings_) be_->fill(r->grads.data(), r->grads.size(), 0.f);
 }
 
+void Network::need_batch() const {
+  if (batch_ < 1)
+    fail(Status::InvalidArgument, cfg_path_ + ": the network was built without per-batch buffers: call set_batch first");
+}
+
 double Network::forward(const float* input, bool train, const float* truth) {
+  need_batch();
   NetState s = state(train);
   const float* x = input;
   if (train) ++passes_;
@@ -325,6 +331,7 @@ double Network::forward(const float* input, bool train, const float* truth) {
 }
 
 void Network::backward(const float* input, float* input_delta) {
+  need_batch();
   NetState s = state(last_train_);
   for (size_t i = layers_.size(); i-- > 0;) {
     Layer& l = *layers_[i];
@@ -361,12 +368,14 @@ void Network::update(float lr) {
 }
 
 std::vector<float> Network::predict(const float* host_input, bool train) {
+  need_batch();
   input_.upload(host_input, int64_t(batch_) * input_size());
   forward(input_.data(), train);
   return layers_.back()->output.to_vector();
 }
 
 double Network::train_pass(const float* host_input, const float* host_truth) {
+  need_batch();
   input_.upload(host_input, int64_t(batch_) * input_size());
   truth_.upload(host_truth, int64_t(batch_) * output_size());
   double loss = forward(input_.data(), true, truth_.data());

@@ -119,6 +119,7 @@ class Network {
 
  private:
   NetState state(bool train);
+  void need_batch() const;  // InvalidArgument before the first set_batch
 
   NetConfig config_;
   std::string cfg_path_;
