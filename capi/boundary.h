@@ -72,6 +72,7 @@ struct rpg_network {
   int64_t max_updates = 0;  // the run length learning-rate policies see
   enum class Pass { None, Forward, ForwardTarget } last = Pass::None;
   std::string summary;      // rpg_network_summary's text
+  rpg_trainer* training = nullptr;  // the trainer whose rpg_trainer_run is using the network
 };
 
 struct rpg_export_options {
@@ -161,6 +162,9 @@ int32_t need_flag(int32_t v, const char* arg);
 // Network helpers shared by network.cc, export.cc and trainer.cc.
 // A backend on the handle's device with its thread count (a new handle: one CPU thread).
 std::unique_ptr<rpg::Backend> make_backend_for(const rpg_network& h);
+// Fails (INVALID_ARGUMENT, naming the trainer) while a rpg_trainer_run uses the network: the
+// calls that reallocate or replace its buffers or parameters are refused until the run returns.
+void need_not_training(const rpg_network& h);
 // Installs a freshly built network in the handle (buffers released first, counters reset).
 void install_network(rpg_network& h, std::unique_ptr<rpg::Network> net);
 

@@ -129,6 +129,7 @@ rpg_status rpg_network_create_from_export_buffer(const void* data, size_t size, 
 rpg_status rpg_network_load_export(rpg_network* net, const char* path) {
   return guard(__func__, [&] {
     rpg_network& h = handle(net, "net");
+    rpg_capi::need_not_training(h);
     rpg::load_export_into(*h.net, need_string(path, "path"));
     h.last = rpg_network::Pass::None;
   });

@@ -157,6 +157,11 @@ rpg_status rpg_network_create_from_text(const char* cfg_text, const char* overri
 
 void rpg_network_free(rpg_network* net) {
   if (!rpg_capi::freeable(net, __func__)) return;
+  if (net->training) {  // freed from a progress callback: refused, the run still needs it
+    rpg_capi::guard(__func__, [&] { rpg_capi::need_not_training(*net); });
+    rpg_capi::log(RPG_LOG_ERROR, std::string(__func__) + ": not freed: " + rpg_last_error());
+    return;
+  }
   net->magic = 0;
   delete net;
 }
@@ -186,6 +191,7 @@ rpg_status rpg_device_count(int32_t kind, int32_t* out) {
 rpg_status rpg_network_set_device(rpg_network* net, int32_t kind, int32_t index) {
   return guard(__func__, [&] {
     rpg_network& h = handle(net, "net");
+    rpg_capi::need_not_training(h);
     if (kind != RPG_DEVICE_CPU && kind != RPG_DEVICE_CUDA)
       invalid("kind is " + std::to_string(kind) + ", expected RPG_DEVICE_CPU (0) or RPG_DEVICE_CUDA (1)");
     if (index < 0) invalid("index is " + std::to_string(index) + ", expected >= 0");
@@ -222,6 +228,7 @@ rpg_status rpg_network_device(const rpg_network* net, int32_t* kind, int32_t* in
 rpg_status rpg_network_bind_ring(rpg_network* net, int32_t layer, const char* ring_name, double dof) {
   return guard(__func__, [&] {
     rpg_network& h = handle(net, "net");
+    rpg_capi::need_not_training(h);
     const std::string name = need_string(ring_name, "ring_name");
     const int32_t layers = int32_t(h.net->layers().size());
     if (layer < 0 || layer >= layers)
@@ -253,9 +260,10 @@ rpg_status rpg_network_bind_ring(rpg_network* net, int32_t layer, const char* ri
 rpg_status rpg_network_set_batch(rpg_network* net, int32_t batch) {
   return guard(__func__, [&] {
     rpg_network& h = handle(net, "net");
+    rpg_capi::need_not_training(h);
     if (batch < 1 || batch > (1 << 20)) invalid("batch is " + std::to_string(batch) + ", expected 1 .. 2^20");
+    h.net->set_batch(batch);  // a failure changes nothing, the last pass included
     h.last = rpg_network::Pass::None;
-    h.net->set_batch(batch);
   });
 }
 
@@ -436,6 +444,7 @@ rpg_status rpg_network_save_checkpoint(rpg_network* net, const char* path) {
 rpg_status rpg_network_load_checkpoint(rpg_network* net, const char* path) {
   return guard(__func__, [&] {
     rpg_network& h = handle(net, "net");
+    rpg_capi::need_not_training(h);
     const std::string p = need_string(path, "path");
     const rpg::TrainState s = rpg::load_checkpoint(*h.net, p);
     h.state = s;
@@ -454,6 +463,7 @@ rpg_status rpg_network_save_darknet_weights(rpg_network* net, const char* path) 
 rpg_status rpg_network_load_darknet_weights(rpg_network* net, const char* path) {
   return guard(__func__, [&] {
     rpg_network& h = handle(net, "net");
+    rpg_capi::need_not_training(h);
     const std::string p = need_string(path, "path");
     const int64_t seen = rpg::load_darknet_weights(*h.net, p);
     h.state = rpg::TrainState::after_darknet_weights(seen, h.net->config().batch);

@@ -177,8 +177,10 @@ RPG_API rpg_status rpg_generator_accumulate_gradient(rpg_generator* generator,
 /* Builds from a cfg file. overrides (nullable): lines "SECTION.KEY=VALUE" separated by '\n',
  * as the command's --set (SECTION: net, a layer index from 0, or ring.NAME). Parameters are
  * initialised from the cfg's seeds. *out: caller-owned, free with rpg_network_free.
- * Returns NOT_FOUND (no such file), PARSE_ERROR (invalid cfg, message file:line),
- * INVALID_ARGUMENT (bad override). */
+ * Returns NOT_FOUND (no such file, or not a regular file), PARSE_ERROR (invalid cfg, or a
+ * shape beyond the limits of the README's "Limits", message file:line), OUT_OF_MEMORY (the
+ * parameters or the cfg's batch would not fit in the memory available; the message names the
+ * layer), INVALID_ARGUMENT (bad override). */
 RPG_API rpg_status rpg_network_create(const char* cfg_path, const char* overrides,
                                       rpg_network** out);
 /* The same from cfg text (messages name the file "<text>"). */
@@ -209,7 +211,11 @@ RPG_API rpg_status rpg_network_device(const rpg_network* net, int32_t* kind, int
 RPG_API rpg_status rpg_network_bind_ring(rpg_network* net, int32_t layer, const char* ring_name,
                                          double dof);
 
-/* Images per pass (>= 1). Reallocates activations; forgets the last forward pass. */
+/* Images per pass (1 .. 2^20). Reallocates activations; forgets the last forward pass. The
+ * memory the new batch needs (activations, deltas, workspace) is estimated first and compared
+ * with the memory available: OUT_OF_MEMORY, naming the biggest layer, when it does not fit. The
+ * new buffers are allocated before the old ones are released, so any failure (OUT_OF_MEMORY,
+ * DEVICE_ERROR) changes nothing: the network keeps its batch and works as before. */
 RPG_API rpg_status rpg_network_set_batch(rpg_network* net, int32_t batch);
 RPG_API rpg_status rpg_network_batch(const rpg_network* net, int32_t* out);
 /* Floats per image at the input and at the output of the last layer. */
@@ -373,7 +379,12 @@ RPG_API rpg_status rpg_network_export_darknet(rpg_network* net, const rpg_export
 /* Called every report_every updates and at the last one, on the thread running
  * rpg_trainer_run: update count, length of the run, epochs done, loss per image of this update,
  * its moving average, learning rate, images per second. Return nonzero to stop: the run ends
- * after the next update, with a checkpoint. It must not free the trainer or its network. */
+ * after the next update, with a checkpoint. While the run lasts, the calls that would reallocate
+ * or replace the network under it are refused with INVALID_ARGUMENT and a message naming the
+ * running trainer: rpg_network_set_batch, _bind_ring, _set_device, _load_checkpoint,
+ * _load_darknet_weights, _load_export, rpg_trainer_evaluate and a second rpg_trainer_run on the
+ * network; rpg_network_free of the network and rpg_trainer_free of the trainer do nothing and log
+ * an error. Call them after rpg_trainer_run returns. */
 typedef int32_t (*rpg_progress_fn)(int64_t update, int64_t max_updates, double epoch, double loss,
                                    double avg_loss, float learning_rate, double images_per_second,
                                    void* user_data);

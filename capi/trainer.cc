@@ -24,6 +24,7 @@ struct rpg_trainer {
   rpg_progress_fn fn = nullptr;
   void* user = nullptr;
   std::atomic<bool> stop{false};
+  bool running = false;  // inside rpg_trainer_run (its callback must not free the trainer)
   mutable std::mutex mu;  // guards the two progress fields (polled from other threads)
   int64_t update = 0;
   double avg_loss = 0;
@@ -33,7 +34,31 @@ namespace {
 
 rpg::Network& network(rpg_trainer& t) { return *handle(t.net, "the trainer's network").net; }
 
+// Marks the network as used by a run for as long as the run lasts, however it ends.
+struct Training {
+  rpg_network& h;
+  rpg_trainer& t;
+  Training(rpg_network& net, rpg_trainer& trainer) : h(net), t(trainer) {
+    rpg_capi::need_not_training(h);
+    h.training = &t;
+    t.running = true;
+  }
+  ~Training() {
+    h.training = nullptr;
+    t.running = false;
+  }
+  Training(const Training&) = delete;
+  Training& operator=(const Training&) = delete;
+};
+
 }  // namespace
+
+void rpg_capi::need_not_training(const rpg_network& h) {
+  if (!h.training) return;
+  const rpg_trainer& t = *h.training;
+  invalid("the network is in use by rpg_trainer_run of trainer '" + t.options.name + "' (checkpoints in '" +
+          t.options.backup_dir + "'): call this after the run returns, not from its progress callback");
+}
 
 rpg_status rpg_trainer_create(rpg_network* net, const char* data_path, rpg_trainer** out) {
   return guard(__func__, [&] {
@@ -56,6 +81,10 @@ rpg_status rpg_trainer_create(rpg_network* net, const char* data_path, rpg_train
 
 void rpg_trainer_free(rpg_trainer* trainer) {
   if (!rpg_capi::freeable(trainer, __func__)) return;
+  if (trainer->running) {
+    rpg_capi::log(RPG_LOG_ERROR, std::string(__func__) + ": not freed: its rpg_trainer_run is running");
+    return;
+  }
   trainer->magic = 0;
   delete trainer;
 }
@@ -117,6 +146,7 @@ rpg_status rpg_trainer_run(rpg_trainer* trainer, int32_t* finished) {
   return guard(__func__, [&] {
     rpg_trainer& t = handle(trainer, "trainer");
     rpg_network& h = handle(t.net, "the trainer's network");
+    const Training training(h, t);  // refuses a second run on the network, from a callback
     rpg::TrainOptions o = t.options;
     o.stop = &t.stop;
     o.on_progress = [&t](const rpg::Progress& p) {
@@ -170,6 +200,7 @@ rpg_status rpg_trainer_evaluate(rpg_trainer* trainer, int32_t k, double* top1, d
   return guard(__func__, [&] {
     rpg_trainer& t = handle(trainer, "trainer");
     if (k < 1) invalid("k is " + std::to_string(k) + ", expected >= 1");
+    rpg_capi::need_not_training(handle(t.net, "the trainer's network"));  // evaluation resizes the batch
     rpg::Network& net = network(t);
     if (!t.valid) t.valid = rpg::open_classifier_set(t.data, "valid", net);
     const rpg::Evaluation e = rpg::evaluate(net, *t.valid, k);

@@ -192,6 +192,16 @@ void* CudaBackend::alloc(size_t bytes) {
   return p;
 }
 
+int64_t CudaBackend::memory_available() {
+  RPG_GUARD();
+  size_t free_bytes = 0, total = 0;
+  if (cudaMemGetInfo(&free_bytes, &total) != cudaSuccess) {
+    cudaGetLastError();
+    return -1;
+  }
+  return int64_t(free_bytes);
+}
+
 void CudaBackend::release(void* p) noexcept {
   if (!p) return;
   int current = -1;

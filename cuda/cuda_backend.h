@@ -48,6 +48,7 @@ class CudaBackend final : public Backend {
 
   void* alloc(size_t bytes) override;
   void release(void* p) noexcept override;
+  int64_t memory_available() override;  // cudaMemGetInfo's free bytes on this device
   void upload(void* dst, const void* host_src, size_t bytes) override;
   void download(void* host_dst, const void* src, size_t bytes) override;
 

@@ -291,7 +291,7 @@ BOOST_AUTO_TEST_CASE(idx_corrupt_files_are_rejected) {
   write_file(dir / "trailing", full + "x");
   expect_error(open(dir / "trailing", good_lab), {dir / "trailing", "bytes after"},
                Status::FormatError);
-  write_file(dir / "huge", be32(0x803) + be32(4000000) + be32(60000) + be32(60000) + "abc");
+  write_file(dir / "huge", be32(0x803) + be32(4000) + be32(1000) + be32(500) + "abc");
   expect_error(open(dir / "huge", good_lab), {dir / "huge", "truncated"}, Status::FormatError);
   expect_error(open(dir / "missing", good_lab), {dir / "missing"}, Status::NotFound);
   expect_error(open(good_img, good_lab, 0), {"no class names"}, Status::InvalidArgument);
@@ -661,4 +661,61 @@ BOOST_AUTO_TEST_CASE(fashion_mnist_test_set) {
   std::vector<float> x(64 * 28 * 28), truth(64 * 10);
   for (int k = 0; k < 3; ++k) loader.next(x.data(), truth.data(), nullptr);
   BOOST_TEST(std::accumulate(truth.begin(), truth.end(), 0.f) == 64.f);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Limits (issue 15): sizes announced by headers are checked before anything is decoded or read,
+// and files that are not regular files are refused instead of read without end or waited on.
+
+namespace {
+
+// A PNG that is only its signature and header chunk: what stbi_info reads.
+std::string png_header_only(uint32_t w, uint32_t h) {
+  std::string ihdr = "IHDR" + be32(w) + be32(h) + std::string("\x08\x00\x00\x00\x00", 5);
+  const uint32_t crc = uint32_t(crc32(0, reinterpret_cast<const Bytef*>(ihdr.data()), uInt(ihdr.size())));
+  return std::string("\x89PNG\r\n\x1a\n", 8) + be32(13) + ihdr + be32(crc);
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(images_beyond_the_size_limit_are_refused_from_their_header) {
+  TempDir dir;
+  // 16385 x 1: a real image, one pixel wider than the limit (it used to decode).
+  write_png(dir / "wide.png", rpg::kMaxImageSide + 1, 1, 1, std::vector<uint8_t>(rpg::kMaxImageSide + 1, 7));
+  expect_error([&] { rpg::load_image(dir / "wide.png", 1); },
+               {"wide.png", "16385 x 1 pixels, beyond the limit of 16384 pixels per side"}, Status::FormatError);
+  // 8193 x 8193 announced: 2^26 + 16385 pixels. Refused before decoding (the data are missing:
+  // before the limit, the message was stb_image's complaint about them).
+  write_file(dir / "big.png", png_header_only(8193, 8193));
+  expect_error([&] { rpg::load_image(dir / "big.png", 3, "list.txt:3: "); },
+               {"list.txt:3: ", "big.png", "8193 x 8193 pixels, beyond the limit", "67108864 pixels in all"},
+               Status::FormatError);
+  write_png(dir / "ok.png", 3, 2, 1, std::vector<uint8_t>(6, 9));
+  BOOST_TEST(rpg::load_image(dir / "ok.png", 1).w == 3);
+}
+
+BOOST_AUTO_TEST_CASE(idx_headers_beyond_the_limits_are_refused_before_reading) {
+  TempDir dir;
+  const std::string labels = dir / "lab";
+  write_file(labels, idx_labels(std::vector<uint8_t>(100, 0)));
+  // 100 images of 8192 x 8192: 6.7 GB announced by a 16-byte header (a gzipped file of zeros that
+  // size inflated until memory ran out).
+  write_gz(dir / "huge.gz", idx_images(100, 8192, 8192, {}));
+  expect_error([&] { rpg::open_idx_dataset(dir / "huge.gz", labels, 2, 1); },
+               {"huge.gz", "6710886400 bytes of pixels, beyond the limit of 2147483648"}, Status::FormatError);
+  write_file(dir / "wide", idx_images(1, 1, 20000, {}));
+  expect_error([&] { rpg::open_idx_dataset(dir / "wide", labels, 2, 1); },
+               {"implausible image size 1x20000", "16384 per side"}, Status::FormatError);
+}
+
+BOOST_AUTO_TEST_CASE(devices_and_fifos_are_not_read_as_files) {
+  TempDir dir;
+  const std::string fifo = dir / "fifo";
+  BOOST_TEST_REQUIRE(mkfifo(fifo.c_str(), 0600) == 0);
+  for (const std::string& path : {std::string("/dev/zero"), fifo}) {
+    // Before: /dev/zero was read without end, and opening the FIFO waited for a writer forever.
+    expect_error([&] { rpg::load_data_config(path); }, {path, "not a regular file"}, Status::NotFound);
+    expect_error([&] { rpg::load_image(path, 1); }, {path, "not a regular file"}, Status::NotFound);
+    expect_error([&] { rpg::open_idx_dataset(path, path, 2, 1); }, {path, "not a regular file"}, Status::NotFound);
+  }
 }

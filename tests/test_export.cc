@@ -117,6 +117,19 @@ void put_u32(std::string& b, size_t at, uint32_t v) { std::memcpy(&b[at], &v, 4)
 void put_u64(std::string& b, size_t at, uint64_t v) { std::memcpy(&b[at], &v, 8); }
 void fix_crc(std::string& b) { put_u32(b, b.size() - 4, rpg::crc32_of(b.data(), b.size() - 4)); }
 
+// The export with its embedded cfg replaced by `text` (compressed as the writer does, checksum
+// recomputed): a crafted file that passes every container check.
+std::string with_cfg_text(const std::string& file, const std::string& text) {
+  return with_section(file, "CFGZ", [&](std::string& p) {
+    uLongf n = compressBound(uLong(text.size()));
+    std::string z(n, '\0');
+    compress(reinterpret_cast<Bytef*>(&z[0]), &n, reinterpret_cast<const Bytef*>(text.data()), uLong(text.size()));
+    p.assign(8, '\0');
+    put_u64(p, 0, text.size());
+    p += z.substr(0, n);
+  });
+}
+
 // Offset of the fields after the ring name in a ring section.
 size_t ring_fields(const std::string& p) {
   uint32_t n;
@@ -504,15 +517,7 @@ BOOST_AUTO_TEST_CASE(structural_corruptions_have_messages) {
                   {"CFGZ"});
   expect_rejected(with_section(good, "CFGZ", [](std::string& p) { put_u64(p, 0, 20); }), "short cfg", {"corrupt"});
   expect_rejected(with_section(good, "CFGZ", [](std::string& p) { p[p.size() - 6] ^= 0x55; }), "zlib", {"corrupt"});
-  const std::string bogus = with_section(good, "CFGZ", [](std::string& p) {
-    const std::string text = std::string(kCfg) + "bogus_key=1\n";
-    uLongf n = compressBound(uLong(text.size()));
-    std::string z(n, '\0');
-    compress(reinterpret_cast<Bytef*>(&z[0]), &n, reinterpret_cast<const Bytef*>(text.data()), uLong(text.size()));
-    p.assign(8, '\0');
-    put_u64(p, 0, text.size());
-    p += z.substr(0, n);
-  });
+  const std::string bogus = with_cfg_text(good, std::string(kCfg) + "bogus_key=1\n");
   BOOST_CHECK_NO_THROW(rpg::describe_export(bogus, "bad.rpgm"));
   expect_error([&] { rpg::load_export_from_bytes(bogus, "bad.rpgm", cpu()); }, Status::FormatError,
                {"bad.rpgm", "embedded cfg", "bogus_key"}, "invalid embedded cfg");
@@ -570,6 +575,22 @@ BOOST_AUTO_TEST_CASE(structural_corruptions_have_messages) {
     w.add_section("META", "1234");
     expect_rejected(w.bytes(), "a checkpoint", {"no section 'EXPT'"});
   }
+}
+
+// Issue 15: a [route] of 65,537 references to a 65,536-filter layer wrapped its int channel count
+// to exactly 65,536, so an export of the one-reference route passed every check with that cfg
+// embedded, and predict then wrote 2^32 floats into a buffer of 65,536. The embedded cfg now goes
+// through the parser's shape limits.
+BOOST_AUTO_TEST_CASE(an_embedded_cfg_beyond_the_shape_limits_is_refused) {
+  const std::string head = "[net]\nwidth=1\nheight=1\nchannels=1\n[convolutional]\nfilters=65536\nsize=1\n"
+                           "activation=linear\n[route]\nlayers=0";
+  auto net = rpg_test::net_from_text(head + "\n");
+  std::string refs;
+  for (int i = 1; i < 65537; ++i) refs += ",0";
+  const std::string crafted = with_cfg_text(rpg::encode_export(*net, opts(32)), head + refs + "\n");
+  BOOST_CHECK_NO_THROW(rpg::describe_export(crafted, "crafted.rpgm"));
+  expect_error([&] { rpg::load_export_from_bytes(crafted, "crafted.rpgm", cpu()); }, Status::FormatError,
+               {"crafted.rpgm", "embedded cfg", ":10: route of 16385 inputs", "exceed the limit"}, "route wrap");
 }
 
 BOOST_AUTO_TEST_CASE(another_architecture_is_refused_naming_the_layer) {

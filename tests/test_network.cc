@@ -18,6 +18,7 @@
 #include "backend/activation.h"
 #include "backend/buffer.h"
 #include "backend/cpu_backend.h"
+#include "base/error.h"
 #include "cfg/cfg.h"
 #include "core/network.h"
 #include "testing.h"
@@ -844,7 +845,7 @@ BOOST_AUTO_TEST_CASE(every_activation_matches_reference) {
 
 BOOST_AUTO_TEST_SUITE_END()
 
-// Delta sharing (Network::share_deltas): two layers whose deltas are live at the same time in
+// Delta sharing (Network::plan_deltas): two layers whose deltas are live at the same time in
 // the backward pass never share memory, and the residual networks need far less delta memory
 // than one buffer per layer. Layer k's delta is live from the step of the last layer that writes
 // it (k + 1, or a later shortcut/route naming k) down to k's own step; the last layer's from the
@@ -955,6 +956,170 @@ BOOST_AUTO_TEST_CASE(every_cfg_loads_and_trains_one_pass) {
       }
     }
   }
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// ---------------------------------------------------------------------------------------------
+// Limits (issue 15): shapes checked in 64 bits at parse time, the memory estimate, and a failed
+// set_batch that changes nothing.
+
+namespace {
+
+// A CPU backend whose allocation number `fail_at` (counted from 0 since arming) throws
+// OutOfMemory, and whose available memory can be set: failures injected into one backend.
+class FaultyBackend : public rpg::CpuBackend {
+ public:
+  FaultyBackend() : rpg::CpuBackend(1) {}
+  int64_t fail_at = -1, allocations = 0, available = -1;
+  void* alloc(size_t bytes) override {
+    if (fail_at >= 0 && allocations++ == fail_at)
+      rpg::fail(rpg::Status::OutOfMemory, "injected failure allocating " + std::to_string(bytes) + " bytes");
+    return rpg::CpuBackend::alloc(bytes);
+  }
+  int64_t memory_available() override { return available >= 0 ? available : rpg::CpuBackend::memory_available(); }
+};
+
+// The error of building a network from cfg text, or "" when it builds.
+std::string build_error(const std::string& text, rpg::Status* status = nullptr) {
+  try {
+    rpg_test::net_from_text(text);
+  } catch (const rpg::Error& e) {
+    if (status) *status = e.status();
+    return e.what();
+  }
+  return "";
+}
+
+const char* kLimitNet =
+    "[net]\nbatch=2\nwidth=6\nheight=6\nchannels=2\n"
+    "[convolutional]\nfilters=4\nsize=3\npad=1\nbatch_normalize=1\nactivation=leaky\n"
+    "[maxpool]\nsize=2\nstride=2\n"
+    "[route]\nlayers=-1,-1\n"
+    "[connected]\noutput=3\nactivation=linear\n"
+    "[softmax]\n";
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(limits)
+
+BOOST_AUTO_TEST_CASE(route_channels_cannot_wrap) {
+  // 65,537 references to a 65,536-filter layer: 2^32 + 65,536 channels wrapped to 65,536 in int.
+  std::string route = "[net]\nwidth=1\nheight=1\nchannels=1\n[convolutional]\nfilters=65536\nsize=1\nactivation=linear\n"
+                      "[route]\nlayers=0";
+  for (int i = 1; i < 65537; ++i) route += ",0";
+  rpg::Status status = rpg::Status::Ok;
+  const std::string e = build_error(route + "\n", &status);
+  BOOST_TEST(e.find("<test>:10: route of 16385 inputs") != std::string::npos, e);
+  BOOST_TEST(e.find("1073807360 channels exceed the limit of 1073741824") != std::string::npos, e);
+  BOOST_TEST(int(status) == int(rpg::Status::ParseError));
+}
+
+BOOST_AUTO_TEST_CASE(upsample_chains_and_huge_layers_are_refused_at_their_line) {
+  const std::string net = "[net]\nwidth=256\nheight=256\nchannels=1\n";
+  std::string e = build_error(net + "[upsample]\nstride=64\n[upsample]\nstride=64\n");
+  BOOST_TEST(e.find("<test>:7: [upsample] output from input 16384 x 16384 x 1: 1048576 rows exceed") != std::string::npos, e);
+  e = build_error(net + "[upsample]\nstride=16\n[upsample]\nstride=16\n");  // 65536 x 65536: too many floats
+  BOOST_TEST(e.find("floats per image exceed the limit of 2147483647") != std::string::npos, e);
+  e = build_error("[net]\nwidth=65536\nheight=65536\nchannels=3\n[avgpool]\n");
+  BOOST_TEST(e.find("<test>:1: [net] input 65536 x 65536 x 3") != std::string::npos, e);
+  // 2^20 filters of 2^16 x 1024 x 1024 weights: the count overflows even int64 when multiplied naively.
+  e = build_error("[net]\nwidth=1024\nheight=1024\nchannels=65536\n[convolutional]\nfilters=1048576\nsize=1024\n");
+  BOOST_TEST(e.find("exceed the limit") != std::string::npos, e);
+  e = build_error("[net]\ninputs=1073741824\n[connected]\noutput=4\n");
+  BOOST_TEST(e.find("<test>:4: 4 outputs of 1073741824 inputs exceed the limit of 2147483647 weights") != std::string::npos, e);
+}
+
+BOOST_AUTO_TEST_CASE(parameters_beyond_the_memory_available_are_refused_before_allocation) {
+  auto be = std::make_unique<FaultyBackend>();
+  be->available = 1 << 20;  // 1 MiB
+  try {
+    rpg::Network net(rpg::parse_cfg("[net]\ninputs=65536\n[connected]\noutput=16\n", "<test>"), std::move(be));
+    BOOST_FAIL("a network of 8 MiB of parameters was built with 1 MiB available");
+  } catch (const rpg::Error& e) {
+    BOOST_TEST(int(e.status()) == int(rpg::Status::OutOfMemory));
+    BOOST_TEST(std::string(e.what()).find("<test>:3: [connected] layer 0 needs 8.00 MiB") != std::string::npos, e.what());
+  }
+}
+
+BOOST_AUTO_TEST_CASE(a_batch_beyond_the_memory_available_names_the_biggest_layer) {
+  auto owned = std::make_unique<FaultyBackend>();
+  FaultyBackend& be = *owned;
+  rpg::Network net(rpg::parse_cfg(kLimitNet, "<test>"), std::move(owned));
+  const rpg::MemoryEstimate m = net.memory_estimate(1000);
+  BOOST_TEST(m.biggest_layer == 0);  // the convolution: output, batch-norm x_hat, pre-activation
+  BOOST_TEST(m.activations > 1000 * 4 * 3 * 144);
+  be.available = m.batch_bytes() - 1;
+  try {
+    net.set_batch(1000);
+    BOOST_FAIL("set_batch(1000) ignored the memory estimate");
+  } catch (const rpg::Error& e) {
+    BOOST_TEST(int(e.status()) == int(rpg::Status::OutOfMemory));
+    BOOST_TEST(std::string(e.what()).find("the biggest layer is 0 [convolutional]") != std::string::npos, e.what());
+  }
+  BOOST_TEST(net.batch() == 2);
+  be.available = m.batch_bytes();
+  net.set_batch(1000);
+  BOOST_TEST(net.batch() == 1000);
+}
+
+// Every allocation of set_batch fails in turn: each failure leaves the network exactly as it was
+// (same batch, same loss and gradients on the same data). Before the fix, buffers were freed
+// before their replacements were allocated, and the next pass wrote through null pointers.
+BOOST_AUTO_TEST_CASE(a_failed_set_batch_changes_nothing) {
+  auto reference = rpg_test::net_from_text(kLimitNet);
+  const std::vector<float> x = rpg_test::random_vector(size_t(2 * reference->input_size()), 7);
+  std::vector<float> truth(size_t(2 * reference->output_size()), 0.f);
+  truth[0] = truth[size_t(reference->output_size()) + 1] = 1.f;
+  const double expected = reference->train_pass(x.data(), truth.data());
+  int failures = 0;
+  for (int64_t k = 0;; ++k) {
+    auto owned = std::make_unique<FaultyBackend>();
+    FaultyBackend& be = *owned;
+    rpg::Network net(rpg::parse_cfg(kLimitNet, "<test>"), std::move(owned));
+    be.fail_at = k;
+    be.allocations = 0;
+    try {
+      net.set_batch(7);
+      BOOST_TEST(be.allocations <= k, "allocation " << k << " was reached but did not fail");
+      break;  // every allocation of set_batch has been failed once
+    } catch (const rpg::Error& e) {
+      ++failures;
+      BOOST_TEST(int(e.status()) == int(rpg::Status::OutOfMemory));
+      BOOST_TEST(std::string(e.what()).find("<test>: ") == 0, e.what());
+    }
+    be.fail_at = -1;
+    BOOST_TEST(net.batch() == 2);
+    const double loss = net.train_pass(x.data(), truth.data());
+    BOOST_TEST(loss == expected, "after failing allocation " << k << ": loss " << loss << " instead of " << expected);
+    net.set_batch(7);  // and the network still resizes
+    BOOST_TEST(net.batch() == 7);
+  }
+  BOOST_TEST(failures >= 10, "set_batch made only " << failures << " allocations");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(limits_info)
+
+// A network built for its summary (rpgnet info) has no per-batch buffers: its estimate is there,
+// and a pass is refused instead of writing into buffers that do not exist.
+BOOST_AUTO_TEST_CASE(a_network_without_batch_buffers_refuses_passes) {
+  const rpg::Network net(rpg::parse_cfg("[net]\nbatch=64\ninputs=1073741824\n[dropout]\n", "<test>"),
+                         std::make_unique<rpg::CpuBackend>(1), rpg::NetworkOptions{false});
+  BOOST_TEST(net.batch() == 0);
+  BOOST_TEST(net.memory_estimate(64).activations >= int64_t(64) * 4 * (int64_t(1) << 30));
+  rpg::Network small(rpg::parse_cfg(kLimitNet, "<test>"), std::make_unique<rpg::CpuBackend>(1),
+                     rpg::NetworkOptions{false});
+  std::vector<float> x(size_t(2 * small.input_size()), 0.f);
+  try {
+    small.predict(x.data());
+    BOOST_FAIL("predict ran without buffers");
+  } catch (const rpg::Error& e) {
+    BOOST_TEST(std::string(e.what()).find("call set_batch first") != std::string::npos, e.what());
+  }
+  small.set_batch(2);
+  BOOST_TEST(small.predict(x.data()).size() == size_t(2 * small.output_size()));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

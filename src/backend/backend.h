@@ -49,6 +49,8 @@ class Backend {
   // Memory. alloc returns zeroed memory or throws Error(OutOfMemory / DeviceError).
   virtual void* alloc(size_t bytes) = 0;
   virtual void release(void* p) noexcept = 0;
+  // Bytes this backend can still allocate (the memory estimates compare with it); -1: unknown.
+  virtual int64_t memory_available() { return -1; }
   virtual void upload(void* dst, const void* host_src, size_t bytes) = 0;
   virtual void download(void* host_dst, const void* src, size_t bytes) = 0;
 

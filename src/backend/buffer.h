@@ -1,6 +1,9 @@
-// Backend memory from the host's side: Buffer<T> owns it, BufferRef<T> refers to it.
+// Backend memory from the host's side: Buffer<T> owns it, BufferRef<T> refers to it,
+// BufferStaging resizes a set of buffers all at once or not at all.
 #pragma once
 #include <cstdint>
+#include <functional>
+#include <memory>
 #include <utility>
 #include <vector>
 
@@ -79,6 +82,37 @@ class Buffer : public BufferRef<T> {
     std::swap(data_, o.data_);
     std::swap(n_, o.n_);
   }
+};
+
+// New sizes for a set of buffers, allocated before any of them changes: add() allocates the new
+// memory (an exception releases what was staged and changes nothing), commit() moves it all in
+// and cannot fail. Network::set_batch stages every layer's per-batch buffers this way, so that a
+// failed call (out of memory) leaves the network as it was. Constructed without a backend, it
+// only counts the bytes (the memory estimate).
+class BufferStaging {
+ public:
+  explicit BufferStaging(Backend* be) : be_(be) {}
+
+  template <typename T>
+  void add(Buffer<T>& target, int64_t n) {
+    bytes_ += n * int64_t(sizeof(T));
+    if (!be_ || target.size() == n) return;  // unchanged sizes keep their memory (and values)
+    auto staged = std::make_shared<Buffer<T>>(*be_, n);
+    held_.push_back(staged);
+    commits_.push_back([&target, staged]() noexcept { target = std::move(*staged); });
+  }
+  int64_t bytes() const { return bytes_; }  // everything added, staged or unchanged
+  void commit() noexcept {
+    for (auto& c : commits_) c();
+    commits_.clear();
+    held_.clear();
+  }
+
+ private:
+  Backend* be_;
+  int64_t bytes_ = 0;
+  std::vector<std::shared_ptr<void>> held_;
+  std::vector<std::function<void()>> commits_;
 };
 
 }  // namespace rpg

@@ -12,7 +12,8 @@
 
 namespace rpg {
 
-class CpuBackend final : public Backend {
+// Not final: tests override alloc and memory_available to inject failures into one backend.
+class CpuBackend : public Backend {
  public:
   explicit CpuBackend(int threads = 1);
   ~CpuBackend() override;
@@ -24,6 +25,7 @@ class CpuBackend final : public Backend {
 
   void* alloc(size_t bytes) override;
   void release(void* p) noexcept override;
+  int64_t memory_available() override;  // MemAvailable of /proc/meminfo
   void upload(void* dst, const void* host_src, size_t bytes) override;
   void download(void* host_dst, const void* src, size_t bytes) override;
 

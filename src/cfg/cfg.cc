@@ -1,18 +1,16 @@
 // Lexer and typed accessors for the cfg dialect (CFG.md).
 #include "cfg/cfg.h"
 
-#include <sys/stat.h>
-
 #include <algorithm>
 #include <cerrno>
 #include <climits>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
 #include <sstream>
 
 #include "base/error.h"
+#include "base/file.h"
 
 namespace rpg {
 
@@ -140,15 +138,7 @@ CfgFile parse_cfg(const std::string& text_in, const std::string& path) {
 }
 
 CfgFile load_cfg(const std::string& path) {
-  // A directory opens as an empty stream; without this check it would read as an empty cfg.
-  struct stat st;
-  if (stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode))
-    fail(Status::NotFound, "cannot open cfg file '" + path + "': " + std::strerror(EISDIR));
-  std::ifstream in(path, std::ios::binary);
-  if (!in) fail(Status::NotFound, "cannot open cfg file '" + path + "': " + std::strerror(errno));
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return parse_cfg(ss.str(), path);
+  return parse_cfg(read_regular_file(path, kMaxCfgBytes, "cfg file"), path);
 }
 
 void apply_override(CfgFile& cfg, const std::string& spec) {

@@ -21,6 +21,7 @@
 #include "data/data_config.h"
 #include "data/dataset.h"
 #include "data/image.h"
+#include "data/text_file.h"
 #include "io/checkpoint.h"
 #include "io/darknet_weights.h"
 #include "io/weights_file.h"
@@ -250,11 +251,9 @@ int predict(const Args& a) {
   if (looks_like_image(target)) {
     paths.push_back(target);
   } else {
-    std::ifstream in(target);
-    if (!in) throw rpg::Error(rpg::Status::NotFound, "cannot open '" + target + "': " + std::strerror(errno));
     std::string dir = target.find('/') == std::string::npos ? "" : target.substr(0, target.find_last_of('/') + 1);
-    for (std::string line; std::getline(in, line);) {
-      if (!line.empty() && line.back() == '\r') line.pop_back();
+    for (const rpg::TextLine& l : rpg::read_text_lines(target, "list file")) {  // regular files only, bounded
+      const std::string& line = l.text;
       if (line.empty()) continue;
       paths.push_back(line[0] == '/' ? line : dir + line);
     }

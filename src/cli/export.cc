@@ -26,7 +26,7 @@ int cmd_export(const Args& a) {
   const std::string& cfg_path = a.positional[0];
   const std::string& weights = a.positional[1];
   const rpg::CfgFile cfg = load_with_overrides(cfg_path, a.sets);
-  rpg::Network net(cfg, rpg::make_backend(a.gpu, a.threads));
+  rpg::Network net(cfg, rpg::make_backend(a.gpu, a.threads), rpg::NetworkOptions{false});
   net.set_batch(1);
   const uint64_t seen = uint64_t(rpg::load_any_weights(net, weights).seen);
 
@@ -58,10 +58,9 @@ int cmd_export(const Args& a) {
 int info_export(const Args& a, const std::string& path) {
   const rpg::ExportInfo info = rpg::describe_export(rpg::read_file(path), path);
   std::fputs(rpg::export_info_text(info).c_str(), stdout);
-  rpg::CfgFile cfg = rpg::parse_cfg(info.cfg_text, path + " (embedded cfg)");
-  rpg::apply_override(cfg, "net.batch=1");
-  rpg::apply_override(cfg, "net.subdivisions=1");
-  rpg::Network net(cfg, rpg::make_backend(a.gpu, a.threads));
+  const rpg::CfgFile cfg = rpg::parse_cfg(info.cfg_text, path + " (embedded cfg)");
+  // A summary needs shapes, not activations.
+  const rpg::Network net(cfg, rpg::make_backend(a.gpu, a.threads), rpg::NetworkOptions{false});
   std::printf("\nembedded cfg: input %s\n", net.input_shape().str().c_str());
   std::fputs(rpg::summary_table(net).c_str(), stdout);
   return 0;

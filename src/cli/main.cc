@@ -153,14 +153,16 @@ Args parse_args(int argc, char** argv, int first) {
 int cmd_info(const Args& a) {
   if (a.positional.size() != 1) throw UsageError{"info takes one cfg file"};
   if (rpg::is_export_file(a.positional[0])) return rpg_cli::info_export(a, a.positional[0]);
-  rpg::CfgFile cfg = load_with_overrides(a.positional[0], a.sets);
-  rpg::parse_net_section(cfg);  // report [net] errors (batch, subdivisions) before overriding them
-  // A summary needs shapes, not a batch: build at batch 1.
-  rpg::apply_override(cfg, "net.batch=1");
-  rpg::apply_override(cfg, "net.subdivisions=1");
-  rpg::Network net(cfg, rpg::make_backend(a.gpu, a.threads));
+  const rpg::CfgFile cfg = load_with_overrides(a.positional[0], a.sets);
+  // A summary needs shapes, not activations: no per-batch buffers, only their estimate.
+  const rpg::Network net(cfg, rpg::make_backend(a.gpu, a.threads), rpg::NetworkOptions{false});
   std::printf("%s: input %s\n", cfg.path.c_str(), net.input_shape().str().c_str());
   std::fputs(rpg::summary_table(net).c_str(), stdout);
+  const int batch = net.config().batch / net.config().subdivisions;
+  const rpg::MemoryEstimate m = net.memory_estimate(batch);
+  std::printf("memory at batch %d: parameters %s, activations %s, workspace %s\n", batch,
+              rpg::byte_size(m.parameters).c_str(), rpg::byte_size(m.activations).c_str(),
+              rpg::byte_size(m.workspace).c_str());
   return 0;
 }
 

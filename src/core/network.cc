@@ -2,6 +2,8 @@
 #include "core/network.h"
 
 #include <algorithm>
+#include <map>
+#include <set>
 
 #include "base/error.h"
 #include "layers/registry.h"
@@ -33,6 +35,9 @@ NetConfig parse_net_section(const CfgFile& cfg) {
   const int h = o.get_int("height", 0, 0, 1 << 16), w = o.get_int("width", 0, 0, 1 << 16);
   const int ch = o.get_int("channels", 0, 0, 1 << 16);
   if (h && w && ch) {
+    const std::string problem = shape_problem(ch, h, w);
+    if (!problem.empty()) o.error("", "[net] input " + std::to_string(w) + " x " + std::to_string(h) + " x " +
+                                          std::to_string(ch) + ": " + problem);
     c.input = {ch, h, w};
   } else if (o.has("inputs")) {
     c.input = {o.require_int("inputs", 1, 1 << 30), 1, 1};
@@ -75,19 +80,26 @@ NetConfig parse_net_section(const CfgFile& cfg) {
   return c;
 }
 
-Network::Network(const CfgFile& cfg, std::unique_ptr<Backend> backend)
+Network::Network(const CfgFile& cfg, std::unique_ptr<Backend> backend, NetworkOptions options)
     : config_(parse_net_section(cfg)), cfg_path_(cfg.path), cfg_(cfg), be_(std::move(backend)) {
   Rng rng(config_.seed);
   Shape shape = config_.input;
+  int64_t parameter_bytes = 0;
+  const int64_t memory_available = be_->memory_available();
   std::vector<RingSpec> ring_specs;
+  // Rings may be declared after the layers that use them: every declared name, collected once.
+  std::set<std::string> ring_names;
+  std::map<std::string, size_t> ring_index;  // name -> its spec, to report a second declaration
+  for (const CfgSection& s : cfg.sections)
+    if (s.type == "ring") ring_names.insert(ring_section_name(s));
   for (size_t i = 1; i < cfg.sections.size(); ++i) {
     const CfgSection& s = cfg.sections[i];
     if (s.type == "ring") {
       ring_specs.push_back(parse_ring_section(cfg, s, config_.seed));
-      for (size_t r = 0; r + 1 < ring_specs.size(); ++r)
-        if (ring_specs[r].name == ring_specs.back().name)
-          fail(Status::ParseError, ring_specs.back().where + ": a second [ring] named '" + ring_specs.back().name +
-                                       "' (the first is at " + ring_specs[r].where + ")");
+      const auto first = ring_index.emplace(ring_specs.back().name, ring_specs.size() - 1);
+      if (!first.second)
+        fail(Status::ParseError, ring_specs.back().where + ": a second [ring] named '" + ring_specs.back().name +
+                                     "' (the first is at " + ring_specs[first.first->second].where + ")");
       continue;
     }
     const LayerKind* kind = find_layer_kind(s.type);
@@ -110,8 +122,14 @@ Network::Network(const CfgFile& cfg, std::unique_ptr<Backend> backend)
     std::vector<std::string> keys = kind->keys;
     keys.insert(keys.end(), common_layer_keys().begin(), common_layer_keys().end());
     Options o(cfg, s, keys);
-    BuildContext ctx{*be_, rng, shape, int(layers_.size()), layers_};
-    std::unique_ptr<Layer> layer = kind->make(o, ctx);
+    BuildContext ctx{*be_, rng, shape, int(layers_.size()), layers_, parameter_bytes, memory_available};
+    std::unique_ptr<Layer> layer;
+    try {
+      layer = kind->make(o, ctx);
+    } catch (const Error& e) {
+      if (e.status() != Status::OutOfMemory || std::string(e.what()).rfind(o.where(), 0) == 0) throw;
+      fail(Status::OutOfMemory, o.where() + ": [" + s.type + "] layer " + std::to_string(layers_.size()) + ": " + e.what());
+    }
     layer->type = kind->name;
     layer->index = int(layers_.size());
     layer->lr_mult = o.get_float("learning_rate", 1.f, 0.f, 1e6f);
@@ -119,14 +137,10 @@ Network::Network(const CfgFile& cfg, std::unique_ptr<Backend> backend)
     layer->dontsave = o.get_int("dontsave", 0, 0, 1) != 0;
     layer->dontload = o.get_int("dontload", 0, 0, 1) != 0;
     layer->ring = o.get_string("ring", "");
-    if (!layer->ring.empty() &&
-        std::none_of(ring_specs.begin(), ring_specs.end(), [&](const RingSpec& r) { return r.name == layer->ring; })) {
-      // Rings may be declared after the layers that use them: look ahead.
-      bool later = false;
-      for (size_t j = i + 1; j < cfg.sections.size() && !later; ++j)
-        later = cfg.sections[j].type == "ring" && ring_section_name(cfg.sections[j]) == layer->ring;
-      if (!later) o.error("ring", "ring '" + layer->ring + "' is not declared by any [ring] section");
-    }
+    if (!layer->ring.empty() && !ring_names.count(layer->ring))
+      o.error("ring", "ring '" + layer->ring + "' is not declared by any [ring] section");
+    const std::string problem = shape_problem(layer->out.c, layer->out.h, layer->out.w);
+    if (!problem.empty()) o.error("", "[" + s.type + "] output from input " + shape.str() + ": " + problem);
     if (layer->out.size() <= 0)
       fail(Status::ParseError, cfg.path + ":" + std::to_string(s.line) + ": [" + s.type + "] produces an empty output (" +
                                    layer->out.str() + ") from input " + shape.str());
@@ -134,17 +148,18 @@ Network::Network(const CfgFile& cfg, std::unique_ptr<Backend> backend)
     layers_.push_back(std::move(layer));
   }
   if (layers_.empty()) fail(Status::ParseError, cfg.path + ": the cfg has a [net] section but no layers");
+  std::map<std::string, std::vector<Layer*>> bound_to;  // ring name -> its layers, in order
+  for (auto& l : layers_)
+    if (!l->ring.empty()) bound_to[l->ring].push_back(l.get());
   for (const RingSpec& spec : ring_specs) {
-    std::vector<Layer*> bound;
-    for (auto& l : layers_)
-      if (l->ring == spec.name) bound.push_back(l.get());
+    const std::vector<Layer*>& bound = bound_to[spec.name];
     if (bound.empty())
       fail(Status::ParseError, spec.where + ": no layer uses ring '" + spec.name + "' (add ring=" + spec.name +
                                    " to a [convolutional] or [connected] section)");
     rings_.push_back(std::make_unique<Ring>(*be_, spec, bound));
   }
   generate_weights();
-  set_batch(config_.batch / config_.subdivisions);
+  if (options.allocate_batch) set_batch(config_.batch / config_.subdivisions);
 }
 
 void Network::generate_weights() {
@@ -166,13 +181,67 @@ int64_t Network::generated_params() const {
 Network::~Network() = default;
 
 void Network::set_batch(int batch) {
-  if (batch < 1) fail(Status::InvalidArgument, "batch must be at least 1, got " + std::to_string(batch));
+  if (batch < 1 || batch > kMaxBatch)
+    fail(Status::InvalidArgument, "batch must be 1 .. " + std::to_string(kMaxBatch) + ", got " + std::to_string(batch));
   if (batch == batch_) return;
-  for (auto& l : layers_) l->allocate(*be_, batch);
-  share_deltas(batch);
-  input_.resize(*be_, int64_t(batch) * input_size());
-  truth_.resize(*be_, int64_t(batch) * output_size());
+  const MemoryEstimate need = memory_estimate(batch);
+  const int64_t available = be_->memory_available();
+  if (available >= 0 && need.batch_bytes() > available) {
+    const Layer& big = *layers_[size_t(need.biggest_layer)];
+    fail(Status::OutOfMemory, cfg_path_ + ": batch " + std::to_string(batch) + " needs " + byte_size(need.batch_bytes()) +
+                                  " (activations and deltas " + byte_size(need.activations) + ", workspace " +
+                                  byte_size(need.workspace) + ") but " + byte_size(available) +
+                                  " are available; the biggest layer is " + std::to_string(big.index) + " [" + big.type +
+                                  "] " + big.out.str() + " with " + byte_size(need.biggest_bytes));
+  }
+  // Every new buffer first; only then is anything replaced, so a failure changes nothing.
+  // An allocation failure names the file and what it was for.
+  auto allocating = [&](const std::string& what, const auto& allocate) {
+    try {
+      allocate();
+    } catch (const Error& e) {
+      if (e.status() != Status::OutOfMemory) throw;
+      fail(Status::OutOfMemory, cfg_path_ + ": " + what + " at batch " + std::to_string(batch) + ": " + e.what());
+    }
+  };
+  BufferStaging staging(be_.get());
+  for (auto& l : layers_)
+    allocating("layer " + std::to_string(l->index) + " [" + l->type + "]", [&] { l->allocate(staging, batch); });
+  allocating("the network's input and truth", [&] {
+    staging.add(input_, int64_t(batch) * input_size());
+    staging.add(truth_, int64_t(batch) * output_size());
+  });
+  DeltaPlan plan = plan_deltas(batch);
+  std::vector<Buffer<float>> pool(plan.capacity.size());
+  allocating("the layers' deltas", [&] {
+    for (size_t b = 0; b < pool.size(); ++b) pool[b].resize(*be_, plan.capacity[b]);
+  });
+  // Nothing below can fail.
+  staging.commit();
+  delta_pool_.swap(pool);
+  zero_before_.swap(plan.zero_before);
+  for (size_t k = 0; k < layers_.size(); ++k)
+    layers_[k]->delta = BufferRef<float>(*be_, delta_pool_[size_t(plan.owner[k])].data(),
+                                         int64_t(batch) * layers_[k]->out.size());
   batch_ = batch;
+}
+
+MemoryEstimate Network::memory_estimate(int batch) const {
+  MemoryEstimate m;
+  BufferStaging count(nullptr);
+  for (const auto& l : layers_) {
+    const int64_t before = count.bytes();
+    l->allocate(count, batch);
+    const int64_t bytes = count.bytes() - before;
+    if (bytes > m.biggest_bytes || m.biggest_layer < 0) m.biggest_bytes = bytes, m.biggest_layer = l->index;
+    m.workspace = std::max(m.workspace, l->workspace_bytes(batch, be_->threads()));  // shared scratch
+  }
+  int64_t deltas = 0;
+  for (int64_t c : plan_deltas(batch).capacity) deltas += c;
+  m.activations = count.bytes() + (deltas + int64_t(batch) * (input_size() + output_size())) * int64_t(sizeof(float));
+  for (const auto& l : layers_)
+    for (const Param& p : l->params()) m.parameters += 2 * p.value->size() * int64_t(sizeof(float));
+  return m;
 }
 
 // Layer k's delta is live during the backward steps from the first one that writes it (the
@@ -181,7 +250,7 @@ void Network::set_batch(int batch) {
 // are packed greedily in backward order into as few buffers as possible (best fit by size).
 // The saving is most of the deltas' memory: a plain chain needs two buffers, a residual network
 // a few more.
-void Network::share_deltas(int batch) {
+Network::DeltaPlan Network::plan_deltas(int batch) const {
   const int n = int(layers_.size());
   std::vector<int> first_writer(static_cast<size_t>(n));
   for (int k = 0; k < n; ++k) first_writer[size_t(k)] = k + 1 < n ? k + 1 : n;
@@ -189,13 +258,17 @@ void Network::share_deltas(int batch) {
     for (int src : layers_[size_t(j)]->delta_sources())
       first_writer[size_t(src)] = std::max(first_writer[size_t(src)], j);
   auto floats = [&](int k) { return int64_t(batch) * layers_[size_t(k)]->out.size(); };
-  std::vector<int> owner(static_cast<size_t>(n), -1);
-  std::vector<int64_t> capacity;  // per buffer
+  // The layers whose deltas each backward step starts, in index order (one pass, not a scan of
+  // every layer per step: setup stays linear in the layer count).
+  std::vector<std::vector<int>> starts(size_t(n) + 1);
+  for (int k = 0; k < n; ++k) starts[size_t(first_writer[size_t(k)])].push_back(k);
+  DeltaPlan plan;
+  plan.owner.assign(size_t(n), -1);
+  std::vector<int64_t>& capacity = plan.capacity;  // per buffer
   std::vector<int> free_buffers;
-  zero_before_.assign(size_t(n), {});
+  plan.zero_before.assign(size_t(n), {});
   for (int step = n; step >= 0; --step) {
-    for (int k = 0; k < n; ++k) {
-      if (first_writer[size_t(k)] != step) continue;
+    for (int k : starts[size_t(step)]) {
       // The smallest free buffer that fits; else the largest free one, grown; else a new one.
       int best = -1;
       for (int b : free_buffers)
@@ -210,16 +283,12 @@ void Network::share_deltas(int batch) {
         free_buffers.erase(std::find(free_buffers.begin(), free_buffers.end(), best));
       }
       capacity[size_t(best)] = std::max(capacity[size_t(best)], floats(k));
-      owner[size_t(k)] = best;
-      if (step < n) zero_before_[size_t(step)].push_back(k);
+      plan.owner[size_t(k)] = best;
+      if (step < n) plan.zero_before[size_t(step)].push_back(k);
     }
-    if (step < n) free_buffers.push_back(owner[size_t(step)]);
+    if (step < n) free_buffers.push_back(plan.owner[size_t(step)]);
   }
-  delta_pool_.clear();
-  delta_pool_.resize(capacity.size());
-  for (size_t b = 0; b < capacity.size(); ++b) delta_pool_[b].resize(*be_, capacity[b]);
-  for (int k = 0; k < n; ++k)
-    layers_[size_t(k)]->delta = BufferRef<float>(*be_, delta_pool_[size_t(owner[size_t(k)])].data(), floats(k));
+  return plan;
 }
 
 NetState Network::state(bool train) {
@@ -239,7 +308,13 @@ void Network::clear_gradients() {
   for (auto& r : rings_) be_->fill(r->grads.data(), r->grads.size(), 0.f);
 }
 
+void Network::need_batch() const {
+  if (batch_ < 1)
+    fail(Status::InvalidArgument, cfg_path_ + ": the network was built without per-batch buffers: call set_batch first");
+}
+
 double Network::forward(const float* input, bool train, const float* truth) {
+  need_batch();
   NetState s = state(train);
   const float* x = input;
   if (train) ++passes_;
@@ -258,6 +333,7 @@ double Network::forward(const float* input, bool train, const float* truth) {
 }
 
 void Network::backward(const float* input, float* input_delta) {
+  need_batch();
   NetState s = state(last_train_);
   for (size_t i = layers_.size(); i-- > 0;) {
     Layer& l = *layers_[i];
@@ -294,12 +370,14 @@ void Network::update(float lr) {
 }
 
 std::vector<float> Network::predict(const float* host_input, bool train) {
+  need_batch();
   input_.upload(host_input, int64_t(batch_) * input_size());
   forward(input_.data(), train);
   return layers_.back()->output.to_vector();
 }
 
 double Network::train_pass(const float* host_input, const float* host_truth) {
+  need_batch();
   input_.upload(host_input, int64_t(batch_) * input_size());
   truth_.upload(host_truth, int64_t(batch_) * output_size());
   double loss = forward(input_.data(), true, truth_.data());

@@ -37,11 +37,28 @@ struct NetConfig {
 
 NetConfig parse_net_section(const CfgFile& cfg);
 
+struct NetworkOptions {
+  // false: no per-batch buffers until set_batch (`rpgnet info` needs no activations).
+  bool allocate_batch = true;
+};
+
+// What a network needs in memory at one batch size, in bytes (Network::memory_estimate).
+struct MemoryEstimate {
+  int64_t parameters = 0;   // values and gradients (momentum shares the gradient buffer)
+  int64_t activations = 0;  // per-batch buffers: outputs, deltas, layer scratch, input and truth
+  int64_t workspace = 0;    // the backend's scratch (im2col), shared by the layers: the largest
+  int biggest_layer = -1;   // the layer with the most per-batch memory
+  int64_t biggest_bytes = 0;
+  int64_t batch_bytes() const { return activations + workspace; }
+};
+
 class Network {
  public:
-  // Builds every layer and allocates buffers for batch = config.batch / config.subdivisions.
-  // Throws Error(ParseError) naming file:line for any invalid section or key.
-  Network(const CfgFile& cfg, std::unique_ptr<Backend> backend);
+  // Builds every layer and allocates buffers for batch = config.batch / config.subdivisions
+  // (unless options say not to). Throws Error(ParseError) naming file:line for any invalid
+  // section or key or a shape beyond the limits of base/shape.h, Error(OutOfMemory) naming the
+  // file, line and layer when the parameters or the batch would not fit in the backend's memory.
+  Network(const CfgFile& cfg, std::unique_ptr<Backend> backend, NetworkOptions options = {});
   ~Network();
   Network(const Network&) = delete;
   Network& operator=(const Network&) = delete;
@@ -56,8 +73,12 @@ class Network {
   // Regenerates every ring-bound layer's weights (after ring values change outside update()).
   void generate_weights();
 
-  int batch() const { return batch_; }
+  int batch() const { return batch_; }  // 0 before the first set_batch (allocate_batch=false)
+  // Reallocates the per-batch buffers. The memory estimate is compared with what the backend has
+  // available first (Error(OutOfMemory) naming the biggest layer); then every new buffer is
+  // allocated before any old one is released, so a failed call changes nothing.
   void set_batch(int batch);
+  MemoryEstimate memory_estimate(int batch) const;
   Shape input_shape() const { return config_.input; }
   int64_t input_size() const { return config_.input.size(); }
   int64_t output_size() const { return layers_.back()->out.size(); }
@@ -98,6 +119,7 @@ class Network {
 
  private:
   NetState state(bool train);
+  void need_batch() const;  // InvalidArgument before the first set_batch
 
   NetConfig config_;
   std::string cfg_path_;
@@ -114,7 +136,12 @@ class Network {
   // zero_before_[j] lists the layers whose deltas backward() zeroes just before layer j's step.
   std::vector<Buffer<float>> delta_pool_;
   std::vector<std::vector<int>> zero_before_;
-  void share_deltas(int batch);
+  struct DeltaPlan {
+    std::vector<int> owner;          // per layer: its buffer in the pool
+    std::vector<int64_t> capacity;   // per buffer: floats
+    std::vector<std::vector<int>> zero_before;
+  };
+  DeltaPlan plan_deltas(int batch) const;
 };
 
 }  // namespace rpg

@@ -3,7 +3,6 @@
 
 #include <cerrno>
 #include <cstdlib>
-#include <fstream>
 #include <map>
 #include <sstream>
 #include <utility>
@@ -11,6 +10,7 @@
 
 #include "cfg/cfg.h"
 #include "base/error.h"
+#include "base/file.h"
 #include "data/text_file.h"
 
 namespace rpg {
@@ -132,11 +132,7 @@ DataConfig parse_data_config(const std::string& text_in, const std::string& path
 
 DataConfig load_data_config(const std::string& path) {
   require_readable_file(path, "cannot open .data file");
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  if (!in) fail(Status::NotFound, "cannot read .data file '" + path + "'");
-  return parse_data_config(ss.str(), path);
+  return parse_data_config(read_regular_file(path, kMaxCfgBytes, ".data file"), path);
 }
 
 }  // namespace rpg

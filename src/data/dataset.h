@@ -43,7 +43,10 @@ std::unique_ptr<Dataset> open_dataset(const std::string& source,
 // IDX images (magic 0x00000803: count, rows, cols) and labels (magic 0x00000801: count), each
 // gzip-compressed or plain. Every size is checked: a truncated file, trailing bytes, a wrong
 // magic, a count mismatch or a label >= classes is an Error naming the file. Grayscale data is
-// replicated into 3 planes when channels is 3.
+// replicated into 3 planes when channels is 3. The header's sizes are checked before anything is
+// read: images within load_image's limits (image.h), at most kMaxIdxBytes of pixels in all; the
+// data are then inflated chunk by chunk, never beyond what the header announced.
+constexpr int64_t kMaxIdxBytes = int64_t(1) << 31;  // 2 GiB of pixels
 std::unique_ptr<Dataset> open_idx_dataset(const std::string& images, const std::string& labels,
                                           int classes, int channels);
 

@@ -10,6 +10,7 @@
 
 #include "base/error.h"
 #include "data/dataset.h"
+#include "data/image.h"
 #include "data/text_file.h"
 
 namespace rpg {
@@ -17,7 +18,6 @@ namespace rpg {
 namespace {
 
 constexpr uint32_t kImagesMagic = 0x00000803, kLabelsMagic = 0x00000801;
-constexpr int kMaxSide = 1 << 16;
 
 [[noreturn]] void bad_file(const std::string& path, const std::string& problem) {
   fail(Status::FormatError, "IDX file '" + path + "': " + problem);
@@ -117,9 +117,15 @@ class IdxDataset : public Dataset {
       uint32_t n = in.read_u32("image count"), rows = in.read_u32("row count"),
                cols = in.read_u32("column count");
       if (n == 0) bad_file(images, "holds no images");
-      if (rows < 1 || rows > kMaxSide || cols < 1 || cols > kMaxSide)
-        bad_file(images,
-                 "implausible image size " + std::to_string(rows) + "x" + std::to_string(cols));
+      if (rows < 1 || rows > uint32_t(kMaxImageSide) || cols < 1 || cols > uint32_t(kMaxImageSide) ||
+          int64_t(rows) * cols > kMaxImagePixels)
+        bad_file(images, "implausible image size " + std::to_string(rows) + "x" + std::to_string(cols) +
+                             " (the limit is " + std::to_string(kMaxImageSide) + " per side and " +
+                             std::to_string(kMaxImagePixels) + " pixels)");
+      if (int64_t(n) * rows * cols > kMaxIdxBytes)  // at most 2^32 x 2^26: no overflow
+        bad_file(images, "the header announces " + std::to_string(n) + " images of " + std::to_string(rows) + "x" +
+                             std::to_string(cols) + ", " + std::to_string(int64_t(n) * rows * cols) +
+                             " bytes of pixels, beyond the limit of " + std::to_string(kMaxIdxBytes));
       n_ = n, h_ = int(rows), w_ = int(cols);
       pixels_ = in.read_body(uint64_t(n) * rows * cols, "pixels");
     }

@@ -7,21 +7,15 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
-#include <fstream>
-#include <sstream>
 
 #include "base/error.h"
+#include "base/file.h"
 
 namespace rpg {
 
 std::vector<TextLine> read_text_lines(const std::string& path, const std::string& what) {
   require_readable_file(path, "cannot open " + what);
-  std::ifstream in(path, std::ios::binary);
-  if (!in)
-    fail(Status::NotFound, "cannot open " + what + " '" + path + "': " + std::strerror(errno));
-  std::stringstream ss;
-  ss << in.rdbuf();
-  std::string text = ss.str();
+  std::string text = read_regular_file(path, kMaxListBytes, what);
   if (text.compare(0, 3, "\xEF\xBB\xBF") == 0) text.erase(0, 3);
   std::vector<TextLine> lines;
   size_t pos = 0;

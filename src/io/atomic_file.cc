@@ -11,6 +11,7 @@
 #include <utility>
 
 #include "base/error.h"
+#include "base/file.h"
 
 namespace rpg {
 
@@ -21,10 +22,6 @@ namespace {
                         : err == ENOMEM                 ? Status::OutOfMemory
                                                         : Status::InvalidArgument;
   fail(status, path + ": cannot " + what + ": " + std::strerror(err));
-}
-
-[[noreturn]] void fail_read(const std::string& path, const std::string& what, int err) {
-  fail(Status::NotFound, path + ": cannot " + what + ": " + std::strerror(err));
 }
 
 std::string folder_of(const std::string& path) {
@@ -106,25 +103,8 @@ void write_file_atomic(const std::string& path, const std::string& bytes) {
 }
 
 std::string read_file(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) fail_read(path, "open", errno);
-  TempFile file("", fd);  // only for closing
-  struct stat st;
-  if (::fstat(fd, &st) != 0) fail_read(path, "stat", errno);
-  if (S_ISDIR(st.st_mode)) fail_read(path, "read", EISDIR);
-  std::string out;
-  if (S_ISREG(st.st_mode) && st.st_size > 0) out.reserve(size_t(st.st_size));
-  char chunk[1 << 16];
-  for (;;) {
-    const ssize_t r = ::read(fd, chunk, sizeof chunk);
-    if (r < 0) {
-      if (errno == EINTR) continue;
-      fail_read(path, "read", errno);
-    }
-    if (r == 0) break;
-    out.append(chunk, size_t(r));
-  }
-  return out;
+  // Regular files only (a FIFO would hang, /dev/zero never end), at most kMaxModelBytes.
+  return read_regular_file(path, kMaxModelBytes, "file");
 }
 
 }  // namespace rpg

@@ -19,7 +19,8 @@ void write_file_atomic(const std::string& path, const std::string& bytes);
 std::string atomic_temp_path(const std::string& path);
 
 // The whole content of a file. Throws Error(NotFound) naming the path and strerror when it
-// cannot be opened or read (missing, a folder, no permission, I/O error).
+// cannot be opened or read (missing, a folder, no permission, I/O error) or is not a regular file
+// (a FIFO, a device), Error(FormatError) beyond kMaxModelBytes (base/file.h).
 std::string read_file(const std::string& path);
 
 }  // namespace rpg

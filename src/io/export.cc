@@ -300,6 +300,13 @@ std::string export_info_text(const ExportInfo& i) {
   return s;
 }
 
-bool is_export_file(const std::string& path) { return weights_file_kind(path) == WeightsKind::Export; }
+bool is_export_file(const std::string& path) {
+  try {
+    return weights_file_kind(path) == WeightsKind::Export;
+  } catch (const Error& e) {  // missing, a folder, a FIFO...: not an export (the caller says why)
+    if (e.status() != Status::NotFound) throw;
+    return false;
+  }
+}
 
 }  // namespace rpg

@@ -2,8 +2,8 @@
 #include "io/weights_file.h"
 
 #include <cstring>
-#include <fstream>
 
+#include "base/file.h"
 #include "io/atomic_file.h"
 #include "io/checkpoint.h"
 #include "io/container.h"
@@ -21,13 +21,12 @@ const char* weights_kind_name(WeightsKind kind) {
 }
 
 WeightsKind weights_file_kind(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  char head[20] = {0};
-  in.read(head, sizeof head);
-  const std::streamsize got = in.gcount();
-  if (got < 8 || std::memcmp(head, kContainerMagic, 8) != 0) return WeightsKind::Darknet;
+  // A FIFO or a device is refused here, before the loaders (which read regular files only).
+  const std::string head = read_file_prefix(path, 20, "weights file");
+  if (head.size() < 8 || std::memcmp(head.data(), kContainerMagic, 8) != 0) return WeightsKind::Darknet;
   // Container layout: magic (8), version (4), section count (4), then the first section's tag.
-  return got == 20 && std::memcmp(head + 16, "EXPT", 4) == 0 ? WeightsKind::Export : WeightsKind::Checkpoint;
+  return head.size() == 20 && std::memcmp(head.data() + 16, "EXPT", 4) == 0 ? WeightsKind::Export
+                                                                              : WeightsKind::Checkpoint;
 }
 
 LoadedWeights load_any_weights(Network& net, const std::string& path) {

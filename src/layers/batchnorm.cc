@@ -18,9 +18,9 @@ void BatchNorm::init(Backend& be, int channels) {
   be.fill(rolling_var.data(), channels, 1.f);
 }
 
-void BatchNorm::allocate(Backend& be, int batch, int64_t spatial) {
-  spatial_ = spatial;
-  x_hat_.resize(be, int64_t(batch) * channels_ * spatial);
+void BatchNorm::allocate(BufferStaging& s, int batch, int64_t spatial) {
+  spatial_ = spatial;  // the same for every batch
+  s.add(x_hat_, int64_t(batch) * channels_ * spatial);
 }
 
 void BatchNorm::forward(Backend& be, float* x, const Buffer<float>& biases, int batch, bool train, Act act) {

@@ -17,7 +17,7 @@ class BatchNorm {
   static BnEpsilon epsilon(bool train) { return train ? BnEpsilon(kTrainEps, 0.f) : BnEpsilon(0.f, kInferenceEps); }
 
   void init(Backend& be, int channels);
-  void allocate(Backend& be, int batch, int64_t spatial);
+  void allocate(BufferStaging& s, int batch, int64_t spatial);
   // x holds the pre-normalisation values; on return it holds y. `biases` is the layer's bias.
   // x = act(gamma x_hat + beta) in place (act: the layer's activation when it needs no
   // pre-activation copy, otherwise Linear and the layer activates).

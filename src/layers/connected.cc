@@ -18,10 +18,10 @@ class Connected final : public Layer {
   Buffer<float> weights, weight_grads, biases, bias_grads, preact;
   BatchNorm norm;
 
-  void allocate(Backend& be, int batch) override {
-    Layer::allocate(be, batch);
-    if (bn) norm.allocate(be, batch, 1);
-    if (act_needs_input(act)) preact.resize(be, int64_t(batch) * outputs);
+  void allocate(BufferStaging& s, int batch) override {
+    Layer::allocate(s, batch);
+    if (bn) norm.allocate(s, batch, 1);
+    if (act_needs_input(act)) s.add(preact, int64_t(batch) * outputs);
   }
 
   void forward(NetState& s) override {
@@ -83,6 +83,10 @@ std::unique_ptr<Layer> make_connected(const Options& o, BuildContext& ctx) {
   l->out = {l->outputs, 1, 1};
   Backend& be = ctx.be;
   const int64_t nw = int64_t(l->inputs) * l->outputs;
+  if (nw > kMaxLayerWeights)
+    o.error("output", std::to_string(l->outputs) + " outputs of " + std::to_string(l->inputs) +
+                          " inputs exceed the limit of " + std::to_string(kMaxLayerWeights) + " weights per layer");
+  reserve_parameters(o, ctx, l->num_params());
   l->weights.resize(be, nw);
   l->weight_grads.resize(be, nw);
   l->biases.resize(be, l->outputs);

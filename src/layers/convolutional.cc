@@ -1,6 +1,7 @@
 // [convolutional]: grouped 2-D convolution as im2col + GEMM per image and group, optional batch
 // normalisation, then the activation (the backend's conv ops do im2col + GEMM; a 1x1 stride-1
 // unpadded convolution skips im2col).
+#include <algorithm>
 #include <cmath>
 
 #include "cfg/cfg.h"
@@ -26,10 +27,15 @@ class Convolutional final : public Layer {
     return {in.c / groups, in.h, in.w, size, stride, padding, out.h, out.w};
   }
 
-  void allocate(Backend& be, int batch) override {
-    Layer::allocate(be, batch);
-    if (bn) norm.allocate(be, batch, out.spatial());
-    if (act_needs_input(act)) preact.resize(be, int64_t(batch) * out.size());
+  void allocate(BufferStaging& s, int batch) override {
+    Layer::allocate(s, batch);
+    if (bn) norm.allocate(s, batch, out.spatial());
+    if (act_needs_input(act)) s.add(preact, int64_t(batch) * out.size());
+  }
+  // The CPU backend's im2col matrices: one per thread working on an image.
+  int64_t workspace_bytes(int batch, int threads) const override {
+    const bool direct = size == 1 && stride == 1 && padding == 0;
+    return direct ? 0 : int64_t(std::min(batch, threads)) * k_per_group() * out.spatial() * int64_t(sizeof(float));
   }
 
   void forward(NetState& s) override {
@@ -100,6 +106,17 @@ std::unique_ptr<Layer> make_convolutional(const Options& o, BuildContext& ctx) {
     o.error("size", "kernel size " + std::to_string(l->size) + " is larger than the padded input " +
                         ctx.in.str());
   l->out = {l->filters, oh, ow};
+  // In 64 bits before anything is allocated: k_per_group is at most 2^24 x 2^20, so the product
+  // with filters could overflow even int64 without the first check.
+  if (l->k_per_group() > kMaxWorkspaceFloats || l->weight_count() > kMaxLayerWeights)
+    o.error("filters", std::to_string(l->filters) + " filters of " + std::to_string(ctx.in.c / l->groups) + " x " +
+                           std::to_string(l->size) + " x " + std::to_string(l->size) +
+                           " exceed the limit of " + std::to_string(kMaxLayerWeights) + " weights per layer");
+  if (l->k_per_group() * l->out.spatial() > kMaxWorkspaceFloats)
+    o.error("size", "the im2col matrix of " + std::to_string(l->k_per_group()) + " x " +
+                        std::to_string(l->out.spatial()) + " floats per image exceeds the limit of " +
+                        std::to_string(kMaxWorkspaceFloats));
+  reserve_parameters(o, ctx, l->num_params());
 
   Backend& be = ctx.be;
   l->weights.resize(be, l->weight_count());

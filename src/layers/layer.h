@@ -43,6 +43,8 @@ struct BuildContext {
   Shape in;                      // output shape of the previous layer (or the network input)
   int index;                     // this layer's index
   const std::vector<std::unique_ptr<Layer>>& previous;
+  int64_t& parameter_bytes;      // parameters (values and gradients) of the layers so far
+  int64_t memory_available;      // the backend's memory when the build started; -1: unknown
 };
 
 class Layer {
@@ -61,8 +63,11 @@ class Layer {
   // shared with layers whose deltas are not live at the same time (Network::set_batch).
   BufferRef<float> delta;
 
-  // (Re)allocates per-batch buffers. Subclasses extend it for their own.
-  virtual void allocate(Backend& be, int batch) { output.resize(be, int64_t(batch) * out.size()); }
+  // Stages the per-batch buffers for `batch` images (Network::set_batch commits them all at once,
+  // or none when one allocation fails). Subclasses extend it for their own.
+  virtual void allocate(BufferStaging& s, int batch) { s.add(output, int64_t(batch) * out.size()); }
+  // Scratch memory the backend may need for this layer's passes (an estimate, in bytes).
+  virtual int64_t workspace_bytes(int /*batch*/, int /*threads*/) const { return 0; }
   virtual void forward(NetState& s) = 0;
   // Accumulates into s.input_delta (when non-null) and into parameter gradients.
   virtual void backward(NetState& s) = 0;

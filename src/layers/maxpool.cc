@@ -1,5 +1,8 @@
 // [maxpool]: Darknet's max pooling (size defaults to stride, padding to size-1, windows start at
 // -padding/2).
+#include <cstdint>
+
+#include "base/error.h"
 #include "cfg/cfg.h"
 #include "layers/layer.h"
 #include "layers/registry.h"
@@ -16,9 +19,13 @@ class Maxpool final : public Layer {
   PoolGeometry geometry(int batch) const {
     return {batch, in.c, in.h, in.w, size, stride, padding, out.h, out.w};
   }
-  void allocate(Backend& be, int batch) override {
-    Layer::allocate(be, batch);
-    argmax.resize(be, int64_t(batch) * out.size());
+  void allocate(BufferStaging& s, int batch) override {
+    // The backends store each maximum's index in the whole batch's input as an int32.
+    if (int64_t(batch) * in.size() > INT32_MAX)
+      fail(Status::InvalidArgument, "layer " + std::to_string(index) + " [maxpool]: a batch of " + std::to_string(batch) +
+                                        " inputs of " + in.str() + " exceeds 2^31 - 1 floats, the most it can index");
+    Layer::allocate(s, batch);
+    s.add(argmax, int64_t(batch) * out.size());
   }
   void forward(NetState& s) override {
     s.be.maxpool_forward(geometry(s.batch), s.input, output.data(), argmax.data());

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 
+#include "base/error.h"
 #include "cfg/cfg.h"
 
 namespace rpg {
@@ -11,6 +12,16 @@ Act get_activation(const Options& o, const std::string& key, Act def) {
   int n;
   const char* const* names = act_names(&n);
   return Act(o.get_choice(key, std::vector<std::string>(names, names + n), int(def)));
+}
+
+void reserve_parameters(const Options& o, BuildContext& ctx, int64_t floats) {
+  ctx.parameter_bytes += 2 * floats * int64_t(sizeof(float));
+  if (ctx.memory_available >= 0 && ctx.parameter_bytes > ctx.memory_available)
+    fail(Status::OutOfMemory, o.where() + ": [" + o.section().type + "] layer " + std::to_string(ctx.index) + " needs " +
+                                  byte_size(2 * floats * int64_t(sizeof(float))) + " for " + std::to_string(floats) +
+                                  " parameters and their gradients; the network's parameters would reach " +
+                                  byte_size(ctx.parameter_bytes) + " with " + byte_size(ctx.memory_available) +
+                                  " of memory available");
 }
 
 const std::vector<LayerKind>& layer_kinds() {

@@ -44,6 +44,10 @@ Act get_activation(const Options& o, const std::string& key, Act def);
 
 // Resolves a Darknet layer reference (negative: relative to `index`; else absolute) and checks
 // it points at an earlier layer; errors name the key's file:line.
+// Called by a layer factory before it allocates `floats` parameters (a value and a gradient each):
+// fails with OutOfMemory at the section's file:line when the parameters of the network so far
+// would not fit in the memory the backend had available.
+void reserve_parameters(const Options& o, BuildContext& ctx, int64_t floats);
 int resolve_layer_ref(const Options& o, const std::string& key, int ref, int index);
 
 }  // namespace rpg

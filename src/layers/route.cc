@@ -46,6 +46,7 @@ std::unique_ptr<Layer> make_route(const Options& o, BuildContext& ctx) {
   l->in = ctx.in;
   if (!o.has("layers")) o.error("layers", "missing required key 'layers' in [route]");
   Shape out{0, 0, 0};
+  int64_t channels = 0;  // summed in 64 bits: 65,537 inputs of 65,536 channels must not wrap
   for (int ref : o.get_int_list("layers")) {
     const int src = resolve_layer_ref(o, "layers", ref, ctx.index);
     const Shape s = ctx.previous[size_t(src)]->out;
@@ -56,11 +57,15 @@ std::unique_ptr<Layer> make_route(const Options& o, BuildContext& ctx) {
         o.error("layers", "route joins layer " + std::to_string(src) + " of spatial size " + std::to_string(s.w) +
                               " x " + std::to_string(s.h) + " with inputs of size " + std::to_string(out.w) +
                               " x " + std::to_string(out.h) + "; all inputs must have the same width and height");
-      out.c += s.c;
     }
+    channels += s.c;
+    const std::string problem = shape_problem(channels, out.h, out.w);
+    if (!problem.empty())
+      o.error("layers", "route of " + std::to_string(l->sources.size() + 1) + " inputs: " + problem);
     l->sources.push_back(src);
     l->source_layers.push_back(ctx.previous[size_t(src)].get());
   }
+  out.c = int(channels);
   l->out = out;
   return l;
 }

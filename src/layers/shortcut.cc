@@ -17,9 +17,9 @@ class Shortcut final : public Layer {
   float alpha = 1, beta = 1;
   Buffer<float> preact;
 
-  void allocate(Backend& be, int batch) override {
-    Layer::allocate(be, batch);
-    if (act_needs_input(act)) preact.resize(be, int64_t(batch) * out.size());
+  void allocate(BufferStaging& s, int batch) override {
+    Layer::allocate(s, batch);
+    if (act_needs_input(act)) s.add(preact, int64_t(batch) * out.size());
   }
   void forward(NetState& s) override {
     Backend& be = s.be;

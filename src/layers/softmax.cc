@@ -14,10 +14,10 @@ class Softmax final : public Layer {
   float temperature = 1;
   Buffer<float> err, loss_grad;  // per-element loss and d loss / d input when it is the loss
 
-  void allocate(Backend& be, int batch) override {
-    Layer::allocate(be, batch);
-    err.resize(be, int64_t(batch) * in.size());
-    loss_grad.resize(be, int64_t(batch) * in.size());
+  void allocate(BufferStaging& s, int batch) override {
+    Layer::allocate(s, batch);
+    s.add(err, int64_t(batch) * in.size());
+    s.add(loss_grad, int64_t(batch) * in.size());
   }
   void forward(NetState& s) override {
     const int n = int(in.size());
