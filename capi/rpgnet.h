@@ -411,7 +411,7 @@ RPG_API rpg_status rpg_trainer_max_updates(const rpg_trainer* trainer, int64_t* 
  * before that update; a NaN in a tensor stops it before a checkpoint, which is never written
  * with one, so the last good checkpoint stays) and when the policy's learning rate is negative
  * or infinite. An image that cannot be decoded is skipped (replaced by the next one, reported
- * at warning level); after 100 distinct bad images the run writes a checkpoint and returns
+ * at warning level); beyond 100 distinct bad images the run writes a checkpoint and returns
  * FORMAT_ERROR naming the first. However it ends, rpg_network_update_count then counts the
  * updates the weights have had. */
 RPG_API rpg_status rpg_trainer_run(rpg_trainer* trainer, int32_t* finished);

@@ -199,7 +199,7 @@ check "SIGTERM: 'interrupted at update' on stdout" has_line "interrupted at upda
 check "SIGTERM: checkpoint loadable" loadable kill.data "$ckpt"
 # Every writer killed mid-write left its temporary file behind before issue 15; the restarted
 # runs remove them (their lock is free), so none remains once the last run has ended.
-strays=$(ls -A "$tmp/backup_kill" | grep rpgnet-tmp | tr '\n' ' ')
+strays=$(ls -A "$tmp/backup_kill" | grep tmp | tr '\n' ' ')
 check "no stray temporary file after the last run (${strays:-none})" [ -z "$strays" ]
 pid=
 
