@@ -138,7 +138,7 @@ install: lib
 # through pkg-config against a copy installed in $(BUILD)/install (test_ring also statically);
 # the sanitizer build links CAPI_SAN straight to build/san/librpgnet.so instead.
 CAPI_CFLAGS := -std=c99 -Wall -Wextra -Werror -pedantic $(OPT) -pthread
-CAPI_SAN    := test_errors test_files test_limits test_ring test_threads
+CAPI_SAN    := test_errors test_files test_limits test_reliability test_ring test_threads
 ifneq ($(SANITIZE),)
   CAPI_BIN  := $(CAPI_SAN:%=$(BUILD)/capi/%)
   CAPI_DEP   = $(SHARED)

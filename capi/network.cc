@@ -131,6 +131,9 @@ float policy_rate(const rpg_network& h) {
   return rpg::learning_rate(h.net->config(), h.state.iteration, h.max_updates);
 }
 
+// The policy's rate for the next update, refused when negative or not finite.
+float update_rate(const rpg_network& h) { return rpg::rate_for_update(*h.net, h.state.iteration, h.max_updates); }
+
 }  // namespace
 
 // ---- Creation, device, threads, batch ------------------------------------------------------
@@ -364,7 +367,7 @@ rpg_status rpg_network_backward_output_grad(rpg_network* net, const float* outpu
 rpg_status rpg_network_update(rpg_network* net) {
   return guard(__func__, [&] {
     rpg_network& h = handle(net, "net");
-    update(h, policy_rate(h));
+    update(h, update_rate(h));
   });
 }
 
@@ -411,7 +414,7 @@ rpg_status rpg_network_train_step(rpg_network* net, const float* input, int64_t 
              per_batch(h, h.net->output_size(), "output floats"));
     const double l = forward_target(h, input, target, true);
     backward(h, nullptr);
-    update(h, policy_rate(h));
+    update(h, update_rate(h));
     if (loss) *loss = l;
   });
 }

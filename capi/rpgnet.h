@@ -66,7 +66,9 @@ RPG_API const char* rpg_build_features(void);
 typedef int32_t rpg_status;
 #define RPG_STATUS_OK 0
 #define RPG_STATUS_INVALID_ARGUMENT (-1) /* bad pointer, size, value, or call order */
-#define RPG_STATUS_NOT_FOUND (-2)        /* a file or folder cannot be opened or created */
+#define RPG_STATUS_NOT_FOUND (-2)        /* a file or folder cannot be opened, created or written:
+                                          missing, no permission, read-only or full file system
+                                          (the message says which) */
 #define RPG_STATUS_PARSE_ERROR (-3)      /* a cfg or .data text is invalid (message: file:line) */
 #define RPG_STATUS_FORMAT_ERROR (-4)     /* a weights, checkpoint or export file is corrupt */
 #define RPG_STATUS_OUT_OF_MEMORY (-5)
@@ -271,16 +273,19 @@ RPG_API rpg_status rpg_network_predict(rpg_network* net, const float* input, int
                                        float* output, int64_t output_len);
 
 /* Checkpoints: every parameter, momentum, batch-norm statistic and counter, for an exact resume.
- * save writes atomically (NOT_FOUND: missing folder). load validates the whole file first and
- * leaves the network unchanged when it fails: NOT_FOUND, FORMAT_ERROR (corrupt or written for
- * another architecture). */
+ * save writes atomically (NOT_FOUND: the file cannot be written: missing folder, read-only or
+ * full file system; INVALID_ARGUMENT when a tensor holds a NaN or an infinity, naming the
+ * layer: nothing is written). load validates the whole file first and leaves the network
+ * unchanged when it fails: NOT_FOUND, FORMAT_ERROR (corrupt, written for another architecture,
+ * a NaN or infinity, a counter beyond 2^50). */
 RPG_API rpg_status rpg_network_save_checkpoint(rpg_network* net, const char* path);
 RPG_API rpg_status rpg_network_load_checkpoint(rpg_network* net, const char* path);
 /* Darknet .weights, byte-compatible with Darknet. save writes generated weights expanded: the
- * file belongs to the same cfg without rings (see rpg_network_export_darknet). load sets the
- * update count to seen / batch; NOT_FOUND, FORMAT_ERROR (bad header, a length this cfg does not
- * need), INVALID_ARGUMENT for a network with rings (a .weights file holds no ring: load a
- * checkpoint or an export). */
+ * file belongs to the same cfg without rings (see rpg_network_export_darknet); it refuses NaN
+ * and infinite values as checkpoints do. load sets the update count to seen / batch;
+ * NOT_FOUND, FORMAT_ERROR (bad header, a length this cfg does not need, a NaN or infinity),
+ * INVALID_ARGUMENT for a network with rings (a .weights file holds no ring: load a checkpoint
+ * or an export). */
 RPG_API rpg_status rpg_network_save_darknet_weights(rpg_network* net, const char* path);
 RPG_API rpg_status rpg_network_load_darknet_weights(rpg_network* net, const char* path);
 
@@ -343,7 +348,7 @@ RPG_API rpg_status rpg_export_options_set_prune_fraction(rpg_export_options* opt
 RPG_API rpg_status rpg_export_options_set_unshared_precision(rpg_export_options* options,
                                                              int32_t bits);
 
-/* Writes the export file atomically. NOT_FOUND (missing folder); INVALID_ARGUMENT for
+/* Writes the export file atomically. NOT_FOUND (cannot be written); INVALID_ARGUMENT for
  * non-finite parameters, or unshared values beyond float16's range at 16 bits. */
 RPG_API rpg_status rpg_network_export(rpg_network* net, const rpg_export_options* options,
                                       const char* path);
@@ -411,8 +416,15 @@ RPG_API rpg_status rpg_trainer_set_progress_callback(rpg_trainer* trainer, rpg_p
 RPG_API rpg_status rpg_trainer_max_updates(const rpg_trainer* trainer, int64_t* out);
 /* Trains from the network's update count (0, or where a loaded checkpoint stopped) until the end
  * of the run, the stop_at update, or a stop request. *finished (nullable): 1 when the schedule
- * ran to its end. Returns INVALID_ARGUMENT when training diverges (loss not finite),
- * FORMAT_ERROR for a corrupt image, NOT_FOUND when the backup folder cannot be created. */
+ * ran to its end. Before the first update the backup folder is checked (NOT_FOUND when it
+ * cannot be created or written: not a folder, read-only, full). Returns INVALID_ARGUMENT when
+ * training diverges ("training diverged at update N": a NaN or infinite loss stops the run
+ * before that update; a NaN in a tensor stops it before a checkpoint, which is never written
+ * with one, so the last good checkpoint stays) and when the policy's learning rate is negative
+ * or infinite. An image that cannot be decoded is skipped (replaced by the next one, reported
+ * at warning level); beyond 100 distinct bad images the run writes a checkpoint and returns
+ * FORMAT_ERROR naming the first. However it ends, rpg_network_update_count then counts the
+ * updates the weights have had. */
 RPG_API rpg_status rpg_trainer_run(rpg_trainer* trainer, int32_t* finished);
 /* Asks a running rpg_trainer_run to stop after its current update. Any thread; also before a
  * run (which then stops after one update). */

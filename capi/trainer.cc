@@ -164,19 +164,23 @@ rpg_status rpg_trainer_run(rpg_trainer* trainer, int32_t* finished) {
                        p.images_per_second, t.user) != 0)
         t.stop.store(true);
     };
+    o.on_warning = [](const std::string& message) { rpg_capi::log(RPG_LOG_WARNING, message); };
     rpg::Trainer run(*h.net, *t.train, o);
     h.max_updates = run.max_iterations();
     h.last = rpg_network::Pass::None;
-    struct ClearStop {  // a stop request ends one run only, however it ends
-      std::atomic<bool>& flag;
-      ~ClearStop() { flag.store(false); }
-    } clear{t.stop};
+    struct AfterRun {  // however the run ends (a failure too): the update count matches the
+                       // weights, and a stop request ends this run only
+      rpg_trainer& t;
+      rpg_network& h;
+      const rpg::Trainer& run;
+      ~AfterRun() {
+        h.state = run.state();
+        std::lock_guard<std::mutex> lock(t.mu);
+        t.update = h.state.iteration;
+        t.stop.store(false);
+      }
+    } after{t, h, run};
     const rpg::TrainResult r = run.run(h.state);
-    h.state = r.state;
-    {
-      std::lock_guard<std::mutex> lock(t.mu);
-      t.update = r.state.iteration;
-    }
     if (finished) *finished = r.finished ? 1 : 0;
   });
 }

@@ -636,6 +636,61 @@ BOOST_AUTO_TEST_CASE(loader_errors) {
   rpg::BatchLoader idle(many, loader_options(true));  // destroyed with both slots full
 }
 
+// Issue 15: a sample that cannot be decoded mid-epoch is replaced by the next readable one of the
+// epoch's order and reported (before, it ended the run); the batches stay reproducible.
+BOOST_AUTO_TEST_CASE(loader_skips_unreadable_samples_when_asked) {
+  FakeDataset broken(10, 3, 5);
+  rpg::LoaderOptions o = loader_options(false, 4);
+  o.skip_bad_samples = true;
+  rpg::BatchLoader loader(broken, o);
+  std::vector<float> x(4 * 16);
+  std::vector<int> labels(4);
+  loader.next(x.data(), nullptr, labels.data());
+  BOOST_TEST(loader.take_skipped().empty());
+  loader.next(x.data(), nullptr, labels.data());  // positions 4..7: sample 5 is broken
+  std::vector<int> got;
+  for (int b = 0; b < 4; ++b) got.push_back(sample_of(x[size_t(b) * 16]));
+  BOOST_TEST((got == std::vector<int>{4, 6, 6, 7}));  // 5 replaced by the next one, 6
+  BOOST_TEST(labels[1] == 0);                         // the label of sample 6, not of 5
+  const std::vector<rpg::SkippedSample> skipped = loader.take_skipped();
+  BOOST_TEST_REQUIRE(skipped.size() == 1u);
+  BOOST_TEST(skipped[0].position == 5);
+  BOOST_TEST(skipped[0].where == "fake #5");
+  BOOST_TEST(skipped[0].reason == "fake #5: broken");
+  BOOST_TEST(loader.take_skipped().empty());  // taken once
+  loader.seek(4);                             // the same batch again, the same replacement
+  loader.next(x.data(), nullptr, labels.data());
+  BOOST_TEST(sample_of(x[16]) == 6);
+  BOOST_TEST(loader.take_skipped().size() == 1u);
+
+  FakeDataset all_bad(1, 3, 0);
+  rpg::BatchLoader hopeless(all_bad, o);
+  expect_error([&] { hopeless.next(x.data(), nullptr, nullptr); },
+               {"no sample of the 1 in the data set can be read", "fake #0: broken"}, Status::FormatError);
+}
+
+// Issue 15: a PNG cut before its end had an empty reason ("cannot decode image 'x.png': ").
+BOOST_AUTO_TEST_CASE(truncated_png_errors_say_what_is_wrong) {
+  TempDir dir;
+  write_png(dir / "good.png", 16, 16, 1, std::vector<uint8_t>(256, 7));
+  std::ifstream in(dir / "good.png", std::ios::binary);
+  const std::string png((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  BOOST_TEST_REQUIRE(png.size() > 60u);
+  for (size_t cut : {png.size() - 12, png.size() / 2, size_t(40)}) {
+    const std::string path = dir / ("cut" + std::to_string(cut) + ".png");
+    write_file(path, png.substr(0, cut));
+    try {
+      rpg::load_image(path, 1);
+      BOOST_ERROR("no error for a PNG cut at " << cut << " of " << png.size() << " bytes");
+    } catch (const rpg::Error& e) {
+      const std::string m = e.what();
+      BOOST_TEST(int(e.status()) == int(Status::FormatError));
+      BOOST_TEST(m.find("'" + path + "': corrupt or truncated (stb_image: ") != std::string::npos, m);
+      BOOST_TEST(m.find("stb_image: )") == std::string::npos, m);  // never an empty reason
+    }
+  }
+}
+
 BOOST_AUTO_TEST_CASE(fashion_mnist_test_set) {
   const std::string dir = "/usr/share/datasets/fashion-mnist/";
   if (!rpg_test::is_dir(dir)) {

@@ -620,4 +620,14 @@ BOOST_AUTO_TEST_CASE(another_architecture_is_refused_naming_the_layer) {
                {"m.rpgm", "shape.cfg", "layer 4: softmax", "layer 4: dropout"}, "other layer type");
 }
 
+// Issue 15: the images-seen count of an export is bounded like every counter (before, any value
+// was accepted and became a negative int64 in load_any_weights).
+BOOST_AUTO_TEST_CASE(an_absurd_seen_count_is_rejected) {
+  auto net = trained_net();
+  const std::string good = rpg::encode_export(*net, opts(8), 1234);
+  BOOST_CHECK(rpg::describe_export(good, "ok.rpgm").seen == 1234u);
+  expect_rejected(with_section(good, "EXPT", [](std::string& p) { put_u64(p, 32, 1ull << 63); }), "huge seen",
+                  {"seen count 9223372036854775808"});
+}
+
 BOOST_AUTO_TEST_SUITE_END()

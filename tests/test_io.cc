@@ -2,10 +2,16 @@
 // must be rejected without touching the network), the rpgnet container (every truncation and
 // every flipped byte rejected), checkpoints (bit-exact restore) and atomic writes.
 #define BOOST_TEST_MODULE io
+#include <fcntl.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include <boost/test/unit_test.hpp>
 #include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <limits>
+#include <thread>
 #include <cstring>
 #include <filesystem>
 #include <functional>
@@ -21,6 +27,7 @@
 #include "testing.h"
 
 namespace fs = std::filesystem;
+using rpg::Buffer;
 using rpg::Network;
 using rpg::Status;
 
@@ -119,6 +126,23 @@ std::string weights_by_hand(Network& net, int32_t major, int32_t minor, int32_t 
     }
   }
   return b;
+}
+
+// Replaces the first occurrence of `from`'s bytes in b with `to`'s (same length).
+template <typename T>
+void patch_value(std::string& b, T from, T to) {
+  const std::string f(reinterpret_cast<const char*>(&from), sizeof from);
+  const size_t at = b.find(f);
+  BOOST_TEST_REQUIRE(at != std::string::npos);
+  std::memcpy(&b[at], &to, sizeof to);
+}
+
+// The first tensor of layer `index` gets `value` at element 0.
+void poke(Network& net, size_t index, float value) {
+  Buffer<float>* t = net.layers()[index]->weight_file_order()[0];
+  std::vector<float> v = t->to_vector();
+  v[0] = value;
+  t->upload(v);
 }
 
 }  // namespace
@@ -240,6 +264,41 @@ BOOST_AUTO_TEST_CASE(corrupt_files_are_rejected_and_leave_the_network_unchanged)
                {"4 bytes past the end of the weights this cfg needs: is it for another network?"});
   expect_error([&] { rpg::load_darknet_weights(*victim, dir.file("missing.weights")); },
                Status::NotFound, {dir.file("missing.weights")});
+  BOOST_CHECK(snapshot(*victim) == before);
+}
+
+// Issue 15: a diverged network is never written, and non-finite values or absurd counters in a
+// file are rejected, naming the layer (before the fix both were accepted).
+BOOST_AUTO_TEST_CASE(non_finite_values_are_never_written_nor_loaded) {
+  TempDir dir;
+  auto net = make_net(small_cfg());
+  randomize(*net, 3);
+  const std::string path = dir.file("w.weights");
+  rpg::save_darknet_weights(*net, path, 64);
+  const std::string good = rpg::read_file(path);
+  for (float bad : {std::nanf(""), std::numeric_limits<float>::infinity()}) {
+    poke(*net, 2, bad);  // the last connected layer's biases
+    expect_error([&] { rpg::save_darknet_weights(*net, path, 64); }, Status::InvalidArgument,
+                 {"layer 2 (connected)", std::isnan(bad) ? "nan" : "inf", path + " not written"});
+    BOOST_CHECK(rpg::read_file(path) == good);  // the good file stays
+  }
+  BOOST_CHECK(dir.entries() == std::vector<std::string>{"w.weights"});
+
+  auto victim = make_net(small_cfg(), "net.seed=9");
+  const auto before = snapshot(*victim);
+  randomize(*net, 3);
+  const float marker = net->layers()[2]->weight_file_order()[0]->to_vector()[0];
+  std::string b = rpg::encode_darknet_weights(*net, 64);
+  patch_value(b, marker, std::nanf(""));
+  expect_error([&] { rpg::load_darknet_weights_from_bytes(*victim, b, "nan.weights"); }, Status::FormatError,
+               {"nan.weights", "layer 2 (connected)", "nan at index 0"});
+  BOOST_CHECK(snapshot(*victim) == before);
+
+  // A seen count beyond kMaxTrainCount would overflow the loader position it becomes.
+  std::string huge = good;
+  put_u64(huge, 12, uint64_t(1) << 62);
+  expect_error([&] { rpg::load_darknet_weights_from_bytes(*victim, huge, "huge.weights"); }, Status::FormatError,
+               {"huge.weights", "seen count 4611686018427387904"});
   BOOST_CHECK(snapshot(*victim) == before);
 }
 
@@ -412,6 +471,61 @@ BOOST_AUTO_TEST_CASE(checkpoint_of_another_architecture_or_corrupt_is_rejected) 
   BOOST_CHECK(snapshot(*victim) == victim_before);
 }
 
+// Issue 15: a diverged network never replaces a good checkpoint; a crafted checkpoint with a NaN,
+// a huge loader position or a huge batch-norm counter is rejected naming what is wrong.
+BOOST_AUTO_TEST_CASE(non_finite_tensors_and_absurd_counters_are_refused) {
+  TempDir dir;
+  auto a = make_net(small_cfg());
+  train_steps(*a, 2, 7);
+  const std::string path = dir.file("a.ckpt");
+  rpg::save_checkpoint(*a, {2, 4, 777777, 0}, path);
+  const std::string good = rpg::read_file(path);
+  BOOST_CHECK(a->non_finite_tensor().empty());
+
+  poke(*a, 1, std::nanf(""));  // connected + BN: biases
+  BOOST_CHECK_EQUAL(a->non_finite_tensor(), "layer 1 (connected)");
+  expect_error([&] { rpg::save_checkpoint(*a, {3, 6, 8, 0}, path); }, Status::InvalidArgument,
+               {"save_checkpoint", "layer 1 (connected)", "nan", path + " not written"});
+  BOOST_CHECK(rpg::read_file(path) == good);
+  BOOST_CHECK(dir.entries() == std::vector<std::string>{"a.ckpt"});
+  auto momentum = make_net(small_cfg());
+  train_steps(*momentum, 1, 7);
+  Buffer<float>* g = momentum->layers()[0]->params()[0].grad;
+  std::vector<float> gv = g->to_vector();
+  gv[1] = -std::numeric_limits<float>::infinity();
+  g->upload(gv);
+  BOOST_CHECK_EQUAL(momentum->non_finite_tensor(), "layer 0 (convolutional), its momentum");
+  expect_error([&] { rpg::save_checkpoint(*momentum, {}, dir.file("m.ckpt")); }, Status::InvalidArgument,
+               {"layer 0 (convolutional), momentum 0", "-inf at index 1"});
+
+  auto victim = make_net(small_cfg(), "net.seed=5");
+  const auto before = snapshot(*victim);
+  auto b = make_net(small_cfg());
+  randomize(*b, 11);
+  const float marker = b->layers()[2]->weight_file_order()[1]->to_vector()[3];
+  std::string nan_file = rpg::encode_checkpoint(*b, {});
+  patch_value(nan_file, marker, std::numeric_limits<float>::infinity());
+  fix_crc(nan_file);
+  expect_error([&] { rpg::load_checkpoint_from_bytes(*victim, nan_file, "nan.ckpt"); }, Status::FormatError,
+               {"nan.ckpt", "section 'PARM'", "layer 2 (connected), tensor 1", "inf at index 3"});
+
+  std::string far = good;
+  patch_value(far, int64_t(777777), int64_t(1) << 62);
+  fix_crc(far);
+  expect_error([&] { rpg::load_checkpoint_from_bytes(*victim, far, "far.ckpt"); }, Status::FormatError,
+               {"far.ckpt", "section 'STAT'", "loader position 4611686018427387904"});
+
+  auto c = make_net(small_cfg());
+  for (const auto& l : c->layers())
+    if (int64_t* u = l->bn_updates()) *u = 987654321;
+  std::string counts = rpg::encode_checkpoint(*c, {});
+  patch_value(counts, int64_t(987654321), std::numeric_limits<int64_t>::max());
+  fix_crc(counts);
+  expect_error([&] { rpg::load_checkpoint_from_bytes(*victim, counts, "bn.ckpt"); }, Status::FormatError,
+               {"bn.ckpt", "section 'BNCT'", "batch-norm count of 9223372036854775807"});
+  BOOST_CHECK(snapshot(*victim) == before);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_SUITE(atomic_file)
@@ -433,12 +547,102 @@ BOOST_AUTO_TEST_CASE(failures_name_the_path_and_leave_nothing_behind) {
   expect_error([&] { rpg::write_file_atomic(missing, "x"); }, Status::NotFound,
                {missing, "No such file"});
   fs::create_directories(dir.path / "d" / "inner");
-  expect_error([&] { rpg::write_file_atomic(dir.file("d"), "x"); }, Status::InvalidArgument,
-               {dir.file("d")});
+  expect_error([&] { rpg::write_file_atomic(dir.file("d"), "x"); }, Status::NotFound,
+               {dir.file("d"), "Is a directory"});
   BOOST_CHECK(fs::is_directory(dir.path / "d" / "inner"));
   BOOST_CHECK(dir.entries() == std::vector<std::string>{"d"});
   expect_error([&] { rpg::read_file(dir.file("absent")); }, Status::NotFound, {dir.file("absent")});
   expect_error([&] { rpg::read_file(dir.file("d")); }, Status::NotFound, {dir.file("d")});
+}
+
+// Issue 15: writers of one path, in one process, used to share path.tmp.<pid>: a reader saw
+// truncated files and writers failed. Each write now has a temporary file of its own.
+BOOST_AUTO_TEST_CASE(concurrent_writers_of_one_path_never_show_a_partial_file) {
+  TempDir dir;
+  const std::string path = dir.file("model.ckpt");
+  // Content k: 'k' repeated, its length (20k..200k bytes) written at its start.
+  auto content = [](int k) {
+    std::string s(size_t(20000 * (1 + k % 10)), char('a' + k % 26));
+    const uint64_t n = s.size();
+    std::memcpy(&s[0], &n, 8);
+    return s;
+  };
+  rpg::write_file_atomic(path, content(0));
+  std::atomic<bool> done{false};
+  std::atomic<int> failures{0}, partial{0}, reads{0};
+  std::vector<std::thread> writers;
+  for (int w = 0; w < 4; ++w)
+    writers.emplace_back([&, w] {
+      for (int i = 0; i < 40; ++i) try {
+          rpg::write_file_atomic(path, content(w * 40 + i));
+        } catch (const rpg::Error&) {
+          ++failures;
+        }
+    });
+  std::thread reader([&] {
+    while (!done) {
+      const std::string s = rpg::read_file(path);
+      uint64_t n = 0;
+      if (s.size() >= 8) std::memcpy(&n, s.data(), 8);
+      if (s.size() < 8 || n != s.size() || s.find_first_not_of(s.back(), 8) != std::string::npos) ++partial;
+      ++reads;
+    }
+  });
+  for (auto& t : writers) t.join();
+  done = true;
+  reader.join();
+  BOOST_CHECK_EQUAL(failures.load(), 0);
+  BOOST_CHECK_EQUAL(partial.load(), 0);
+  BOOST_CHECK_GT(reads.load(), 0);
+  BOOST_CHECK(dir.entries() == std::vector<std::string>{"model.ckpt"});
+}
+
+// A writer killed mid-write (kill -9) leaves its temporary file; the next write of that path
+// removes it, but never a temporary a live writer holds (its lock), nor other files.
+BOOST_AUTO_TEST_CASE(stale_temporaries_of_dead_writers_are_removed) {
+  TempDir dir;
+  const std::string path = dir.file("m.ckpt"), prefix = rpg::atomic_temp_prefix(path);
+  BOOST_CHECK_EQUAL(prefix, path + ".rpgnet-tmp.");
+  rpg_test::write_file(prefix + "k9dead", "half a checkpoint");
+  rpg_test::write_file(prefix + "live01", "being written");
+  rpg_test::write_file(dir.file("other.ckpt.rpgnet-tmp.k9dead"), "another target's");
+  rpg_test::write_file(prefix + "notmine1", "not a name mkstemp makes");
+  const int fd = ::open((prefix + "live01").c_str(), O_RDONLY);
+  BOOST_TEST_REQUIRE(fd >= 0);
+  BOOST_TEST_REQUIRE(::flock(fd, LOCK_EX) == 0);  // as a live writer holds it
+  rpg::write_file_atomic(path, "new");
+  BOOST_CHECK(dir.entries() == (std::vector<std::string>{"m.ckpt", "m.ckpt.rpgnet-tmp.live01",
+                                                         "m.ckpt.rpgnet-tmp.notmine1",
+                                                         "other.ckpt.rpgnet-tmp.k9dead"}));
+  ::close(fd);  // the writer is gone
+  BOOST_CHECK_EQUAL(rpg::remove_stale_temporaries(path), 1);
+  BOOST_CHECK(dir.entries() == (std::vector<std::string>{"m.ckpt", "m.ckpt.rpgnet-tmp.notmine1",
+                                                         "other.ckpt.rpgnet-tmp.k9dead"}));
+  BOOST_CHECK(rpg::read_file(path) == "new");
+}
+
+// Issue 15: the backup folder is checked before training starts, not at the first checkpoint.
+BOOST_AUTO_TEST_CASE(writable_folder_check_names_the_problem) {
+  TempDir dir;
+  rpg::check_writable_folder(dir.file("new/backup"));  // created, with its parent
+  BOOST_CHECK(fs::is_directory(dir.path / "new" / "backup"));
+  BOOST_CHECK(fs::is_empty(dir.path / "new" / "backup"));  // the probe is gone
+  rpg_test::write_file(dir.file("file"), "x");
+  expect_error([&] { rpg::check_writable_folder(dir.file("file")); }, Status::NotFound,
+               {"'" + dir.file("file") + "' is not a folder"});
+  expect_error([&] { rpg::check_writable_folder(dir.file("file/sub")); }, Status::NotFound,
+               {"cannot create folder '" + dir.file("file/sub") + "'", "Not a directory"});
+  expect_error([&] { rpg::check_writable_folder(dir.file("new"), uint64_t(1) << 62); }, Status::NotFound,
+               {dir.file("new"), "no space left on device", "4611686018427387904"});
+  if (::geteuid() != 0) {  // root writes into read-only folders
+    fs::create_directories(dir.path / "ro");
+    fs::permissions(dir.path / "ro", fs::perms::owner_read | fs::perms::owner_exec);
+    expect_error([&] { rpg::check_writable_folder(dir.file("ro")); }, Status::NotFound,
+                 {dir.file("ro"), "not writable", "Permission denied"});
+    fs::permissions(dir.path / "ro", fs::perms::owner_all);
+  }
+  BOOST_CHECK(rpg::same_file(dir.file("file"), dir.file("new/../file")));
+  BOOST_CHECK(!rpg::same_file(dir.file("file"), dir.file("absent")));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -898,6 +898,30 @@ BOOST_AUTO_TEST_CASE(deltas_share_memory_only_when_not_live_together) {
   BOOST_TEST(shared * 3 <= per_layer, "delta memory " << shared << " floats of " << per_layer);
 }
 
+// Issue 15: the softmax loss clamped log(p) at log(1e-30), so NaN outputs gave a finite loss of
+// 69.08 per image and a diverged run was never noticed. A NaN output must give a NaN loss; a
+// probability of exactly 0 still gives the clamped, finite value. And non_finite_tensor names
+// the first layer holding a NaN or an infinity.
+BOOST_AUTO_TEST_CASE(nan_outputs_give_a_nan_loss) {
+  auto net = rpg_test::net_from_text("[net]\nbatch=2\ninputs=3\n[connected]\noutput=4\nactivation=linear\n[softmax]\n");
+  std::vector<float> x = {1, 2, 3, -1, 0, 1}, truth = {1, 0, 0, 0, 0, 0, 1, 0};
+  BOOST_TEST(std::isfinite(net->train_pass(x.data(), truth.data())));
+  BOOST_TEST(net->non_finite_tensor() == "");
+  rpg::Buffer<float>* bias = net->layers()[0]->weight_file_order()[0];
+  std::vector<float> b = bias->to_vector();
+  b[2] = std::numeric_limits<float>::quiet_NaN();
+  bias->upload(b);
+  BOOST_TEST(net->non_finite_tensor() == "layer 0 (connected)");
+  const double loss = net->train_pass(x.data(), truth.data());
+  BOOST_TEST(std::isnan(loss), "loss " << loss);
+  b[2] = 0;
+  b[0] = -1e30f;  // p(class 0) underflows to exactly 0 for the first image: clamped, finite
+  bias->upload(b);
+  const double clamped = net->train_pass(x.data(), truth.data());
+  BOOST_TEST(std::isfinite(clamped), "loss " << clamped);
+  BOOST_TEST(clamped > 69.0);
+}
+
 BOOST_AUTO_TEST_CASE(batch_of_five_equals_five_single_passes) {
   for (const char* text : {kConvNet, kUpsampleNet}) {
     std::unique_ptr<rpg::Network> net = rpg_test::net_from_text(text);

@@ -3,7 +3,11 @@
 #include <boost/test/unit_test.hpp>
 
 #include <cmath>
+#include <string>
+#include <utility>
 
+#include "base/error.h"
+#include "testing.h"
 #include "train/policy.h"
 
 using rpg::NetConfig;
@@ -78,4 +82,41 @@ BOOST_AUTO_TEST_CASE(run_length) {
   BOOST_TEST(rpg::total_iterations(c, 60000) == 1407);  // ceil(180000 / 128)
   c.epochs = 0;
   BOOST_TEST(rpg::total_iterations(c, 60000) == 0);
+}
+
+// Issue 15: a negative or infinite learning rate is an error, never a silent update: at cfg
+// parse time where the keys alone make it so, at the update where it depends on the update
+// number (policy=exp with gamma=1e30 reaches inf at the third update).
+BOOST_AUTO_TEST_CASE(negative_or_infinite_rates_are_errors) {
+  const std::string head = "[net]\nbatch=2\ninputs=3\nlearning_rate=0.01\n";
+  const std::string tail = "[connected]\noutput=2\n[softmax]\n";
+  const std::pair<std::string, std::string> bad[] = {
+      {"policy=steps\nsteps=10,20\nscales=0.1,-1\n", "rates.cfg:7: scales item 2 is -1"},
+      {"policy=steps\nsteps=10\nscales=1e39\n", "scales item 1 is inf"},
+      {"policy=step\nstep=10\nscale=-0.5\n", "rates.cfg:7: policy=step needs scale >= 0"},
+      {"policy=exp\ngamma=-2\n", "policy=exp needs gamma >= 0"},
+      {"policy=poly\npower=-1\n", "power must be >= 0"},
+      {"burn_in=10\npower=-4\n", "power must be >= 0"},
+  };
+  for (const auto& [keys, message] : bad) {
+    try {
+      rpg_test::net_from_text(head + keys + tail, 1, "rates.cfg");
+      BOOST_ERROR("no error for " << keys);
+    } catch (const rpg::Error& e) {
+      BOOST_TEST(int(e.status()) == int(rpg::Status::ParseError), keys);
+      BOOST_TEST(std::string(e.what()).find(message) != std::string::npos, e.what() << " lacks " << message);
+    }
+  }
+  auto net = rpg_test::net_from_text(head + "policy=exp\ngamma=1e30\n" + tail, 1, "exp.cfg");
+  BOOST_TEST(rpg::rate_for_update(*net, 0, 100) == 0.01f);
+  BOOST_TEST(rpg::rate_for_update(*net, 1, 100) == float(0.01 * 1e30));
+  try {
+    rpg::rate_for_update(*net, 2, 100);
+    BOOST_ERROR("no error for an infinite rate");
+  } catch (const rpg::Error& e) {
+    BOOST_TEST(int(e.status()) == int(rpg::Status::InvalidArgument));
+    BOOST_TEST(std::string(e.what()) ==
+               "exp.cfg: the learning rate of update 3 is inf (policy=exp); it must be finite and >= 0: change "
+               "learning_rate or the policy's keys");
+  }
 }

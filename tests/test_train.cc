@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "base/error.h"
 #include "base/random.h"
 #include "data/loader.h"
 #include "data/data_config.h"
@@ -586,6 +587,160 @@ BOOST_AUTO_TEST_CASE(results_do_not_depend_on_the_thread_count) {
   compare_runs(once1, resumed21, "stopped on 2 threads, resumed on 1");
   const Run resumed12 = stopped_and_resumed(*s.train, dir / "resumed12", 1, 2, nullptr);
   compare_runs(once1, resumed12, "stopped on 1 thread, resumed on 2");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// ---------------------------------------------------------------------------------------------
+// Issue 15: divergence, bad samples and an unwritable backup folder are found, reported and
+// never cost a good checkpoint.
+
+BOOST_AUTO_TEST_SUITE(reliability)
+
+namespace {
+
+const std::string kLinesCfg =
+    "[net]\nbatch=16\nsubdivisions=1\nwidth=12\nheight=12\nchannels=1\n"
+    "learning_rate=0.05\nmomentum=0.9\ndecay=0.0005\nmax_batches=40\nseed=5\nflip=0\n"
+    "[convolutional]\nfilters=8\nsize=3\nstride=1\npad=1\nactivation=leaky\n"
+    "[connected]\noutput=16\nactivation=leaky\n"
+    "[connected]\noutput=4\nactivation=linear\n"
+    "[softmax]\n";
+
+std::unique_ptr<rpg::Network> lines_net(const std::vector<std::string>& overrides) {
+  rpg::CfgFile cfg = rpg::parse_cfg(kLinesCfg, "lines.cfg");
+  for (const std::string& o : overrides) rpg::apply_override(cfg, o);
+  return std::make_unique<rpg::Network>(cfg, std::make_unique<rpg::CpuBackend>(1));
+}
+
+// Runs training and returns its error (status and message); fails the test when it succeeds.
+rpg::Error run_must_fail(rpg::Trainer& trainer, const rpg::TrainState& start = {}) {
+  try {
+    trainer.run(start);
+  } catch (const rpg::Error& e) {
+    return e;
+  }
+  BOOST_ERROR("the run did not fail");
+  return rpg::Error(rpg::Status::Ok, "");
+}
+
+}  // namespace
+
+// learning_rate=10 without burn-in (the issue's example) blows the weights up within a few
+// updates. Before the fix the NaN outputs gave a finite loss, the run went on to the end and
+// wrote NaN checkpoints and weights. Now it stops at the update where the loss or a tensor
+// stops being finite; the checkpoints it wrote before are good (loading rejects NaN) and the
+// state it reports is the update count of the weights.
+BOOST_AUTO_TEST_CASE(divergence_stops_the_run_and_keeps_the_last_good_checkpoint) {
+  TempDir dir;
+  Sets s = open_sets(write_idx_problem(dir, 200, 160, 12), 1);
+  auto net = lines_net({"net.learning_rate=10"});
+  BOOST_TEST_REQUIRE(net->config().learning_rate == 10.f);
+  rpg::TrainOptions o = quiet_options(s.config.backup, 1);
+  o.report_every = 1;
+  int64_t reported = 0;
+  o.on_progress = [&](const rpg::Progress& p) { reported = p.iteration; };
+  rpg::Trainer trainer(*net, *s.train, o);
+  const rpg::Error e = run_must_fail(trainer);
+  const std::string m = e.what();
+  BOOST_TEST_MESSAGE("diverged: " << m);
+  BOOST_TEST(int(e.status()) == int(rpg::Status::InvalidArgument));
+  BOOST_TEST(m.find("training diverged at update ") == 0, m);
+  BOOST_TEST(m.find("lower learning_rate (or raise burn_in) in lines.cfg") != std::string::npos, m);
+  const int64_t done = trainer.state().iteration;
+  BOOST_TEST(done == reported, "the failed run's state says " << done << " updates, progress said " << reported);
+  BOOST_TEST(done < 40);
+  BOOST_TEST(!fs::exists(s.config.backup + "/net.weights"));
+  const std::string ckpt = s.config.backup + "/net.ckpt";
+  if (done > 1) {
+    BOOST_TEST_REQUIRE(fs::exists(ckpt));
+    BOOST_TEST(m.find("the last good checkpoint, " + ckpt) != std::string::npos, m);
+    auto fresh = rpg_test::net_from_text(kLinesCfg, 1, "lines.cfg");
+    const rpg::TrainState kept = rpg::load_checkpoint(*fresh, ckpt);  // would reject a NaN
+    BOOST_TEST((kept.iteration == done || kept.iteration == done - 1), kept.iteration << " vs " << done);
+    BOOST_TEST(fresh->non_finite_tensor() == "");
+  }
+  std::vector<std::string> files;
+  for (const auto& f : fs::directory_iterator(s.config.backup)) files.push_back(f.path().filename().string());
+  BOOST_TEST(files.size() <= 1u, "stray files in the backup folder");
+
+  // An evaluation of the diverged network counts nothing as correct (before: top-1 100%).
+  BOOST_TEST_REQUIRE(net->non_finite_tensor() != "");
+  const rpg::Evaluation ev = rpg::evaluate(*net, *s.valid, 2);
+  BOOST_TEST(ev.top1 == 0.0);
+  BOOST_TEST(ev.topk == 0.0);
+  BOOST_TEST(std::isnan(ev.loss));
+}
+
+// policy=exp with gamma=1e30: the rate of update 3 is inf (before: it trained on with NaN
+// weights). The run stops before that update, which has not changed the weights.
+BOOST_AUTO_TEST_CASE(an_infinite_learning_rate_stops_the_run_before_its_update) {
+  TempDir dir;
+  Sets s = open_sets(write_idx_problem(dir, 100, 80, 12), 1);
+  auto net = lines_net({"net.policy=exp", "net.gamma=1e30", "net.learning_rate=0.001"});
+  rpg::Trainer trainer(*net, *s.train, quiet_options(s.config.backup, 1));
+  const rpg::Error e = run_must_fail(trainer);
+  BOOST_TEST(int(e.status()) == int(rpg::Status::InvalidArgument));
+  BOOST_TEST(std::string(e.what()).find("lines.cfg: the learning rate of update 3 is inf (policy=exp)") == 0, e.what());
+  BOOST_TEST(trainer.state().iteration == 2);
+}
+
+// The backup folder is checked before the first update (before: at the first checkpoint,
+// after 1000 updates by default).
+BOOST_AUTO_TEST_CASE(an_unwritable_backup_folder_is_found_before_training) {
+  TempDir dir;
+  Sets s = open_sets(write_idx_problem(dir, 100, 80, 12), 1);
+  auto net = rpg_test::net_from_text(kLinesCfg, 1, "lines.cfg");
+  write_file(dir / "not_a_folder", "x");
+  rpg::Trainer trainer(*net, *s.train, quiet_options(dir / "not_a_folder", 1000));
+  const rpg::Error e = run_must_fail(trainer);
+  BOOST_TEST(int(e.status()) == int(rpg::Status::NotFound));
+  BOOST_TEST(std::string(e.what()) == "'" + dir / "not_a_folder" + "' is not a folder");
+  BOOST_TEST(trainer.state().iteration == 0);
+  BOOST_TEST(net->passes() == 0u, "no pass ran");
+}
+
+// A list whose image is corrupted after the up-front check (a file cut short while training
+// runs): the sample is skipped, named in a warning and counted; the run completes. Beyond
+// max_bad_samples the run writes a checkpoint and stops naming the file (before: the run died
+// at the first bad image with no checkpoint).
+BOOST_AUTO_TEST_CASE(an_unreadable_image_is_skipped_and_reported) {
+  TempDir dir;
+  const std::string data = write_png_problem(dir, 40, 30);
+  Sets s = open_sets(data, 1);
+  const std::string bad = dir / "bars_v/img_4.png";
+  const std::string png = rpg::read_file(bad);
+  write_file(bad, png.substr(0, png.size() / 2));
+  const std::string cfg =
+      "[net]\nbatch=10\nwidth=16\nheight=16\nchannels=1\nlearning_rate=0.01\nmax_batches=6\nseed=3\n"
+      "[connected]\noutput=3\nactivation=linear\n[softmax]\n";
+  auto net = rpg_test::net_from_text(cfg, 1, "shapes.cfg");
+  rpg::TrainOptions o = quiet_options(dir / "backup");
+  std::vector<std::string> warnings;
+  o.on_warning = [&](const std::string& w) { warnings.push_back(w); };
+  rpg::Trainer trainer(*net, *s.train, o);
+  const rpg::TrainResult r = trainer.run({});
+  BOOST_TEST(r.finished);
+  BOOST_TEST(r.bad_samples == 1);
+  BOOST_TEST_REQUIRE(warnings.size() == 1u, "the bad image is reported once, though drawn each epoch");
+  BOOST_TEST(warnings[0].find("skipped an unreadable sample") == 0, warnings[0]);
+  BOOST_TEST(warnings[0].find("'" + bad + "': corrupt or truncated") != std::string::npos, warnings[0]);
+
+  auto again = rpg_test::net_from_text(cfg, 1, "shapes.cfg");
+  o.max_bad_samples = 0;
+  o.backup_dir = dir / "backup0";
+  rpg::Trainer strict(*again, *s.train, o);
+  const rpg::Error e = run_must_fail(strict);
+  const std::string m = e.what();
+  BOOST_TEST(int(e.status()) == int(rpg::Status::FormatError));
+  BOOST_TEST(m.find("1 training samples cannot be read (more than 0; the first: ") == 0, m);
+  BOOST_TEST(m.find(bad) != std::string::npos, m);
+  const int64_t at = strict.state().iteration;
+  BOOST_TEST(at >= 1);
+  BOOST_TEST(m.find("stopped at update " + std::to_string(at) + " with checkpoint " + dir / "backup0/net.ckpt") !=
+                 std::string::npos, m);
+  auto resumed = rpg_test::net_from_text(cfg, 1, "shapes.cfg");
+  BOOST_TEST(rpg::load_checkpoint(*resumed, dir / "backup0/net.ckpt").iteration == at);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

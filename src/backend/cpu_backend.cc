@@ -668,7 +668,10 @@ void CpuBackend::softmax_cross_entropy(const float* p, const float* truth, int b
     double mass = 0;
     for (int i = 0; i < per; ++i) mass += t[i];
     for (int i = 0; i < per; ++i) {
-      err[r * per + i] = t[i] != 0.f ? -t[i] * std::log(std::fmax(pr[i], 1e-30f)) : 0.f;
+      // The clamp keeps log(0) finite; a NaN stays NaN (fmax would turn it into 1e-30, a
+      // finite loss of 69.08 that would hide a diverged network).
+      const float q = std::isnan(pr[i]) ? pr[i] : std::fmax(pr[i], 1e-30f);
+      err[r * per + i] = t[i] != 0.f ? -t[i] * std::log(q) : 0.f;
       delta_in[r * per + i] += (pr[i] * float(mass) - t[i]) / temperature;
     }
   }

@@ -33,7 +33,7 @@ namespace rpg_cli {
 
 namespace {
 
-std::atomic<bool> g_stop{false};  // set by SIGINT/SIGTERM (command-line tool only, not the library)
+std::atomic<bool> g_stop{false};  // set by SIGINT/SIGTERM/SIGHUP (command-line tool only, not the library)
 
 void on_signal(int) {
   g_stop.store(true);
@@ -158,6 +158,7 @@ int train(const Args& a) {
   opt.bn_recalibrate = std::max<int64_t>(0, a.bn_recalibrate);
   ProgressPrinter printer(a.quiet);
   opt.on_progress = [&printer](const rpg::Progress& p) { printer(p); };
+  opt.on_warning = [](const std::string& message) { std::fprintf(stderr, "rpgnet: warning: %s\n", message.c_str()); };
   opt.stop = &g_stop;
   rpg::Trainer trainer(net, *train_set, opt);
 
@@ -173,12 +174,15 @@ int train(const Args& a) {
               where.c_str(), opt.backup_dir.c_str(), opt.name.c_str());
   std::fflush(stdout);
 
-  signal(SIGINT, on_signal);
-  signal(SIGTERM, on_signal);
+  // A closed terminal (SIGHUP) stops the run as Ctrl-C and SIGTERM do: with a checkpoint.
+  const int stop_signals[] = {SIGINT, SIGTERM, SIGHUP};
+  for (int sig : stop_signals) signal(sig, on_signal);
   rpg::TrainResult r = trainer.run(state);
-  signal(SIGINT, SIG_DFL);
-  signal(SIGTERM, SIG_DFL);
+  for (int sig : stop_signals) signal(sig, SIG_DFL);
   printer.finish();
+  if (r.bad_samples > 0)
+    std::fprintf(stderr, "rpgnet: warning: %lld unreadable training samples were skipped (listed above)\n",
+                 (long long)r.bad_samples);
   if (r.interrupted) {
     std::printf("interrupted at update %lld: checkpoint %s (resume with: rpgnet classifier train %s %s %s)\n",
                 (long long)r.state.iteration, r.checkpoint.c_str(), a.positional[1].c_str(), a.positional[2].c_str(),

@@ -4,6 +4,8 @@
 #include <cstring>
 #include <fstream>
 #include <memory>
+#include <string>
+#include <vector>
 
 #include "backend/factory.h"
 #include "cfg/cfg_text.h"
@@ -18,6 +20,25 @@
 
 namespace rpg_cli {
 
+namespace {
+
+// An output that is an input (the same name, or the same file through a link) would replace it:
+// `export X.ckpt -o X.ckpt --bits 4` would swap the training checkpoint for a lossy export.
+void refuse_overwriting_inputs(const std::vector<std::string>& outputs, const std::vector<std::string>& inputs) {
+  for (size_t i = 0; i < outputs.size(); ++i) {
+    if (outputs[i].empty()) continue;
+    for (const std::string& in : inputs)
+      if (outputs[i] == in || rpg::same_file(outputs[i], in))
+        throw UsageError{"export: the output '" + outputs[i] + "' is the input '" + in +
+                         "': refusing to overwrite it (write to another file)"};
+    for (size_t j = 0; j < i; ++j)
+      if (outputs[i] == outputs[j] || rpg::same_file(outputs[i], outputs[j]))
+        throw UsageError{"export: '" + outputs[i] + "' is given as two outputs"};
+  }
+}
+
+}  // namespace
+
 int cmd_export(const Args& a) {
   if (a.positional.size() != 2) throw UsageError{"export takes <cfg> <weights|checkpoint|rpgm> -o model.rpgm"};
   if (a.output.empty() && a.darknet.empty() && a.darknet_cfg.empty())
@@ -25,6 +46,7 @@ int cmd_export(const Args& a) {
   if (!((a.bits >= 2 && a.bits <= 16) || a.bits == 32)) throw UsageError{"--bits takes 2..16 or 32"};
   const std::string& cfg_path = a.positional[0];
   const std::string& weights = a.positional[1];
+  refuse_overwriting_inputs({a.output, a.darknet, a.darknet_cfg}, {cfg_path, weights});
   const rpg::CfgFile cfg = load_with_overrides(cfg_path, a.sets);
   rpg::Network net(cfg, rpg::make_backend(a.gpu, a.threads), rpg::NetworkOptions{false});
   net.set_batch(1);

@@ -2,6 +2,7 @@
 #include "core/network.h"
 
 #include <algorithm>
+#include <cmath>
 #include <map>
 #include <set>
 
@@ -19,6 +20,21 @@ const std::vector<std::string>& net_keys() {
       "max_batches", "epochs", "seed", "min_crop", "max_crop", "angle", "aspect", "hue",
       "saturation", "exposure", "center", "flip", "crop_padding"};
   return keys;
+}
+
+// The keys that scale the learning rate must keep it finite and >= 0 for every update where
+// that does not depend on the update number (policy=exp's gamma^n is checked at each update).
+void check_rate_keys(const NetConfig& c, const Options& o) {
+  for (size_t i = 0; i < c.scales.size(); ++i)
+    if (!std::isfinite(c.scales[i]) || c.scales[i] < 0)
+      o.error("scales", "scales item " + std::to_string(i + 1) + " is " + std::to_string(c.scales[i]) +
+                            ": learning-rate factors must be finite and >= 0");
+  if (c.policy == Policy::Step && c.scale < 0)
+    o.error("scale", "policy=step needs scale >= 0 (a negative factor makes the learning rate negative)");
+  if (c.policy == Policy::Exp && c.gamma < 0)
+    o.error("gamma", "policy=exp needs gamma >= 0 (a negative gamma makes the learning rate negative)");
+  if (c.power < 0 && (o.get_int("burn_in", 0, 0) > 0 || c.policy == Policy::Poly || c.policy == Policy::Random))
+    o.error("power", "power must be >= 0 with burn_in, policy=poly or policy=random (0 to a negative power is infinite)");
 }
 
 }  // namespace
@@ -61,6 +77,7 @@ NetConfig parse_net_section(const CfgFile& cfg) {
       o.error("scales", "policy=steps needs as many 'scales' (" + std::to_string(c.scales.size()) +
                             ") as 'steps' (" + std::to_string(c.steps.size()) + ")");
   }
+  check_rate_keys(c, o);
   c.burn_in = o.get_int("burn_in", 0, 0);
   c.max_batches = o.get_int("max_batches", 0, 0);
   c.epochs = o.get_int("epochs", 0, 0);
@@ -367,6 +384,25 @@ void Network::update(float lr) {
     r->apply_mask();  // pruned fine-tuning: frozen entries back to exactly 0
   }
   generate_weights();  // once per update, not per layer call or subdivision
+}
+
+std::string Network::non_finite_tensor() {
+  // A sum in double of finite floats is finite; a NaN or an infinity makes it NaN or infinite.
+  auto finite = [&](const Buffer<float>& b) { return std::isfinite(be_->sum(b.data(), b.size())); };
+  for (auto& l : layers_) {
+    const std::string name = "layer " + std::to_string(l->index) + " (" + l->type + ")";
+    for (const Buffer<float>* b : l->weight_file_order())
+      if (!finite(*b)) return name;
+    for (const Param& p : l->params()) {
+      if (!finite(*p.value)) return name;
+      if (!finite(*p.grad)) return name + ", its momentum";
+    }
+  }
+  for (auto& r : rings_) {
+    if (!finite(r->values)) return "ring '" + r->name() + "'";
+    if (!finite(r->grads)) return "ring '" + r->name() + "', its momentum";
+  }
+  return "";
 }
 
 std::vector<float> Network::predict(const float* host_input, bool train) {

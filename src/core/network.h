@@ -98,6 +98,11 @@ class Network {
   // Darknet's SGD step: lr is the current rate (policy applied by the caller); per-parameter
   // lr = lr * layer learning_rate / batch images, weight decay on weights only.
   void update(float lr);
+  // Where training has diverged: "" when every weight, bias, batch-norm statistic, momentum
+  // buffer and ring value is finite, else the first tensor holding a NaN or an infinity
+  // ("layer 3 (convolutional)", "ring 'global'"). One reduction per tensor on the backend:
+  // cheap next to an update, meant for before a checkpoint and at the end of a run.
+  std::string non_finite_tensor();
 
   // Host conveniences on internal input/truth buffers.
   // Inference (train=false; batch x output_size), or a training-mode forward pass without a

@@ -43,9 +43,10 @@ Image load_image(const std::string& path, int channels, const std::string& where
   std::unique_ptr<unsigned char, void (*)(void*)> pixels(
       stbi_load_from_file(file.get(), &w, &h, &n, channels), &stbi_image_free);
   if (!pixels) {
+    // stb_image's reasons are terse and sometimes empty (a PNG cut before its IEND chunk).
     const char* reason = stbi_failure_reason();
-    fail(Status::FormatError, where + "cannot decode image '" + path +
-                                  "': " + (reason ? reason : "unknown stb_image error"));
+    fail(Status::FormatError, where + "cannot decode image '" + path + "': corrupt or truncated (stb_image: " +
+                                  (reason && *reason ? reason : "no reason given") + ")");
   }
   if (w <= 0 || h <= 0) fail(Status::FormatError, where + "image '" + path + "' has no pixels");
   Image im(channels, h, w);

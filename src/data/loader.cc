@@ -89,19 +89,42 @@ const std::vector<uint32_t>& BatchLoader::order(int64_t epoch) {
   return order_;
 }
 
+size_t BatchLoader::readable_sample(int64_t p, Image& im, std::vector<SkippedSample>& skipped) {
+  const int64_t n = int64_t(data_.size());
+  const std::vector<uint32_t>& epoch = order(p / n);
+  if (!opt_.skip_bad_samples) {
+    const size_t i = epoch[size_t(p % n)];
+    im = data_.image(i);
+    return i;
+  }
+  for (int64_t k = 0; k < n; ++k) {
+    const size_t i = epoch[size_t((p + k) % n)];
+    try {
+      im = data_.image(i);
+      return i;
+    } catch (const Error& e) {
+      if (e.status() != Status::FormatError && e.status() != Status::NotFound) throw;
+      skipped.push_back({p, data_.describe(i), e.what()});
+    }
+  }
+  fail(Status::FormatError, "no sample of the " + std::to_string(n) +
+                                " in the data set can be read; the first: " + skipped.front().where + ": " +
+                                skipped.front().reason);
+}
+
 void BatchLoader::fill(Slot& slot, int64_t position) {
   const size_t per_image = size_t(opt_.channels) * opt_.height * opt_.width;
-  const int64_t n = int64_t(data_.size());
   std::fill(slot.truth.begin(), slot.truth.end(), 0.f);
+  slot.skipped.clear();
   for (int b = 0; b < opt_.batch && !stop_; ++b) {
     const int64_t p = position + b;
-    const size_t i = order(p / n)[size_t(p % n)];
+    Image im;
+    const size_t i = readable_sample(p, im, slot.skipped);
     const int label = data_.label(i);
     if (label < 0 || label >= opt_.classes)
       fail(Status::InvalidArgument,
            data_.describe(i) + ": label " + std::to_string(label) +
                " is out of range for classes=" + std::to_string(opt_.classes));
-    Image im = data_.image(i);
     Rng rng(derive_seed(opt_.seed, kAugmentTag, uint64_t(p)));
     try {
       make_input(im, opt_.aug, opt_.train, rng, opt_.width, opt_.height, opt_.channels,
@@ -158,6 +181,7 @@ void BatchLoader::next(float* x, float* truth, int* labels) {
   std::memcpy(x, slot->x.data(), slot->x.size() * sizeof(float));
   if (truth) std::memcpy(truth, slot->truth.data(), slot->truth.size() * sizeof(float));
   if (labels) std::copy(slot->labels.begin(), slot->labels.end(), labels);
+  skipped_.insert(skipped_.end(), slot->skipped.begin(), slot->skipped.end());
   position_ += opt_.batch;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -165,6 +189,12 @@ void BatchLoader::next(float* x, float* truth, int* labels) {
     take_index_ ^= 1;
   }
   cv_.notify_all();
+}
+
+std::vector<SkippedSample> BatchLoader::take_skipped() {
+  std::vector<SkippedSample> out;
+  out.swap(skipped_);
+  return out;
 }
 
 void BatchLoader::seek(int64_t position) {
@@ -176,6 +206,7 @@ void BatchLoader::seek(int64_t position) {
   }
   fill_index_ = take_index_ = 0;
   produce_at_ = position_ = position;
+  skipped_.clear();
   start();
 }
 

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <exception>
 #include <mutex>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -23,6 +24,17 @@ struct LoaderOptions {
   AugmentOptions aug;
   bool train = true;  // shuffle each epoch and augment; false: sequential, center crop
   uint64_t seed = 1;
+  // A sample whose image cannot be read or decoded (Error NotFound or FormatError) is replaced
+  // by the next readable sample of the same epoch's order and reported by take_skipped(),
+  // instead of failing the batch. Deterministic: the batches stay a pure function of the
+  // position (and of which files are bad).
+  bool skip_bad_samples = false;
+};
+
+// A sample skip_bad_samples replaced: where it is (Dataset::describe) and why.
+struct SkippedSample {
+  int64_t position = 0;  // the loader position it was drawn at
+  std::string where, reason;
 };
 
 class BatchLoader {
@@ -39,6 +51,10 @@ class BatchLoader {
   // until the batch is ready; rethrows an Error the worker met (a corrupt image, a label out
   // of range), and keeps rethrowing it until seek().
   void next(float* x, float* truth, int* labels);
+
+  // The samples replaced in the batches next() has handed out since the last call, in order
+  // (skip_bad_samples only); the list is then cleared.
+  std::vector<SkippedSample> take_skipped();
 
   // Images handed out so far. Position p is sample order_e[p mod N] of epoch e = p / N, where
   // order_e is a Fisher-Yates shuffle driven by a stream seeded from (seed, e) when training,
@@ -58,6 +74,7 @@ class BatchLoader {
   struct Slot {
     std::vector<float> x, truth;
     std::vector<int> labels;
+    std::vector<SkippedSample> skipped;
     int64_t position = 0;
     bool ready = false;
     std::exception_ptr error;
@@ -67,11 +84,15 @@ class BatchLoader {
   void stop();
   void work();
   void fill(Slot& slot, int64_t position);
+  // The sample drawn at position p and its image; with skip_bad_samples, the next readable
+  // sample of the epoch's order when that one cannot be read (recorded in `skipped`).
+  size_t readable_sample(int64_t p, Image& im, std::vector<SkippedSample>& skipped);
   const std::vector<uint32_t>& order(int64_t epoch);  // worker thread only
 
   const Dataset& data_;
   LoaderOptions opt_;
   int64_t position_ = 0;  // consumer side: images handed out
+  std::vector<SkippedSample> skipped_;  // consumer side: replaced samples not yet taken
 
   std::mutex mu_;
   std::condition_variable cv_;

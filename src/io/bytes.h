@@ -1,6 +1,7 @@
 // Little-endian encoding of integers and float arrays for the file formats in src/io, whatever
 // the host's byte order, and a bounds-checked cursor for decoding them.
 #pragma once
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <string>
@@ -115,6 +116,18 @@ class ByteReader {
   std::string where_;
   size_t pos_, end_;
 };
+
+// Rejects non-finite floats (NaN, infinity), which no weights file may hold: throws
+// Error(status, "<what> holds <value> at index <i>") for the first one.
+inline void require_finite(const float* v, size_t n, Status status, const std::string& what) {
+  for (size_t i = 0; i < n; ++i)
+    if (!std::isfinite(v[i]))
+      fail(status, what + " holds " + (std::isnan(v[i]) ? "nan" : v[i] > 0 ? "inf" : "-inf") + " at index " +
+                       std::to_string(i));
+}
+inline void require_finite(const std::vector<float>& v, Status status, const std::string& what) {
+  require_finite(v.data(), v.size(), status, what);
+}
 
 }  // namespace io
 }  // namespace rpg

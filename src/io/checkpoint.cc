@@ -161,43 +161,52 @@ void check_size(const std::string& payload, size_t expected, const std::string& 
                                   std::to_string(expected));
 }
 
+// A tensor of a section and whose it is ("layer 3 (convolutional), tensor 2", "ring 'r'").
+struct Tensor {
+  Buffer<float>* buffer;
+  std::string owner;
+};
+
 // Every tensor of a section, in order, with its host copy.
 struct HostTensors {
-  std::vector<Buffer<float>*> buffers;
+  std::vector<Tensor> tensors;
   std::vector<std::vector<float>> values;
 };
 
-HostTensors decode_floats(const std::vector<Buffer<float>*>& buffers, const std::string& payload,
+// Non-finite values are rejected: a checkpoint never holds them (save refuses to write them).
+HostTensors decode_floats(const std::vector<Tensor>& tensors, const std::string& payload,
                           const std::string& tag, const std::string& name) {
   size_t total = 0;
-  for (const auto* b : buffers) total += size_t(b->size());
+  for (const Tensor& t : tensors) total += size_t(t.buffer->size());
   check_size(payload, total * 4, tag, name);
-  io::ByteReader r(payload, name + ": section '" + tag + "'");
-  HostTensors h{buffers, std::vector<std::vector<float>>(buffers.size())};
-  for (size_t i = 0; i < buffers.size(); ++i) {
-    h.values[i].resize(size_t(buffers[i]->size()));
+  const std::string where = name + ": section '" + tag + "'";
+  io::ByteReader r(payload, where);
+  HostTensors h{tensors, std::vector<std::vector<float>>(tensors.size())};
+  for (size_t i = 0; i < tensors.size(); ++i) {
+    h.values[i].resize(size_t(tensors[i].buffer->size()));
     r.floats(h.values[i].size(), h.values[i].data());
+    io::require_finite(h.values[i], Status::FormatError, where + ": " + tensors[i].owner);
   }
   return h;
 }
 
 void upload(const HostTensors& h) {
-  for (size_t i = 0; i < h.buffers.size(); ++i) h.buffers[i]->upload(h.values[i]);
+  for (size_t i = 0; i < h.tensors.size(); ++i) h.tensors[i].buffer->upload(h.values[i]);
 }
 
-std::vector<Buffer<float>*> all_saved_tensors(Network& net) {
-  std::vector<Buffer<float>*> all;
-  for (const auto& l : net.layers())
-    for (auto* b : saved_tensors(*l)) all.push_back(b);
-  for (const auto& r : net.rings()) all.push_back(&r->values);
-  return all;
-}
+std::string layer_name(const Layer& l) { return "layer " + std::to_string(l.index) + " (" + l.type + ")"; }
 
-std::vector<Buffer<float>*> all_momentum_buffers(Network& net) {
-  std::vector<Buffer<float>*> all;
-  for (const auto& l : net.layers())
-    for (auto* b : momentum_buffers(*l)) all.push_back(b);
-  for (const auto& r : net.rings()) all.push_back(&r->grads);
+// PARM (momentum false): every layer's saved tensors, then every ring's values. MOMT (momentum
+// true): every layer's momentum buffers, then every ring's.
+std::vector<Tensor> all_tensors(Network& net, bool momentum) {
+  const std::string kind = momentum ? "momentum " : "tensor ";
+  std::vector<Tensor> all;
+  for (const auto& l : net.layers()) {
+    const std::vector<Buffer<float>*> t = momentum ? momentum_buffers(*l) : saved_tensors(*l);
+    for (size_t i = 0; i < t.size(); ++i) all.push_back({t[i], layer_name(*l) + ", " + kind + std::to_string(i)});
+  }
+  for (const auto& r : net.rings())
+    all.push_back({momentum ? &r->grads : &r->values, "ring '" + r->name() + "'" + (momentum ? " momentum" : "")});
   return all;
 }
 
@@ -208,20 +217,27 @@ std::vector<int64_t*> bn_counters(Network& net) {
   return c;
 }
 
-std::string encode_tensors(const std::vector<Buffer<float>*>& buffers) {
+// Refuses non-finite values (a diverged network), naming the tensor: a checkpoint must resume.
+std::string encode_tensors(const std::vector<Tensor>& tensors) {
   io::ByteWriter w;
   size_t total = 0;
-  for (const auto* b : buffers) total += size_t(b->size());
+  for (const Tensor& t : tensors) total += size_t(t.buffer->size());
   w.reserve(total * 4);
-  for (const auto* b : buffers) w.floats(b->to_vector());
+  for (const Tensor& t : tensors) {
+    const std::vector<float> v = t.buffer->to_vector();
+    io::require_finite(v, Status::InvalidArgument, "save_checkpoint: " + t.owner);
+    w.floats(v);
+  }
   return std::move(w.data());
 }
 
 }  // namespace
 
 std::string encode_checkpoint(Network& net, const TrainState& state) {
-  if (state.iteration < 0 || state.seen < 0 || state.loader_position < 0)
-    fail(Status::InvalidArgument, "save_checkpoint: negative counter in the training state");
+  TrainState s = state;
+  s.passes = net.passes();
+  const std::string problem = s.problem();
+  if (!problem.empty()) fail(Status::InvalidArgument, "save_checkpoint: the training state's " + problem);
   ContainerWriter c;
   c.add_section("META", encode_meta(net));
   io::ByteWriter stat;
@@ -230,8 +246,8 @@ std::string encode_checkpoint(Network& net, const TrainState& state) {
   stat.i64(state.loader_position);
   stat.u64(net.passes());
   c.add_section("STAT", std::move(stat.data()));
-  c.add_section("PARM", encode_tensors(all_saved_tensors(net)));
-  c.add_section("MOMT", encode_tensors(all_momentum_buffers(net)));
+  c.add_section("PARM", encode_tensors(all_tensors(net, false)));
+  c.add_section("MOMT", encode_tensors(all_tensors(net, true)));
   io::ByteWriter bn;
   for (const int64_t* u : bn_counters(net)) bn.i64(*u);
   c.add_section("BNCT", std::move(bn.data()));
@@ -239,7 +255,7 @@ std::string encode_checkpoint(Network& net, const TrainState& state) {
 }
 
 void save_checkpoint(Network& net, const TrainState& state, const std::string& path) {
-  write_file_atomic(path, encode_checkpoint(net, state));
+  write_encoded_atomic(path, [&] { return encode_checkpoint(net, state); });
 }
 
 TrainState load_checkpoint(Network& net, const std::string& path) {
@@ -261,13 +277,13 @@ TrainState load_checkpoint_from_bytes(Network& net, const std::string& bytes,
   state.seen = sr.i64();
   state.loader_position = sr.i64();
   state.passes = sr.u64();
-  if (state.iteration < 0 || state.seen < 0 || state.loader_position < 0)
-    fail(Status::FormatError, name + ": section 'STAT' holds a negative counter");
+  const std::string problem = state.problem();
+  if (!problem.empty()) fail(Status::FormatError, name + ": section 'STAT': the " + problem);
 
   const HostTensors params =
-      decode_floats(all_saved_tensors(net), reader.require("PARM", what), "PARM", name);
+      decode_floats(all_tensors(net, false), reader.require("PARM", what), "PARM", name);
   const HostTensors momenta =
-      decode_floats(all_momentum_buffers(net), reader.require("MOMT", what), "MOMT", name);
+      decode_floats(all_tensors(net, true), reader.require("MOMT", what), "MOMT", name);
   const std::vector<int64_t*> counters = bn_counters(net);
   const std::string& bnct = reader.require("BNCT", what);
   check_size(bnct, counters.size() * 8, "BNCT", name);
@@ -275,8 +291,9 @@ TrainState load_checkpoint_from_bytes(Network& net, const std::string& bytes,
   std::vector<int64_t> counts(counters.size());
   for (auto& c : counts) {
     c = br.i64();
-    if (c < 0)
-      fail(Status::FormatError, name + ": section 'BNCT' holds a negative batch-norm count");
+    if (c < 0 || c > kMaxTrainCount)
+      fail(Status::FormatError, name + ": section 'BNCT' holds a batch-norm count of " + std::to_string(c) +
+                                    " (expected 0.." + std::to_string(kMaxTrainCount) + ")");
   }
 
   // Everything is valid: restore.

@@ -22,8 +22,10 @@ namespace rpg {
 constexpr uint32_t kCheckpointMetaVersion = 1;
 
 // Writes a checkpoint atomically. `passes` is taken from the network (net.passes()), which is
-// authoritative; state.passes is ignored. Error(InvalidArgument) for negative counters; write
-// errors as write_file_atomic.
+// authoritative; state.passes is ignored. Error(InvalidArgument) for a counter outside
+// 0..kMaxTrainCount, or a tensor (weights, batch-norm statistics, momentum, ring) holding a NaN
+// or an infinity: a diverged network, the message names the layer or ring, and nothing is
+// written (the file at `path` stays as it was); write errors as write_file_atomic.
 void save_checkpoint(Network& net, const TrainState& state, const std::string& path);
 // The checkpoint file's bytes (what save_checkpoint writes).
 std::string encode_checkpoint(Network& net, const TrainState& state);
@@ -31,7 +33,8 @@ std::string encode_checkpoint(Network& net, const TrainState& state);
 // Restores the network (tensors, momentum, batch-norm counters, passes) and returns the saved
 // TrainState. The whole file is validated before anything is uploaded: a rejected file leaves
 // the network unchanged. Error(NotFound) when the file cannot be read; Error(FormatError) naming
-// the file for a corrupt container, a missing or malformed section, or a checkpoint of another
+// the file for a corrupt container, a missing or malformed section, a counter outside
+// 0..kMaxTrainCount, a NaN or infinity (naming the layer or ring), or a checkpoint of another
 // architecture (the message names the first mismatching layer).
 TrainState load_checkpoint(Network& net, const std::string& path);
 // The same from bytes in memory; `name` is used in messages.

@@ -6,6 +6,7 @@
 #include "base/error.h"
 #include "io/atomic_file.h"
 #include "io/bytes.h"
+#include "core/train_state.h"
 
 namespace rpg {
 
@@ -17,6 +18,10 @@ struct Slot {
   Buffer<float>* tensor;
   bool transposed;  // a connected layer's weights in a transposed file: stored [in][out]
 };
+
+std::string slot_name(const Slot& s) {
+  return "layer " + std::to_string(s.layer->index) + " (" + s.layer->type + ")";
+}
 
 bool is_connected_weights(const Layer& l, size_t index) {
   return l.type == "connected" && index == 1;
@@ -81,9 +86,9 @@ DarknetHeader parse_darknet_header(const std::string& bytes, const std::string& 
   } else {
     h.seen = r.i32();
   }
-  if (h.seen < 0)
-    fail(Status::FormatError,
-         name + ": negative seen count " + std::to_string(h.seen) + " in the header");
+  if (h.seen < 0 || h.seen > kMaxTrainCount)
+    fail(Status::FormatError, name + ": seen count " + std::to_string(h.seen) +
+                                  " in the header is outside 0.." + std::to_string(kMaxTrainCount));
   return h;
 }
 
@@ -103,12 +108,16 @@ std::string encode_darknet_weights(Network& net, int64_t seen) {
   w.i32(2);
   w.i32(0);
   w.u64(uint64_t(seen));
-  for (const Slot& s : file_slots(net, false, false)) w.floats(s.tensor->to_vector());
+  for (const Slot& s : file_slots(net, false, false)) {
+    const std::vector<float> v = s.tensor->to_vector();
+    io::require_finite(v, Status::InvalidArgument, "save_darknet_weights: " + slot_name(s));
+    w.floats(v);
+  }
   return std::move(w.data());
 }
 
 void save_darknet_weights(Network& net, const std::string& path, int64_t seen) {
-  write_file_atomic(path, encode_darknet_weights(net, seen));
+  write_encoded_atomic(path, [&] { return encode_darknet_weights(net, seen); });
 }
 
 int64_t load_darknet_weights(Network& net, const std::string& path) {
@@ -145,6 +154,7 @@ int64_t load_darknet_weights_from_bytes(Network& net, const std::string& bytes,
     const Slot& s = slots[i];
     host[i].resize(size_t(s.tensor->size()));
     r.floats(host[i].size(), host[i].data());
+    io::require_finite(host[i], Status::FormatError, name + ": " + slot_name(s));
     if (!s.transposed) continue;
     const int64_t in = s.layer->in.size(), out = s.layer->out.size();
     if (in * out != s.tensor->size())

@@ -92,9 +92,7 @@ using namespace exportfmt;
 namespace {
 
 void check_finite(const std::vector<float>& v, const std::string& what) {
-  for (size_t i = 0; i < v.size(); ++i)
-    if (!std::isfinite(v[i]))
-      fail(Status::InvalidArgument, "export: " + what + " holds a non-finite value at index " + std::to_string(i));
+  io::require_finite(v, Status::InvalidArgument, "export: " + what);
 }
 
 std::string encode_ring(const rpg::Ring& r, const ExportOptions& o, size_t rings) {

@@ -7,6 +7,7 @@
 
 #include "backend/factory.h"
 #include "cfg/cfg.h"
+#include "core/train_state.h"
 #include "base/error.h"
 #include "io/atomic_file.h"
 #include "io/bytes.h"
@@ -151,6 +152,8 @@ Decoded decode(const std::string& bytes, const std::string& name) {
   const uint64_t unshared = e.u64();
   d.fingerprint = e.u64();
   d.seen = e.u64();
+  if (d.seen > uint64_t(kMaxTrainCount))
+    bad(ew, "seen count " + std::to_string(d.seen) + " is beyond " + std::to_string(kMaxTrainCount));
   if (d.layers == 0) bad(ew, "no layers");
   if (rings > kMaxRings) bad(ew, std::to_string(rings) + " rings (at most " + std::to_string(kMaxRings) + ")");
   if (reserved != 0) bad(ew, "reserved field is " + std::to_string(reserved) + ", not 0");

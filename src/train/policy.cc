@@ -3,6 +3,7 @@
 
 #include <cmath>
 
+#include "base/error.h"
 #include "base/random.h"
 
 namespace rpg {
@@ -34,6 +35,15 @@ float learning_rate(const NetConfig& c, int64_t iteration, int64_t max_iteration
     }
   }
   return float(lr);
+}
+
+float rate_for_update(const Network& net, int64_t iteration, int64_t max_iterations) {
+  const float lr = learning_rate(net.config(), iteration, max_iterations);
+  if (std::isfinite(lr) && lr >= 0) return lr;
+  static const char* const names[] = {"constant", "step", "steps", "exp", "poly", "sigmoid", "random", "cosine"};
+  fail(Status::InvalidArgument, net.cfg_path() + ": the learning rate of update " + std::to_string(iteration + 1) +
+                                    " is " + std::to_string(lr) + " (policy=" + names[int(net.config().policy)] +
+                                    "); it must be finite and >= 0: change learning_rate or the policy's keys");
 }
 
 int64_t total_iterations(const NetConfig& c, int64_t train_images) {

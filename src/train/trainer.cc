@@ -1,34 +1,21 @@
 // The training loop and evaluation (see trainer.h).
 #include "train/trainer.h"
 
-#include <sys/stat.h>
-
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cmath>
 #include <cstring>
+#include <set>
 
 #include "base/error.h"
 #include "data/loader.h"
 #include "io/checkpoint.h"
+#include "io/atomic_file.h"
 #include "io/darknet_weights.h"
 #include "train/policy.h"
 
 namespace rpg {
-
-namespace {
-
-void make_dirs(const std::string& dir) {
-  for (size_t i = 1; i <= dir.size(); ++i) {
-    if (i < dir.size() && dir[i] != '/') continue;
-    const std::string part = dir.substr(0, i);
-    if (mkdir(part.c_str(), 0777) != 0 && errno != EEXIST)
-      fail(Status::NotFound, "cannot create folder '" + part + "': " + std::strerror(errno));
-  }
-}
-
-}  // namespace
 
 AugmentOptions augment_options(const NetConfig& c) {
   AugmentOptions a;
@@ -81,43 +68,83 @@ Trainer::Trainer(Network& net, const Dataset& train, TrainOptions options)
     fail(Status::InvalidArgument, net_.cfg_path() + ": [net] sets neither max_batches nor epochs: the run has no end");
 }
 
-TrainResult Trainer::run(TrainState state) {
+namespace {
+
+// Bytes the backup folder needs: a checkpoint (parameters and momentum), its temporary copy
+// while the old one still exists, and the final .weights; plus room for the container's tables.
+uint64_t backup_bytes_needed(const Network& net) {
+  const uint64_t floats = uint64_t(net.num_params()) + uint64_t(net.ring_dof());
+  const uint64_t checkpoint = 8 * floats + (1 << 16);
+  return 2 * checkpoint + 4 * uint64_t(net.num_params());
+}
+
+}  // namespace
+
+TrainResult Trainer::run(TrainState start) {
   using Clock = std::chrono::steady_clock;
   const auto t0 = Clock::now();
-  make_dirs(opt_.backup_dir);
+  state_ = start;
+  TrainState& state = state_;  // kept current, so that state() is right after a failure too
   const std::string ckpt = opt_.backup_dir + "/" + opt_.name + ".ckpt";
+  const std::string weights = opt_.backup_dir + "/" + opt_.name + ".weights";
+  check_writable_folder(opt_.backup_dir, backup_bytes_needed(net_));
+  remove_stale_temporaries(ckpt);
+  remove_stale_temporaries(weights);
   const NetConfig& c = net_.config();
   const int subdivisions = c.subdivisions;
   const int64_t batch_images = int64_t(net_.batch()) * subdivisions;
 
-  BatchLoader loader(data_, loader_options(net_, true));
+  LoaderOptions lo = loader_options(net_, true);
+  lo.skip_bad_samples = true;
+  BatchLoader loader(data_, lo);
   loader.seek(state.loader_position);
   std::vector<float> x(size_t(net_.batch() * net_.input_size())), truth(size_t(net_.batch() * net_.output_size()));
 
   TrainResult result;
+  std::set<std::string> bad_samples;
+  int64_t last_checkpoint = -1;  // the update of the last checkpoint this run wrote
+  auto diverged = [&](int64_t update, const std::string& what) {
+    fail(Status::InvalidArgument,
+         "training diverged at update " + std::to_string(update) + ": " + what + "; " +
+             (last_checkpoint >= 0 ? "the last good checkpoint, " + ckpt + " (update " + std::to_string(last_checkpoint) + "), is kept"
+                                   : "no checkpoint was written by this run") +
+             "; lower learning_rate (or raise burn_in) in " + net_.cfg_path());
+  };
+  auto save = [&]() {
+    const std::string bad = net_.non_finite_tensor();
+    if (!bad.empty()) diverged(state.iteration, bad + " holds a NaN or an infinity (" + ckpt + " not written)");
+    state.passes = net_.passes();
+    save_checkpoint(net_, state, ckpt);
+    result.checkpoint = ckpt;
+    last_checkpoint = state.iteration;
+  };
+  auto note_bad_samples = [&]() {
+    for (const SkippedSample& b : loader.take_skipped()) {
+      if (!bad_samples.insert(b.where).second) continue;
+      if (opt_.on_warning)
+        opt_.on_warning("skipped an unreadable sample (replaced by the next one): " + b.reason);
+    }
+    result.bad_samples = int64_t(bad_samples.size());
+  };
   double avg = -1;
   auto last_report = Clock::now();
   int64_t images_since_report = 0;
   const int64_t end = opt_.stop_at > 0 ? std::min(opt_.stop_at, max_iterations_) : max_iterations_;
-  auto save = [&]() {
-    state.passes = net_.passes();
-    save_checkpoint(net_, state, ckpt);
-    result.checkpoint = ckpt;
-  };
   while (state.iteration < end) {
-    const float lr = learning_rate(c, state.iteration, max_iterations_);
+    const float lr = rate_for_update(net_, state.iteration, max_iterations_);
     double loss = 0;
     for (int s = 0; s < subdivisions; ++s) {
       loader.next(x.data(), truth.data(), nullptr);
       loss += net_.train_pass(x.data(), truth.data());
     }
+    note_bad_samples();
+    const double per_image = loss / double(batch_images);
+    // Checked before the update, so that the weights stay those of the last good update.
+    if (!std::isfinite(per_image))
+      diverged(state.iteration + 1, std::string("the loss is ") + (std::isnan(per_image) ? "nan" : per_image > 0 ? "inf" : "-inf"));
     net_.update(lr);
     state.count_update(batch_images, loader.position());
     images_since_report += batch_images;
-    const double per_image = loss / double(batch_images);
-    if (!std::isfinite(per_image))
-      fail(Status::InvalidArgument, "training diverged at update " + std::to_string(state.iteration) +
-                                        " (loss " + std::to_string(per_image) + "); lower learning_rate in " + net_.cfg_path());
     avg = avg < 0 ? per_image : avg * .9 + per_image * .1;
 
     const bool stopping = opt_.stop && opt_.stop->load();
@@ -141,6 +168,13 @@ TrainResult Trainer::run(TrainState state) {
       last_report = now;
       images_since_report = 0;
     }
+    if (result.bad_samples > opt_.max_bad_samples) {
+      save();
+      fail(Status::FormatError, std::to_string(result.bad_samples) + " training samples cannot be read (more than " +
+                                    std::to_string(opt_.max_bad_samples) + "; the first: " + *bad_samples.begin() +
+                                    "); stopped at update " + std::to_string(state.iteration) + " with checkpoint " +
+                                    ckpt + ": fix or remove them from the list, then resume from it");
+    }
     if (stopping) {
       save();
       result.interrupted = true;
@@ -154,7 +188,7 @@ TrainResult Trainer::run(TrainState state) {
     save();
     if (state.iteration >= max_iterations_) {
       result.finished = true;
-      result.weights = opt_.backup_dir + "/" + opt_.name + ".weights";
+      result.weights = weights;
       save_darknet_weights(net_, result.weights, state.seen);
     }
   }
@@ -199,11 +233,16 @@ Evaluation evaluate(Network& net, const Dataset& data, int k) {
     for (int64_t i = 0; i < count; ++i) {
       const float* p = out.data() + i * e.classes;
       const int truth = labels[size_t(i)];
+      // A NaN compares false with everything, so it would rank first: an output holding one is
+      // never a correct prediction, and never the predicted class.
       int rank = 0, best = 0;
+      bool nan = false;
       for (int j = 0; j < e.classes; ++j) {
+        nan = nan || std::isnan(p[j]);
         if (p[j] > p[truth]) ++rank;
-        if (p[j] > p[best]) best = j;
+        if (std::isnan(p[best]) ? !std::isnan(p[j]) : p[j] > p[best]) best = j;
       }
+      if (nan) rank = e.classes;
       correct1 += rank == 0;
       correctk += rank < e.k;
       e.loss += -std::log(std::max(p[truth], 1e-30f));

@@ -32,7 +32,12 @@ struct TrainOptions {
   int64_t report_every = 10;          // updates between progress callbacks
   int64_t stop_at = 0;                // stop (with a checkpoint) after this update; 0: run to the end
   int64_t bn_recalibrate = 0;         // after the last update: recalibrate_batchnorm over this many batches
+  // Unreadable training samples (an image that cannot be opened or decoded) are replaced by the
+  // next readable one and reported through on_warning; once more than this many distinct
+  // samples were bad, the run writes a checkpoint and stops with Error(FormatError).
+  int64_t max_bad_samples = 100;
   std::function<void(const Progress&)> on_progress;
+  std::function<void(const std::string&)> on_warning;  // bad samples, one message each
   const std::atomic<bool>* stop = nullptr;  // polled after every update
 };
 
@@ -42,6 +47,7 @@ struct TrainResult {
   bool finished = false;      // the schedule ran to its end
   std::string checkpoint;     // last checkpoint written
   std::string weights;        // final Darknet .weights (when finished)
+  int64_t bad_samples = 0;    // distinct unreadable samples replaced (reported through on_warning)
   double seconds = 0;
 };
 
@@ -52,13 +58,24 @@ class Trainer {
   Trainer(Network& net, const Dataset& train, TrainOptions options);
   int64_t max_iterations() const { return max_iterations_; }
   // Trains from `start` (a fresh TrainState, or one returned by load_checkpoint).
+  // Before the first update it checks that the backup folder can be written (created if
+  // missing; Error(NotFound) naming it when it is not a folder, read-only or full) and removes
+  // stale temporaries of its checkpoint and weights files. At each update it checks the
+  // learning rate (finite, >= 0) and the loss: a NaN or infinite loss stops the run, before
+  // that update changes the weights, with Error(InvalidArgument) "training diverged at update
+  // N ...". Before each checkpoint and at the end it checks every tensor
+  // (Network::non_finite_tensor) and stops the same way instead of writing a file that holds
+  // a NaN: the last good checkpoint stays in place. Too many bad samples: see max_bad_samples.
   TrainResult run(TrainState start);
+  // Where the weights stand after run(), also after a run that failed: the updates done.
+  const TrainState& state() const { return state_; }
 
  private:
   Network& net_;
   const Dataset& data_;
   TrainOptions opt_;
   int64_t max_iterations_ = 0;
+  TrainState state_;
 };
 
 struct Evaluation {
@@ -81,7 +98,8 @@ AugmentOptions augment_options(const NetConfig& c);
 // Returns the number of batch-norm layers recalibrated (0: none, nothing run).
 int recalibrate_batchnorm(Network& net, const Dataset& data, int64_t batches);
 
-// Inference over the whole dataset, in order, at the network's batch size.
+// Inference over the whole dataset, in order, at the network's batch size. An output that is
+// NaN for the true class never counts as a correct prediction (nor does a NaN win the top-1).
 Evaluation evaluate(Network& net, const Dataset& data, int k);
 
 }  // namespace rpg
