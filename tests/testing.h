@@ -45,9 +45,10 @@ inline std::string source_dir() {
   return d ? d : ".";
 }
 
-// ../shared/darknet-cfg when it exists, else "" (tests using it skip with a message).
+// Darknet's classifier cfgs, committed in tests/darknet-cfg; "" when the folder is missing
+// (tests using it are then skipped, and counted, with that reason).
 inline std::string darknet_cfg_dir() {
-  std::string d = source_dir() + "/../shared/darknet-cfg";
+  std::string d = source_dir() + "/tests/darknet-cfg";
   return is_dir(d) ? d : "";
 }
 
