@@ -109,6 +109,9 @@ run() {  # kind (boost, checks, script, program, bindings), name, command...
   [ $rc -ne 0 ] && failed_names+=("$name (exit $rc)")
 }
 
+# tests/cli/runner_selftest.sh sources this file for its functions only.
+[ -n "${RUN_TESTS_FUNCTIONS_ONLY:-}" ] && return 0
+
 boost_args=(--report_level=short --log_level=test_suite --color_output=false)
 san_env=(env ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1)
 
@@ -144,7 +147,8 @@ done
 for s in tests/cli/*.sh; do
   [ -f "$s" ] && [ "$s" != tests/cli/lib.sh ] || continue
   run script "cli/$(basename "$s" .sh)" bash "$s" "$build/rpgnet"
-  if [ -x build/san/rpgnet ] && [ "$build" != build/san ] && [ "$s" != tests/cli/check_selftest.sh ]; then
+  case $s in */check_selftest.sh | */runner_selftest.sh) continue ;; esac  # no binary to sanitize
+  if [ -x build/san/rpgnet ] && [ "$build" != build/san ]; then
     run script "cli/$(basename "$s" .sh)[asan,ubsan]" "${san_env[@]}" bash "$s" build/san/rpgnet
   fi
 done
