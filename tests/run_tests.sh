@@ -26,7 +26,7 @@ count_boost() {  # name out rc
   p=$(boost_count "$out" passed); f=$(boost_count "$out" failed); k=$(boost_count "$out" skipped)
   passed=$((passed + ${p:-0})); failed=$((failed + ${f:-0})); skipped=$((skipped + ${k:-0}))
   if [ "${k:-0}" -gt 0 ]; then
-    skip_notes+=("$name: $(grep -E 'skipped because|precondition|SKIPPED' "$out" | head -3 | tr '\n' ' ')")
+    skip_notes+=("$name: ${k} skipped, e.g. $(grep -oE 'skipped because.*' "$out" | head -1)")
   fi
   # A crash after the report, or a failure the report does not count, is one more failure.
   if [ "$rc" -ne 0 ] && [ "${f:-0}" -eq 0 ]; then failed=$((failed + 1)); fi
@@ -74,7 +74,7 @@ count_bindings() {  # JUnit 4, go test -v, the C# runner
       k=$(grep -cE '^--- SKIP' "$out")
       [ $((p + f + k)) -gt 0 ] || return 1
       skipped=$((skipped + k))
-      [ "$k" -gt 0 ] && skip_notes+=("$name: $(grep -A1 -E '^--- SKIP' "$out" | grep -v '^--- SKIP' | head -2 | tr '\n' ' ')") ;;
+      [ "$k" -gt 0 ] && skip_notes+=("$name: $k skipped, e.g. $(grep -A1 -E '^--- SKIP' "$out" | grep -E '^ +[a-z_]+\.go:[0-9]+: ' | head -1 | sed 's/^ *//')") ;;
     bindings/csharp)
       grep -qE '^[0-9]+ passed, [0-9]+ failed$' "$out" || return 1
       read -r p f < <(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$out" | tail -1 | grep -oE '[0-9]+' | tr '\n' ' ') ;;

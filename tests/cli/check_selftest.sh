@@ -7,7 +7,9 @@
 set -u
 here=$(dirname "$0")
 problems=0
+fine=0
 bad() { echo "FAIL: $*"; problems=$((problems + 1)); }
+good() { echo "PASS: $*"; fine=$((fine + 1)); }
 
 # One check in a subshell with fresh counters: prints "passes failures status".
 one() {
@@ -22,7 +24,7 @@ expect() {  # expected "passes failures status", description of the case, check 
   local want=$1 what=$2 got
   shift 2
   got=$(one "$@")
-  if [ "$got" = "$want" ]; then echo "PASS: check on $what: $got (passes failures status)"; else bad "check on $what: got '$got', expected '$want'"; fi
+  if [ "$got" = "$want" ]; then good "check on $what: $got (passes failures status)"; else bad "check on $what: got '$got', expected '$want'"; fi
 }
 expect "0 1 1" "false" "a false condition" false
 expect "0 1 1" "[ 1 = 2 ]" "a false test" [ 1 = 2 ]
@@ -36,7 +38,11 @@ expect "1 0 0" "a true condition" "true" [ 2 -le 3 ]
 for f in "$here"/*.sh; do
   lines=$(sed -e ':a' -e '/\\$/N; s/\\\n//; ta' "$f" | grep -nE '^[[:space:]]*check[[:space:]]' |
     sed -E "s/'[^']*'//g; s/\"([^\"\\\\]|\\\\.)*\"//g" | grep -E '&&|\|\|')
-  [ -z "$lines" ] || bad "$(basename "$f"): check followed by && or || (use a function or bash -c): $lines"
+  if [ -z "$lines" ]; then
+    good "$(basename "$f"): no check followed by && or ||"
+  else
+    bad "$(basename "$f"): check followed by && or || (use a function or bash -c): $lines"
+  fi
 done
-echo "check_selftest: $problems problem(s)"
+echo "check_selftest: $fine passed, $problems failed"
 [ "$problems" -eq 0 ]
