@@ -74,7 +74,7 @@ count_bindings() {  # JUnit 4, go test -v, the C# runner
       k=$(grep -cE '^--- SKIP' "$out")
       [ $((p + f + k)) -gt 0 ] || return 1
       skipped=$((skipped + k))
-      [ "$k" -gt 0 ] && skip_notes+=("$name: $k skipped, e.g. $(grep -A1 -E '^--- SKIP' "$out" | grep -E '^ +[a-z_]+\.go:[0-9]+: ' | head -1 | sed 's/^ *//')") ;;
+      [ "$k" -gt 0 ] && skip_notes+=("$name: $k skipped, e.g. $(grep -B1 -E '^--- SKIP' "$out" | grep -E '^ +[a-z_]+\.go:[0-9]+: ' | head -1 | sed 's/^ *//')") ;;
     bindings/csharp)
       grep -qE '^[0-9]+ passed, [0-9]+ failed$' "$out" || return 1
       read -r p f < <(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$out" | tail -1 | grep -oE '[0-9]+' | tr '\n' ' ') ;;
