@@ -691,12 +691,18 @@ BOOST_AUTO_TEST_CASE(truncated_png_errors_say_what_is_wrong) {
   }
 }
 
-BOOST_AUTO_TEST_CASE(fashion_mnist_test_set) {
-  const std::string dir = "/usr/share/datasets/fashion-mnist/";
-  if (!rpg_test::is_dir(dir)) {
-    BOOST_TEST_MESSAGE("skipped: " << dir << " is absent (Debian package dataset-fashion-mnist)");
-    return;
-  }
+namespace {
+const std::string kFashionDir = "/usr/share/datasets/fashion-mnist/";
+// Skipped, and counted as skipped with this reason, where the data set is not installed.
+boost::test_tools::assertion_result have_fashion_mnist(boost::unit_test::test_unit_id) {
+  boost::test_tools::assertion_result r(rpg_test::is_dir(kFashionDir));
+  r.message() << kFashionDir << " is absent (Debian package dataset-fashion-mnist)";
+  return r;
+}
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(fashion_mnist_test_set, *boost::unit_test::precondition(have_fashion_mnist)) {
+  const std::string& dir = kFashionDir;
   std::vector<std::string> names;
   for (int k = 0; k < 10; ++k) names.push_back("class" + std::to_string(k));
   auto ds = rpg::open_dataset(

@@ -190,7 +190,7 @@ BOOST_AUTO_TEST_CASE(dontsave_and_dontload_skip_the_layer) {
 
 boost::test_tools::assertion_result have_darknet_cfgs(boost::unit_test::test_unit_id) {
   boost::test_tools::assertion_result r(!rpg_test::darknet_cfg_dir().empty());
-  r.message() << "../shared/darknet-cfg not found from " << rpg_test::source_dir() << "; skipping";
+  r.message() << "tests/darknet-cfg not found from " << rpg_test::source_dir() << "; skipping";
   return r;
 }
 

@@ -21,163 +21,25 @@
 #include "base/error.h"
 #include "cfg/cfg.h"
 #include "core/network.h"
+#include "reference.h"
 #include "testing.h"
 
 namespace {
 
 using rpg::Act;
 using rpg::Shape;
-using Tensor = std::vector<double>;  // batch x C x H x W, NCHW
+using rpg_ref::LayerSpec;
+using rpg_ref::RefParams;
+using rpg_ref::Tensor;
+using rpg_ref::randomize_parameters;
+using rpg_ref::read_params;
+using rpg_ref::to_tensor;
+using rpg_ref::walk_cfg;
 
-constexpr double kBnEps = 1e-5;           // training: sqrt(var + eps)
-constexpr double kDarknetBnEps = 1e-6;    // inference: Darknet's sqrt(var) + eps
 constexpr double kReferenceTolerance = 1e-4;  // normwise, per layer and image
 constexpr double kBatchTolerance = 1e-5;
 
 // ---------------------------------------------------------------------------------------------
-// The test's own reading of a cfg: each layer's hyperparameters and shapes, with Darknet's
-// defaults (DARKNET.md, CFG.md), and its parameter counts.
-
-struct LayerSpec {
-  std::string type;  // canonical section name
-  Shape in, out;
-  int filters = 0;  // convolutional: filters; connected: outputs
-  int size = 1, stride = 1, padding = 0, groups = 1;  // convolutional, maxpool, upsample (stride)
-  bool bn = false;
-  Act act = Act::Logistic;
-  double probability = .5;                    // dropout
-  double temperature = 1;                     // softmax (groups above)
-  std::vector<int> sources;                   // route; shortcut: {from}; absolute indices
-  double alpha = 1, beta = 1, scale = 1;      // shortcut; upsample (scale)
-  int64_t params = 0;                         // trainable: weights, biases, batch-norm scales
-  int64_t file_floats = 0;                    // floats in a Darknet .weights file
-};
-
-const std::string* find_value(const rpg::CfgSection& s, const std::string& key) {
-  const rpg::CfgEntry* e = s.find(key);
-  return e ? &e->value : nullptr;
-}
-
-int int_value(const rpg::CfgSection& s, const std::string& key, int def) {
-  const std::string* v = find_value(s, key);
-  return v ? std::stoi(*v) : def;
-}
-
-double double_value(const rpg::CfgSection& s, const std::string& key, double def) {
-  const std::string* v = find_value(s, key);
-  return v ? std::stod(*v) : def;
-}
-
-std::vector<int> int_list(const rpg::CfgSection& s, const std::string& key) {
-  std::vector<int> out;
-  const std::string* v = find_value(s, key);
-  if (!v) return out;
-  size_t pos = 0;
-  while (pos <= v->size()) {
-    const size_t comma = std::min(v->find(',', pos), v->size());
-    out.push_back(std::stoi(v->substr(pos, comma - pos)));
-    pos = comma + 1;
-  }
-  return out;
-}
-
-Act activation_value(const rpg::CfgSection& s, Act def) {
-  const std::string* v = find_value(s, "activation");
-  if (!v) return def;
-  int n = 0;
-  const char* const* names = rpg::act_names(&n);
-  for (int i = 0; i < n; ++i)
-    if (*v == names[i]) return Act(i);
-  BOOST_FAIL("unknown activation '" + *v + "'");
-  return def;
-}
-
-std::string canonical_type(const std::string& t) {
-  if (t == "conv") return "convolutional";
-  if (t == "conn") return "connected";
-  if (t == "max") return "maxpool";
-  if (t == "avg") return "avgpool";
-  if (t == "soft") return "softmax";
-  return t;
-}
-
-std::vector<LayerSpec> walk_cfg(const rpg::CfgFile& cfg, Shape* input) {
-  const rpg::CfgSection& net = cfg.sections.front();
-  Shape shape{int_value(net, "channels", 0), int_value(net, "height", 0),
-              int_value(net, "width", 0)};
-  if (shape.size() == 0) shape = {int_value(net, "inputs", 0), 1, 1};
-  *input = shape;
-  std::vector<LayerSpec> specs;
-  for (size_t i = 1; i < cfg.sections.size(); ++i) {
-    const rpg::CfgSection& s = cfg.sections[i];
-    const int index = int(specs.size());
-    auto ref = [index](int r) { return r < 0 ? index + r : r; };
-    LayerSpec l;
-    l.type = canonical_type(s.type);
-    l.in = l.out = shape;
-    if (l.type == "convolutional") {
-      l.filters = int_value(s, "filters", 1);
-      l.size = int_value(s, "size", 1);
-      l.stride = int_value(s, "stride", 1);
-      l.groups = int_value(s, "groups", 1);
-      l.padding = int_value(s, "pad", 0) ? l.size / 2 : int_value(s, "padding", 0);
-      l.bn = int_value(s, "batch_normalize", 0) != 0;
-      l.act = activation_value(s, Act::Logistic);
-      l.out = {l.filters, (shape.h + 2 * l.padding - l.size) / l.stride + 1,
-               (shape.w + 2 * l.padding - l.size) / l.stride + 1};
-      const int64_t weights = int64_t(l.filters) * (shape.c / l.groups) * l.size * l.size;
-      l.params = weights + l.filters * (l.bn ? 2 : 1);
-      l.file_floats = weights + l.filters * (l.bn ? 4 : 1);
-    } else if (l.type == "connected") {
-      l.filters = int_value(s, "output", 1);
-      l.bn = int_value(s, "batch_normalize", 0) != 0;
-      l.act = activation_value(s, Act::Logistic);
-      l.out = {l.filters, 1, 1};
-      const int64_t weights = shape.size() * l.filters;
-      l.params = weights + l.filters * (l.bn ? 2 : 1);
-      l.file_floats = weights + l.filters * (l.bn ? 4 : 1);
-    } else if (l.type == "maxpool") {
-      l.stride = int_value(s, "stride", 1);
-      l.size = int_value(s, "size", l.stride);
-      l.padding = int_value(s, "padding", l.size - 1);
-      l.out = {shape.c, (shape.h + l.padding - l.size) / l.stride + 1,
-               (shape.w + l.padding - l.size) / l.stride + 1};
-    } else if (l.type == "avgpool") {
-      l.out = {shape.c, 1, 1};
-    } else if (l.type == "dropout") {
-      l.probability = double_value(s, "probability", .5);
-    } else if (l.type == "softmax") {
-      l.groups = int_value(s, "groups", 1);
-      l.temperature = double_value(s, "temperature", 1);
-    } else if (l.type == "shortcut") {
-      l.sources = {ref(int_value(s, "from", 0))};
-      l.act = activation_value(s, Act::Linear);
-      l.alpha = double_value(s, "alpha", 1);
-      l.beta = double_value(s, "beta", 1);
-    } else if (l.type == "route") {
-      for (int r : int_list(s, "layers")) {
-        const Shape src = specs.at(size_t(ref(r))).out;
-        if (l.sources.empty())
-          l.out = src;
-        else
-          l.out.c += src.c;
-        l.sources.push_back(ref(r));
-      }
-    } else if (l.type == "upsample") {
-      l.stride = int_value(s, "stride", 2);
-      l.scale = double_value(s, "scale", 1);
-      l.out = {shape.c, shape.h * l.stride, shape.w * l.stride};
-    } else if (l.type == "crop") {
-      l.out = {shape.c, int_value(s, "crop_height", 1), int_value(s, "crop_width", 1)};
-    } else if (l.type != "cost") {
-      BOOST_FAIL("the test's cfg walk does not know [" + s.type + "]");
-    }
-    specs.push_back(l);
-    shape = l.out;
-  }
-  return specs;
-}
-
 int64_t sum_params(const std::vector<LayerSpec>& specs) {
   int64_t n = 0;
   for (const LayerSpec& l : specs) n += l.params;
@@ -213,291 +75,20 @@ void check_structure(const rpg::Network& net, const std::vector<LayerSpec>& spec
   BOOST_CHECK_EQUAL(weight_file_floats(net), sum_file_floats(specs));
 }
 
-// ---------------------------------------------------------------------------------------------
-// Parameters, read through Layer::weight_file_order() (Darknet's .weights order).
-
-struct ParamBuffers {
-  rpg::Buffer<float>* biases = nullptr;
-  rpg::Buffer<float>* scales = nullptr;
-  rpg::Buffer<float>* mean = nullptr;
-  rpg::Buffer<float>* var = nullptr;
-  rpg::Buffer<float>* weights = nullptr;
-};
-
-// convolutional: biases, [scales, rolling mean, rolling variance], weights (OIHW);
-// connected: biases, weights [out][in], [scales, rolling mean, rolling variance].
-ParamBuffers param_buffers(rpg::Layer& layer, const LayerSpec& l) {
-  ParamBuffers p;
-  const std::vector<rpg::Buffer<float>*> t = layer.weight_file_order();
-  const bool conv = l.type == "convolutional";
-  if (!conv && l.type != "connected") {
-    BOOST_REQUIRE_MESSAGE(t.empty(), "[" << l.type << "] has weights in the file");
-    return p;
-  }
-  BOOST_REQUIRE_EQUAL(t.size(), l.bn ? 5u : 2u);
-  p.biases = t[0];
-  if (conv) {
-    p.weights = t.back();
-    if (l.bn) p.scales = t[1], p.mean = t[2], p.var = t[3];
-  } else {
-    p.weights = t[1];
-    if (l.bn) p.scales = t[2], p.mean = t[3], p.var = t[4];
-  }
-  const int64_t fan_in = conv ? int64_t(l.in.c / l.groups) * l.size * l.size : l.in.size();
-  BOOST_REQUIRE_EQUAL(p.weights->size(), l.filters * fan_in);
-  BOOST_REQUIRE_EQUAL(p.biases->size(), l.filters);
-  if (l.bn)
-    for (const rpg::Buffer<float>* b : {p.scales, p.mean, p.var})
-      BOOST_REQUIRE_EQUAL(b->size(), l.filters);
-  return p;
-}
-
-// Non-trivial biases and batch-norm statistics, so that they matter.
-void randomize_parameters(rpg::Network& net, const std::vector<LayerSpec>& specs, uint64_t seed) {
-  for (size_t i = 0; i < specs.size(); ++i) {
-    const ParamBuffers p = param_buffers(*net.layers()[i], specs[i]);
-    if (!p.biases) continue;
-    const size_t n = size_t(specs[i].filters);
-    p.biases->upload(rpg_test::random_vector(n, seed + 10 * i, -.5f, .5f));
-    if (!specs[i].bn) continue;
-    p.scales->upload(rpg_test::random_vector(n, seed + 10 * i + 1, .5f, 1.5f));
-    p.mean->upload(rpg_test::random_vector(n, seed + 10 * i + 2, -.5f, .5f));
-    p.var->upload(rpg_test::random_vector(n, seed + 10 * i + 3, .25f, 2.f));
-  }
-}
-
-struct RefParams {
-  Tensor biases, scales, mean, var, weights;
-};
-
-Tensor to_tensor(const std::vector<float>& v) { return Tensor(v.begin(), v.end()); }
-Tensor to_tensor(const rpg::Buffer<float>* b) { return b ? to_tensor(b->to_vector()) : Tensor(); }
-
-std::vector<RefParams> read_params(rpg::Network& net, const std::vector<LayerSpec>& specs) {
-  std::vector<RefParams> out(specs.size());
-  for (size_t i = 0; i < specs.size(); ++i) {
-    const ParamBuffers p = param_buffers(*net.layers()[i], specs[i]);
-    out[i] = {to_tensor(p.biases), to_tensor(p.scales), to_tensor(p.mean), to_tensor(p.var),
-              to_tensor(p.weights)};
-  }
-  return out;
-}
-
-// ---------------------------------------------------------------------------------------------
-// The reference forward pass, in double precision.
-
-Tensor conv_ref(const LayerSpec& l, const Tensor& w, const Tensor& x, int batch) {
-  const Shape in = l.in, out = l.out;
-  const int cg = in.c / l.groups, fg = l.filters / l.groups;
-  Tensor y(size_t(batch * out.size()), 0.0);
-  for (int b = 0; b < batch; ++b)
-    for (int f = 0; f < out.c; ++f) {
-      const int g = f / fg;
-      for (int oy = 0; oy < out.h; ++oy)
-        for (int ox = 0; ox < out.w; ++ox) {
-          double s = 0;
-          for (int c = 0; c < cg; ++c)
-            for (int ky = 0; ky < l.size; ++ky)
-              for (int kx = 0; kx < l.size; ++kx) {
-                const int iy = oy * l.stride - l.padding + ky, ix = ox * l.stride - l.padding + kx;
-                if (iy < 0 || iy >= in.h || ix < 0 || ix >= in.w) continue;
-                s += w[size_t(((int64_t(f) * cg + c) * l.size + ky) * l.size + kx)] *
-                     x[size_t(((int64_t(b) * in.c + g * cg + c) * in.h + iy) * in.w + ix)];
-              }
-          y[size_t(((int64_t(b) * out.c + f) * out.h + oy) * out.w + ox)] = s;
-        }
-    }
-  return y;
-}
-
-Tensor connected_ref(const LayerSpec& l, const Tensor& w, const Tensor& x, int batch) {
-  const int64_t n_in = l.in.size();
-  Tensor y(size_t(batch) * size_t(l.filters), 0.0);
-  for (int b = 0; b < batch; ++b)
-    for (int o = 0; o < l.filters; ++o) {
-      double s = 0;
-      for (int64_t i = 0; i < n_in; ++i) s += w[size_t(o * n_in + i)] * x[size_t(b * n_in + i)];
-      y[size_t(b) * size_t(l.filters) + size_t(o)] = s;
-    }
-  return y;
-}
-
-// Batch norm over (batch, spatial) per channel: batch statistics with the biased variance in
-// training, the rolling ones in inference; then scale and bias. Without batch norm: the bias.
-void bias_or_batchnorm_ref(const LayerSpec& l, const RefParams& p, bool train, int batch,
-                           Tensor* y) {
-  const int channels = l.out.c;
-  const int64_t spatial = l.out.spatial();
-  auto at = [&](int b, int c, int64_t i) -> double& {
-    return (*y)[size_t((int64_t(b) * channels + c) * spatial + i)];
-  };
-  for (int c = 0; c < channels; ++c) {
-    if (!l.bn) {
-      for (int b = 0; b < batch; ++b)
-        for (int64_t i = 0; i < spatial; ++i) at(b, c, i) += p.biases[size_t(c)];
-      continue;
-    }
-    double mean = p.mean[size_t(c)], var = p.var[size_t(c)];
-    if (train) {
-      const double m = double(batch) * double(spatial);
-      mean = var = 0;
-      for (int b = 0; b < batch; ++b)
-        for (int64_t i = 0; i < spatial; ++i) mean += at(b, c, i);
-      mean /= m;
-      for (int b = 0; b < batch; ++b)
-        for (int64_t i = 0; i < spatial; ++i) var += (at(b, c, i) - mean) * (at(b, c, i) - mean);
-      var /= m;
-    }
-    const double k = p.scales[size_t(c)] / (train ? std::sqrt(var + kBnEps) : std::sqrt(var) + kDarknetBnEps);
-    for (int b = 0; b < batch; ++b)
-      for (int64_t i = 0; i < spatial; ++i)
-        at(b, c, i) = k * (at(b, c, i) - mean) + p.biases[size_t(c)];
-  }
-}
-
-void activate_ref(Act a, Tensor* y) {
-  if (a == Act::Linear) return;
-  for (double& v : *y) v = double(rpg::act_apply(a, float(v)));
-}
-
-// Darknet: out = (w + padding - size) / stride + 1, windows start at -padding/2, positions
-// outside the input are ignored (an empty window gives 0, as rpgnet defines it).
-Tensor maxpool_ref(const LayerSpec& l, const Tensor& x, int batch) {
-  const Shape in = l.in, out = l.out;
-  const int offset = -l.padding / 2;
-  Tensor y(size_t(batch * out.size()));
-  for (int64_t p = 0; p < int64_t(batch) * in.c; ++p)
-    for (int oy = 0; oy < out.h; ++oy)
-      for (int ox = 0; ox < out.w; ++ox) {
-        double best = -std::numeric_limits<double>::infinity();
-        for (int ky = 0; ky < l.size; ++ky)
-          for (int kx = 0; kx < l.size; ++kx) {
-            const int iy = offset + oy * l.stride + ky, ix = offset + ox * l.stride + kx;
-            if (iy < 0 || iy >= in.h || ix < 0 || ix >= in.w) continue;
-            best = std::max(best, x[size_t((p * in.h + iy) * in.w + ix)]);
-          }
-        y[size_t((p * out.h + oy) * out.w + ox)] = std::isinf(best) ? 0.0 : best;
-      }
-  return y;
-}
-
-Tensor avgpool_ref(const LayerSpec& l, const Tensor& x, int batch) {
-  const int64_t spatial = l.in.spatial();
-  Tensor y(size_t(batch) * size_t(l.in.c));
-  for (size_t p = 0; p < y.size(); ++p) {
-    double s = 0;
-    for (int64_t i = 0; i < spatial; ++i) s += x[p * size_t(spatial) + size_t(i)];
-    y[p] = s / double(spatial);
-  }
-  return y;
-}
-
-// out = alpha * prev + beta * from where the two meet. Same shapes: everywhere. Differing shapes
-// (CFG.md): with r the integer ratio of the spatial sizes, (x, y) of the smaller grid meets
-// (r x, r y) of the larger, over the first min(c1, c2) channels; the rest of prev passes as is.
-Tensor shortcut_ref(const LayerSpec& l, const Tensor& prev, const Tensor& from, Shape fs,
-                    int batch) {
-  const Shape o = l.out;
-  Tensor y = prev;
-  const bool from_larger = fs.w > o.w;
-  const int r = from_larger ? fs.w / o.w : o.w / fs.w;
-  const int step_from = from_larger ? r : 1, step_out = from_larger ? 1 : r;
-  const int w = std::min(fs.w, o.w), h = std::min(fs.h, o.h), c = std::min(fs.c, o.c);
-  for (int b = 0; b < batch; ++b)
-    for (int k = 0; k < c; ++k)
-      for (int j = 0; j < h; ++j)
-        for (int i = 0; i < w; ++i) {
-          const size_t oi = size_t(((int64_t(b) * o.c + k) * o.h + j * step_out) * o.w +
-                                   i * step_out);
-          const size_t fi = size_t(((int64_t(b) * fs.c + k) * fs.h + j * step_from) * fs.w +
-                                   i * step_from);
-          y[oi] = l.alpha * prev[oi] + l.beta * from[fi];
-        }
-  activate_ref(l.act, &y);
-  return y;
-}
-
-Tensor route_ref(const LayerSpec& l, const std::vector<LayerSpec>& specs,
-                 const std::vector<Tensor>& outs, int batch) {
-  Tensor y;
-  y.reserve(size_t(batch * l.out.size()));
-  for (int b = 0; b < batch; ++b)
-    for (int src : l.sources) {
-      const size_t n = size_t(specs[size_t(src)].out.size());
-      const Tensor& t = outs[size_t(src)];
-      y.insert(y.end(), t.begin() + long(b * n), t.begin() + long((b + 1) * n));
-    }
-  return y;
-}
-
-Tensor upsample_ref(const LayerSpec& l, const Tensor& x, int batch) {
-  const Shape in = l.in, out = l.out;
-  Tensor y(size_t(batch * out.size()));
-  for (int64_t p = 0; p < int64_t(batch) * in.c; ++p)
-    for (int oy = 0; oy < out.h; ++oy)
-      for (int ox = 0; ox < out.w; ++ox)
-        y[size_t((p * out.h + oy) * out.w + ox)] =
-            l.scale * x[size_t((p * in.h + oy / l.stride) * in.w + ox / l.stride)];
-  return y;
-}
-
-Tensor softmax_ref(const LayerSpec& l, const Tensor& x, int batch) {
-  const size_t per = size_t(l.in.size() / l.groups);
-  Tensor y(x.size());
-  for (size_t g = 0; g < size_t(batch) * size_t(l.groups); ++g) {
-    const double* in = x.data() + g * per;
-    double* out = y.data() + g * per;
-    const double mx = *std::max_element(in, in + per);
-    double s = 0;
-    for (size_t i = 0; i < per; ++i) s += out[i] = std::exp((in[i] - mx) / l.temperature);
-    for (size_t i = 0; i < per; ++i) out[i] /= s;
-  }
-  return y;
-}
-
-// Every layer's output. In training mode a dropout layer's random output is taken from the
-// network (it is checked separately) so that the layers after it can still be compared.
+// Every layer's output of the reference; in training mode with the dropout masks the library
+// drew (each dropout layer's output is also checked on its own, check_dropout).
 std::vector<Tensor> reference_forward(rpg::Network& net, const std::vector<LayerSpec>& specs,
-                                      const std::vector<RefParams>& params, const Tensor& input,
+                                      const std::vector<RefParams>& params, const std::vector<float>& input,
                                       bool train) {
-  const int batch = net.batch();
+  rpg_ref::Random random;
+  random.observe(net, specs, input);
   std::vector<Tensor> outs;
-  outs.reserve(specs.size());
-  for (size_t i = 0; i < specs.size(); ++i) {
-    const LayerSpec& l = specs[i];
-    const Tensor& x = i ? outs[i - 1] : input;
-    Tensor y;
-    if (l.type == "convolutional" || l.type == "connected") {
-      y = l.type == "convolutional" ? conv_ref(l, params[i].weights, x, batch)
-                                    : connected_ref(l, params[i].weights, x, batch);
-      bias_or_batchnorm_ref(l, params[i], train, batch, &y);
-      activate_ref(l.act, &y);
-    } else if (l.type == "maxpool") {
-      y = maxpool_ref(l, x, batch);
-    } else if (l.type == "avgpool") {
-      y = avgpool_ref(l, x, batch);
-    } else if (l.type == "shortcut") {
-      const size_t src = size_t(l.sources[0]);
-      y = shortcut_ref(l, x, outs[src], specs[src].out, batch);
-    } else if (l.type == "route") {
-      y = route_ref(l, specs, outs, batch);
-    } else if (l.type == "upsample") {
-      y = upsample_ref(l, x, batch);
-    } else if (l.type == "softmax") {
-      y = softmax_ref(l, x, batch);
-    } else if (l.type == "dropout") {
-      y = train ? to_tensor(net.layers()[i]->output.to_vector()) : x;
-    } else if (l.type == "cost") {
-      y = x;
-    } else {
-      BOOST_FAIL("no reference for [" + l.type + "]");
-    }
-    outs.push_back(std::move(y));
-  }
+  rpg_ref::forward_from(specs, params, to_tensor(input), net.batch(), train, &random, 0, &outs);
   return outs;
 }
 
 // ---------------------------------------------------------------------------------------------
+
 // Comparisons.
 
 // max |a - r| / max |r| over one image's outputs (an all-zero reference compares absolutely).
@@ -574,7 +165,7 @@ void check_against_reference(const std::string& text, const std::string& name, i
     for (bool train : {false, true}) {
       const std::vector<RefParams> params = read_params(*net, specs);
       net->forward(input.data(), train);
-      const std::vector<Tensor> ref = reference_forward(*net, specs, params, to_tensor(x), train);
+      const std::vector<Tensor> ref = reference_forward(*net, specs, params, x, train);
       const double worst = compare_layers(*net, specs, ref, x, train);
       BOOST_TEST_MESSAGE(name << ", batch " << batch << (train ? ", training" : ", inference")
                               << ": worst normwise error " << worst);
@@ -764,11 +355,11 @@ std::string activation_net(const std::string& act) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Darknet's cfgs (../shared/darknet-cfg): skipped with a message when the folder is absent.
+// Darknet's cfgs (tests/darknet-cfg): skipped, and counted, with the reason when the folder is absent.
 
 boost::test_tools::assertion_result have_darknet_cfgs(boost::unit_test::test_unit_id) {
   boost::test_tools::assertion_result r(!rpg_test::darknet_cfg_dir().empty());
-  r.message() << "../shared/darknet-cfg not found from " << rpg_test::source_dir()
+  r.message() << "tests/darknet-cfg not found from " << rpg_test::source_dir()
               << " (run from the repository root or set RPG_SOURCE_DIR); skipping";
   return r;
 }
@@ -845,7 +436,47 @@ BOOST_AUTO_TEST_CASE(every_activation_matches_reference) {
 
 BOOST_AUTO_TEST_SUITE_END()
 
-// Delta sharing (Network::plan_deltas): two layers whose deltas are live at the same time in
+// act_apply against values computed from Darknet's definitions (activations.h; Darknet's
+// softplus threshold 20 in mish), worked out apart from the library (with Python's math module)
+// and written here: the formulas themselves, not the library's reading of them.
+BOOST_AUTO_TEST_CASE(activation_values_from_their_definitions) {
+  const float xs[] = {-5.f, -2.5f, -1.f, -.375f, 0.f, .4375f, 1.f, 1.75f, 3.25f, 4.5f, 6.f};  // exact in float
+  const struct {
+    Act act;
+    double y[11];
+  } table[] = {
+      {Act::Linear, {-5, -2.5, -1, -0.375, 0, 0.4375, 1, 1.75, 3.25, 4.5, 6}},
+      {Act::Relu, {0, 0, 0, 0, 0, 0.4375, 1, 1.75, 3.25, 4.5, 6}},
+      {Act::Leaky, {-0.5, -0.25, -0.1, -0.0375, 0, 0.4375, 1, 1.75, 3.25, 4.5, 6}},
+      {Act::Logistic, {0.006692850924, 0.07585818002, 0.2689414214, 0.4073334, 0.5, 0.6076631698, 0.7310585786, 0.851952802, 0.9626731127, 0.9890130574, 0.9975273768}},
+      {Act::Tanh, {-0.9999092043, -0.9866142982, -0.761594156, -0.3583573984, 0, 0.4115700557, 0.761594156, 0.9413755385, 0.9969976355, 0.9997532108, 0.9999877117}},
+      {Act::Elu, {-0.993262053, -0.9179150014, -0.6321205588, -0.3127107212, 0, 0.4375, 1, 1.75, 3.25, 4.5, 6}},
+      {Act::Relie, {-0.05, -0.025, -0.01, -0.00375, 0, 0.4375, 1, 1.75, 3.25, 4.5, 6}},
+      {Act::Ramp, {-0.5, -0.25, -0.1, -0.0375, 0, 0.48125, 1.1, 1.925, 3.575, 4.95, 6.6}},
+      {Act::Plse, {-0.01, 0.1875, 0.375, 0.453125, 0.5, 0.5546875, 0.625, 0.71875, 0.90625, 1.005, 1.02}},
+      {Act::Lhtan, {-0.005, -0.0025, -0.001, -0.000375, 0, 0.4375, 1, 1.00075, 1.00225, 1.0035, 1.005}},
+      {Act::Stair, {-3, -1.5, -1, -0.375, 0, 0, 0, 0.75, 1.25, 2, 3}},
+      {Act::Hardtan, {-1, -1, -1, -0.375, 0, 0.4375, 1, 1, 1, 1, 1}},
+      {Act::Loggy, {-0.9866142982, -0.84828364, -0.4621171573, -0.1853331999, 0, 0.2153263397, 0.4621171573, 0.7039056039, 0.9253462253, 0.9780261147, 0.9950547537}},
+      {Act::Selu, {-1.746185719, -1.613723248, -1.11128769, -0.549755217, 0, 0.45968125, 1.0507, 1.838725, 3.414775, 4.72815, 6.3042}},
+      {Act::Swish, {-0.03346425462, -0.1896454501, -0.2689414214, -0.152750025, 0, 0.2658526368, 0.7310585786, 1.490917403, 3.128687616, 4.450558758, 5.985164261}},
+      {Act::Mish, {-0.03357623773, -0.1968162039, -0.3034014614, -0.1800401088, 0, 0.3207794223, 0.8650983883, 1.674932424, 3.240956173, 4.498913715, 5.999926634}},
+  };
+  int count = 0;
+  rpg::act_names(&count);
+  BOOST_TEST(int(sizeof table / sizeof table[0]) == count, "an activation has no row in the table");
+  for (const auto& row : table)
+    for (size_t i = 0; i < 11; ++i) {
+      const double got = rpg::act_apply(row.act, xs[i]), want = row.y[i];
+      BOOST_TEST(std::fabs(got - want) <= 1e-6 * std::max(1.0, std::fabs(want)),
+                 rpg::act_name(row.act) << "(" << xs[i] << ") = " << got << ", by its definition " << want);
+      // The test's own double-precision formulas (reference.h) agree with the same table.
+      BOOST_TEST(std::fabs(rpg_ref::activate(row.act, xs[i]) - want) <= 1e-8 * std::max(1.0, std::fabs(want)),
+                 "reference.h: " << rpg::act_name(row.act) << "(" << xs[i] << ")");
+    }
+}
+
+// Delta sharing (Network::share_deltas): two layers whose deltas are live at the same time in
 // the backward pass never share memory, and the residual networks need far less delta memory
 // than one buffer per layer. Layer k's delta is live from the step of the last layer that writes
 // it (k + 1, or a later shortcut/route naming k) down to k's own step; the last layer's from the
@@ -879,7 +510,7 @@ BOOST_AUTO_TEST_CASE(deltas_share_memory_only_when_not_live_together) {
     }
   }
   // fashion-resnet at batch 128: 17 layers, two shortcuts into earlier blocks and a route.
-  if (!std::filesystem::exists(shipped)) return;
+  BOOST_TEST_REQUIRE(std::filesystem::exists(shipped), shipped << " is missing (run from the repository root)");
   rpg::Network net(rpg::load_cfg(shipped), std::make_unique<rpg::CpuBackend>(1));
   std::vector<std::pair<const float*, int64_t>> buffers;
   int64_t per_layer = 0;

@@ -14,6 +14,7 @@
 #include <filesystem>
 #include <functional>
 #include <map>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -152,6 +153,111 @@ BOOST_AUTO_TEST_CASE(fixed_vectors_from_an_independent_implementation) {
       }
     }
   }
+}
+
+// ---- the Python reference (tests/rpg_reference.py, written from RPG.md) --------------------
+
+namespace {
+
+boost::test_tools::assertion_result have_python(boost::unit_test::test_unit_id) {
+  boost::test_tools::assertion_result r(!rpg_test::python3().empty());
+  r.message() << "no python3 (RPG_PYTHON) to run tests/rpg_reference.py";
+  return r;
+}
+
+std::string reference_script() { return rpg_test::source_dir() + "/tests/rpg_reference.py"; }
+
+}  // namespace
+
+// Positions far beyond the first 16: the first and last 64 of [0, N), and 300 spread over it,
+// for large N (beyond 2^32 and 2^40), small N, seeds near 2^64 and 0, K from 2 to N.
+BOOST_AUTO_TEST_CASE(python_reference_regenerates_pi_and_signs, *boost::unit_test::precondition(have_python)) {
+  const uint64_t top = ~uint64_t(0);
+  const struct {
+    uint64_t seed, n, k;
+  } cases[] = {
+      {top, 9437185, 2359296},          {top - 1, (uint64_t(1) << 32) + 15, 1000003},
+      {top - 255, 1099511627779ULL, 4096}, {uint64_t(1) << 63, 10, 3},
+      {18446744073709551557ULL, 3, 2}, {0, 65537, 1000},
+      {0x9e3779b97f4a7c15ULL, 4096, 4096}, {top - 7, (uint64_t(1) << 50) + 1, 65521},
+  };
+  for (const auto& c : cases) {
+    std::vector<uint64_t> ps;
+    for (uint64_t p = 0; p < std::min<uint64_t>(64, c.n); ++p) ps.push_back(p);
+    for (uint64_t p = c.n > 64 ? c.n - 64 : c.n; p < c.n; ++p) ps.push_back(p);
+    for (unsigned __int128 i = 1; i <= 300; ++i) ps.push_back(uint64_t((i * 0x9e3779b97f4a7c15ULL) % c.n));
+    std::string cmd = rpg_test::python3() + " " + reference_script() + " positions " + std::to_string(c.seed) + " " +
+                      std::to_string(c.n) + " " + std::to_string(c.k);
+    for (uint64_t p : ps) cmd += " " + std::to_string(p);
+    const rpg_test::CommandResult r = rpg_test::run_command(cmd);
+    BOOST_TEST_CONTEXT("seed " << c.seed << ", N " << c.n << ", K " << c.k) {
+      BOOST_TEST_REQUIRE(r.status == 0, "rpg_reference.py failed: " << r.output);
+      const Permutation pi(c.seed, c.n);
+      std::istringstream in(r.output);
+      size_t lines = 0, bad = 0;
+      uint64_t p, x, j;
+      int s;
+      while (in >> p >> x >> j >> s) {
+        const bool ok = p == ps[lines] && pi(p) == x && pi(p) % c.k == j && pi.sign(p) == s && pi.inverse(x) == p;
+        if (!ok && ++bad <= 5)
+          BOOST_ERROR("p " << p << ": rpgnet pi " << pi(p) << " sign " << pi.sign(p) << ", RPG.md pi " << x << " sign " << s);
+        ++lines;
+      }
+      BOOST_TEST(lines == ps.size(), "rpg_reference.py printed " << lines << " of " << ps.size() << " positions");
+      BOOST_TEST(bad == 0u);
+    }
+  }
+}
+
+// Two rings with seeds near 2^64, each feeding two layers (convolutional and connected) in cfg
+// order: every generated weight W_l[i] = c_l s(p) r[j(p)] as rpg_reference.py computes it from
+// the ring's values and the layers' sizes and fan-outs written here from the cfg.
+BOOST_AUTO_TEST_CASE(python_reference_regenerates_the_weights_of_two_rings, *boost::unit_test::precondition(have_python)) {
+  const std::string cfg = net_header(1, 3, 4, 4) + "[ring]\nname=a\nsize=7\nseed=18446744073709551615\n" +
+                          "[ring]\nname=b\nsize=11\nseed=18446744073709551614\n" +
+                          "[convolutional]\nfilters=4\nsize=3\npad=1\nring=a\nactivation=leaky\n" +
+                          "[convolutional]\nfilters=5\nsize=1\nring=b\nactivation=leaky\n" +
+                          "[convolutional]\nfilters=2\nsize=3\npad=1\nring=a\nactivation=leaky\n" +
+                          "[connected]\noutput=3\nring=b\nactivation=linear\n[softmax]\n";
+  // (weights, fan-out) per bound layer: 4x3x3x3 (fan-out 4*9), 5x4x1x1 (5), 2x5x3x3 (2*9), 3x32 (3).
+  const std::vector<std::vector<int64_t>> layers = {{108, 36, 90, 18}, {20, 5, 96, 3}};
+  const std::vector<std::vector<int>> layer_index = {{0, 2}, {1, 3}};
+  std::unique_ptr<Network> net = rpg_test::net_from_text(cfg);
+  net->generate_weights();
+  BOOST_REQUIRE_EQUAL(net->rings().size(), 2u);
+  rpg_test::TempDir dir;
+  std::string rings;
+  for (size_t r = 0; r < 2; ++r) {
+    const rpg::Ring& ring = *net->rings()[r];
+    char buf[64];
+    rings += std::to_string(ring.seed()) + " " + std::to_string(ring.size());
+    for (float v : ring.values.to_vector()) {
+      std::snprintf(buf, sizeof buf, " %.9g", double(v));
+      rings += buf;
+    }
+    rings += " |";
+    for (int64_t v : layers[r]) rings += " " + std::to_string(v);
+    rings += "\n";
+  }
+  rpg_test::write_file(dir / "rings", rings);
+  const rpg_test::CommandResult out =
+      rpg_test::run_command(rpg_test::python3() + " " + reference_script() + " weights " + dir / "rings");
+  BOOST_REQUIRE_MESSAGE(out.status == 0, "rpg_reference.py failed: " << out.output);
+  std::istringstream lines(out.output);
+  for (size_t r = 0; r < 2; ++r)
+    for (int l : layer_index[r]) {
+      std::string line;
+      BOOST_REQUIRE(std::getline(lines, line));
+      std::istringstream in(line);
+      std::vector<double> want;
+      for (double v; in >> v;) want.push_back(v);
+      const std::vector<float> got = net->layers()[size_t(l)]->main_weights().value->to_vector();
+      BOOST_TEST_REQUIRE(got.size() == want.size(), "layer " << l);
+      size_t bad = 0;
+      for (size_t i = 0; i < got.size(); ++i)
+        bad += std::fabs(double(got[i]) - want[i]) > 1e-6 * std::max(1e-3, std::fabs(want[i]));
+      BOOST_TEST(bad == 0u, "layer " << l << ": " << bad << " of " << got.size() << " weights differ from RPG.md's");
+    }
 }
 
 // ---- pi is a bijection; sampling is even ------------------------------------------------------

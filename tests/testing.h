@@ -1,8 +1,10 @@
 // Helpers shared by the Boost.Test suites: building networks from cfg text, locating fixtures.
 #pragma once
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -43,10 +45,37 @@ inline std::string source_dir() {
   return d ? d : ".";
 }
 
-// ../shared/darknet-cfg when it exists, else "" (tests using it skip with a message).
+// Darknet's classifier cfgs, committed in tests/darknet-cfg; "" when the folder is missing
+// (tests using it are then skipped, and counted, with that reason).
 inline std::string darknet_cfg_dir() {
-  std::string d = source_dir() + "/../shared/darknet-cfg";
+  std::string d = source_dir() + "/tests/darknet-cfg";
   return is_dir(d) ? d : "";
+}
+
+// The standard output of a shell command and its exit status (-1 when it could not start).
+struct CommandResult {
+  int status = -1;
+  std::string output;
+};
+inline CommandResult run_command(const std::string& command) {
+  CommandResult r;
+  FILE* p = popen(command.c_str(), "r");
+  if (!p) return r;
+  char buf[65536];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.output.append(buf, n);
+  const int st = pclose(p);
+  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+  return r;
+}
+
+// The Python 3 interpreter for the reference scripts of tests/ (RPG_PYTHON overrides), or ""
+// when there is none.
+inline std::string python3() {
+  const char* env = std::getenv("RPG_PYTHON");
+  const std::string py = env ? env : "python3";
+  const CommandResult r = run_command(py + " -c 'import sys; sys.exit(sys.version_info[0] != 3)' 2>/dev/null");
+  return r.status == 0 ? py : "";
 }
 
 // A fresh folder under the system temp folder, removed with its contents at scope exit.

@@ -1,5 +1,6 @@
 // The C# tests: prints "N passed, N failed" and exits non-zero on failure. Run from the repository root.
 using System;
+using System.Collections.Generic;
 using System.IO;
 using RpgNet;
 
@@ -125,9 +126,67 @@ static class TestRunner {
     Check(after - before <= 8 * 1024, "VmRSS grew by " + (after - before) + " KiB");
   }
 
+  const string ModelCfg = "[net]\nbatch=8\nwidth=8\nheight=8\nchannels=1\nmax_batches=4\n" +
+      "[ring]\nname=r\nsize=20\n" +
+      "[convolutional]\nfilters=4\nsize=3\npad=1\nbatch_normalize=1\nactivation=leaky\nring=r\n" +
+      "[connected]\noutput=3\nactivation=linear\n[softmax]\n";
+
+  // A tiny IDX data set (8 images 8x8, 3 classes) and its .data file in a fresh folder.
+  static string WriteCycleData() {
+    string dir = Path.Combine(Path.GetTempPath(), "rpg_cs_cycles_" + Guid.NewGuid().ToString("N"));
+    Directory.CreateDirectory(dir);
+    var img = new List<byte> { 0, 0, 8, 3, 0, 0, 0, 8, 0, 0, 0, 8, 0, 0, 0, 8 };
+    var lab = new List<byte> { 0, 0, 8, 1, 0, 0, 0, 8 };
+    for (int i = 0; i < 8; ++i) {
+      for (int k = 0; k < 64; ++k) img.Add((byte)((k * 7 + i * 31) & 0xff));
+      lab.Add((byte)(i % 3));
+    }
+    File.WriteAllBytes(Path.Combine(dir, "i"), img.ToArray());
+    File.WriteAllBytes(Path.Combine(dir, "l"), lab.ToArray());
+    File.WriteAllText(Path.Combine(dir, "names"), "a\nb\nc\n");
+    File.WriteAllText(Path.Combine(dir, "t.data"),
+        "classes = 3\ntrain = idx:i,l\nvalid = idx:i,l\nnames = names\nbackup = " + dir + "\n");
+    return dir;
+  }
+
+  // A network from cfg text, a trainer on it, export options, an export to bytes and the network
+  // loaded back from them: every handle created and disposed.
+  static void ModelCycles(int n, string data) {
+    for (int i = 0; i < n; ++i) {
+      var net = Network.FromText(ModelCfg);
+      var t = new Trainer(net, data);
+      var o = new ExportOptions();
+      o.Bits = 4;
+      var back = Network.FromExport(net.ExportToBytes(o));
+      back.Dispose();
+      o.Dispose();
+      t.Dispose();
+      net.Dispose();
+    }
+  }
+
+  // 3,000 network + trainer + export cycles leave native memory flat. The bound, 8 MiB: one
+  // network of ModelCfg holds ~30 KB of buffers, so leaking any handle would add 9 MB or more.
+  static void ModelCyclesDoNotLeak() {
+    string dir = WriteCycleData();
+    try {
+      string data = Path.Combine(dir, "t.data");
+      ModelCycles(500, data);
+      Collect();
+      long before = VmRssKiB();
+      ModelCycles(3000, data);
+      Collect();
+      long after = VmRssKiB();
+      Console.WriteLine("csharp VmRSS after warm-up " + before + " KiB, after 3000 model cycles " + after + " KiB");
+      Check(after - before <= 8 * 1024, "VmRSS grew by " + (after - before) + " KiB");
+    } finally {
+      Directory.Delete(dir, true);
+    }
+  }
+
   static int Main() {
     int passed = 0, failed = 0;
-    Action[] tests = { GeneratorMatchesLibrary, TrainExportReloadPredict, BadCfgThrows, CreateFreeCyclesDoNotLeak };
+    Action[] tests = { GeneratorMatchesLibrary, TrainExportReloadPredict, BadCfgThrows, CreateFreeCyclesDoNotLeak, ModelCyclesDoNotLeak };
     foreach (var test in tests) {
       string name = test.Method.Name;
       try { test(); ++passed; Console.WriteLine("PASS " + name); }

@@ -72,5 +72,5 @@ else
   fail "$prefix is missing (make install PREFIX=$prefix)"
 fi
 
-[ $failures -eq 0 ] && echo "abi: all checks passed"
+echo "abi: $((failures == 0 ? 1 : 0)) passed, $failures failed"
 exit $((failures > 0))

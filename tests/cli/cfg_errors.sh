@@ -88,9 +88,6 @@ elif ! grep -q "input" "$tmp/out"; then
   fail "info on a good cfg printed no summary: $(head -c 300 "$tmp/out")"
 fi
 
-if [ $failures -gt 0 ]; then
-  echo "$failures failure(s) in $checked corpus files and 2 more checks"
-  exit 1
-fi
-echo "cfg_errors: all $checked corpus files and 2 more checks passed"
-exit 0
+echo "$failures failure(s) in $checked corpus files and 2 more checks"
+echo "cfg_errors: $((checked + 2 - failures)) passed, $failures failed"
+[ $failures -eq 0 ]

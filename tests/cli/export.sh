@@ -12,16 +12,9 @@ set -u
 bin=${1:?usage: $0 path/to/rpgnet}
 case "$bin" in /*) ;; *) bin="$PWD/$bin" ;; esac
 python=/usr/bin/python3
-failures=0
-passes=0
+. "$(dirname "$0")/lib.sh"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-pass() { echo "PASS: $*"; passes=$((passes + 1)); }
-fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
-check() {
-  local what=$1; shift
-  if "$@"; then pass "$what"; else fail "$what"; fi
-}
 [ -x "$bin" ] || { echo "FAIL: $bin is not an executable"; exit 1; }
 [ -x "$python" ] || { echo "FAIL: $python is missing (needed to write the IDX files)"; exit 1; }
 
@@ -115,7 +108,8 @@ vw=$(r classifier valid t.data plain.cfg m4.weights | cut -d'(' -f1)
 check "expanded .weights validate as the .rpgm ($v4)" [ -n "$v4" -a "$v4" = "$vw" ]
 size=$(stat -c %s m4.rpgm)
 bound=$(sed -n 's/.*the format.s bound: .* = \([0-9,]*\)).*/\1/p' <<<"$info" | tr -d ,)
-check "size $size within the bound $bound" [ -n "$bound" ] && [ "$size" -le "$bound" ]
+within_bound() { [ -n "$bound" ] && [ -n "$size" ] && [ "$size" -le "$bound" ]; }
+check "size $size within the bound $bound" within_bound
 
 # c. pruned fine-tuning keeps the mask
 out=$(r classifier train ft.data tiny.cfg "$ckpt" -clear --prune 0.5 --set net.max_batches=10 --quiet)
@@ -126,14 +120,19 @@ out=$(r classifier train ft.data tiny.cfg ft/tiny.ckpt --prune 0.5 --set net.max
 check "resuming finds the same mask" grep -q "pruned 45 of 90" <<<"$out"
 
 # d. errors
-err=$(r classifier valid t.data other.cfg m32.rpgm 2>&1); rc=$?
-check "another architecture: exit 1 naming the file" [ $rc -eq 1 ] && grep -q "m32.rpgm: exported from another architecture" <<<"$err"
+# status, expected message, command...: the command exits with the status and prints the message.
+fails_with() {
+  local want=$1 message=$2 err rc
+  shift 2
+  err=$("$@" 2>&1); rc=$?
+  [ "$rc" -eq "$want" ] && grep -qF -- "$message" <<<"$err"
+}
+check "another architecture: exit 1 naming the file" \
+  fails_with 1 "m32.rpgm: exported from another architecture" r classifier valid t.data other.cfg m32.rpgm
 cp m32.rpgm bad.rpgm && printf '\x55' | dd of=bad.rpgm bs=1 seek=300 conv=notrunc 2>/dev/null
-err=$(r info bad.rpgm 2>&1); rc=$?
-check "corrupt file: exit 1 naming the file" [ $rc -eq 1 ] && grep -q "bad.rpgm: checksum mismatch" <<<"$err"
+check "corrupt file: exit 1 naming the file" fails_with 1 "bad.rpgm: checksum mismatch" r info bad.rpgm
 head -c 200 m32.rpgm >short.rpgm
-err=$(r classifier valid t.data tiny.cfg short.rpgm 2>&1); rc=$?
-check "truncated file: exit 1 naming the file" [ $rc -eq 1 ] && grep -q "short.rpgm: truncated" <<<"$err"
+check "truncated file: exit 1 naming the file" fails_with 1 "short.rpgm: truncated" r classifier valid t.data tiny.cfg short.rpgm
 r export tiny.cfg "$ckpt" >/dev/null 2>&1; rc=$?
 check "export without -o: usage, exit 2" [ $rc -eq 2 ]
 r export tiny.cfg "$ckpt" -o x.rpgm --bits 20 >/dev/null 2>&1; rc=$?

@@ -17,8 +17,7 @@ set -u
 bin=${1:?usage: $0 path/to/rpgnet}
 case "$bin" in /*) ;; *) bin="$PWD/$bin" ;; esac
 python=/usr/bin/python3
-failures=0
-passes=0
+. "$(dirname "$0")/lib.sh"
 tmp=$(mktemp -d)
 pid=
 cleanup() {
@@ -27,12 +26,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-pass() { echo "PASS: $*"; passes=$((passes + 1)); }
-fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
-check() {  # description, command...: PASS or FAIL on the command's status
-  local what=$1; shift
-  if "$@"; then pass "$what"; else fail "$what"; fi
-}
 finish() {
   echo "train_signals: $passes passed, $failures failed"
   [ "$failures" -eq 0 ]
@@ -247,14 +240,17 @@ check "recalibrate: says what it did" has_line "recalibrated 1 batch-norm layers
 check "recalibrate: the output checkpoint is loadable" loadable int.data "$tmp/recal.ckpt"
 recal int.data "$cfg" backup_int/tiny.ckpt
 check "recalibrate without -o: usage error, status 2 (got $?)" [ "$?" = 2 ]
-recal int.data "$cfg" backup_int/tiny.ckpt -o x.ckpt --bn-recalibrate 0
-rc=$?
-check "recalibrate --bn-recalibrate 0: status 1 with a reason (got $rc: $(tail_of "$tmp/recal.err"))" \
-  [ "$rc" = 1 ] && grep -q "nothing to do" "$tmp/recal.err"
+# expected status, message, recal arguments...: recal exits with the status and says the message.
+recal_fails() {
+  local want=$1 message=$2 rc
+  shift 2
+  recal "$@"; rc=$?
+  [ "$rc" = "$want" ] && grep -qF -- "$message" "$tmp/recal.err"
+}
+check "recalibrate --bn-recalibrate 0: status 1 with a reason" \
+  recal_fails 1 "nothing to do" int.data "$cfg" backup_int/tiny.ckpt -o x.ckpt --bn-recalibrate 0
 sed '/batch_normalize/d' "$cfg" >"$tmp/nobn.cfg"
 (cd "$tmp" && "$bin" classifier train int.data nobn.cfg --set net.max_batches=2 --quiet --threads 1) >/dev/null 2>&1
-recal int.data nobn.cfg backup_int/nobn.ckpt -o x.ckpt
-rc=$?
-check "recalibrate without batch norm: status 1 naming the cfg (got $rc: $(tail_of "$tmp/recal.err"))" \
-  [ "$rc" = 1 ] && grep -q "nobn.cfg has no batch-normalised layer" "$tmp/recal.err"
+check "recalibrate without batch norm: status 1 naming the cfg" \
+  recal_fails 1 "nobn.cfg has no batch-normalised layer" int.data nobn.cfg backup_int/nobn.ckpt -o x.ckpt
 finish

@@ -4,7 +4,7 @@
 # against emulated CUDA and cuBLAS headers (cuda_emu.h), compared with the CPU backend as on a
 # real device. It checks index arithmetic, bounds, cuBLAS argument conventions, reductions and
 # warp shuffles; it cannot see data races or the device's rounding (tests/gpu/run_gpu_checks.sh
-# on a real GPU does). A development aid, not part of `make test` (about 2 minutes on 2 cores).
+# on a real GPU does). Part of `make test` (tests/run_tests.sh; about 2 minutes on 2 cores).
 #   usage: tests/gpu/emulate/run.sh [Boost.Test arguments, e.g. --run_test=convolutions]
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
@@ -15,14 +15,17 @@ make --no-print-directory lib >/dev/null
 flags=(-std=c++17 -O1 -g -fsanitize=address -fno-omit-frame-pointer -DRPG_GPU "-I$emu" -Icuda -Isrc -Icapi
        -Itests -isystem /usr/include/stb -DBOOST_TEST_DYN_LINK -Wall -Wextra -Wno-unused-parameter)
 rm -f "$out"/obj/*.o
-compile() { g++ "${flags[@]}" -x c++ -c "$1" -o "$2"; }  # source object
+compile() {  # source object: in the background, at most two compilers at a time
+  while [ "$(jobs -rp | wc -l)" -ge 2 ]; do wait -n; done
+  g++ "${flags[@]}" -x c++ -c "$1" -o "$2" &
+}
 for f in cuda/*.cu; do
   b=$(basename "$f" .cu)
   python3 "$emu/rewrite.py" "$f" > "$out/src/$b.cc"
-  compile "$out/src/$b.cc" "$out/obj/$b.o" &
+  compile "$out/src/$b.cc" "$out/obj/$b.o"
 done
-compile "$emu/emu.cc" "$out/obj/emu.o" &
-compile src/backend/factory.cc "$out/obj/factory.o" &
+compile "$emu/emu.cc" "$out/obj/emu.o"
+compile src/backend/factory.cc "$out/obj/factory.o"
 compile tests/test_cuda.cc "$out/obj/test_cuda.o"
 wait
 for o in $(basename -s .cu cuda/*.cu) emu factory test_cuda; do
