@@ -194,7 +194,7 @@ BOOST_AUTO_TEST_CASE(crafted_files_with_a_valid_checksum_are_rejected_naming_the
       {"tensor-size.ckpt", "with tensors [28, 3, 3, 3, 27] and momentum buffers [27, 3, 3] in the checkpoint"},
       {"parm-size.ckpt", "section 'PARM' holds 1200 bytes, this network needs 1208"},
       {"momt-size.ckpt", "section 'MOMT' holds 1164 bytes, this network needs 1152"},
-      {"negative-iteration.ckpt", "section 'STAT' holds a negative counter"},
+      {"negative-iteration.ckpt", "section 'STAT': the update count -3 is outside"},
       {"ring-count.rpgm", "no section 'R001' (ring 2 of 2)"},
       {"ring-k.rpgm", "section 'R000' (ring 'shared'): holds 24 bytes after its header, which needs 25"},
       {"ring-n.rpgm", "K 40 and N 7 are not 1 <= K <= N"},
