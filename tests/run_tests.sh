@@ -108,12 +108,18 @@ if [ -f "$build/bindings/java/rpgnet.jar" ]; then
     -cp "$java_cp" org.junit.runner.JUnitCore org.rpgnet.CreateFreeCyclesTest
 fi
 if [ -f "$build/bindings/go/built" ]; then
-  go_env="CGO_CFLAGS='-I$PWD/capi' CGO_LDFLAGS='-L$PWD/$build -lrpgnet -Wl,-rpath,$PWD/$build'"
+  go_env="PKG_CONFIG_PATH='$PWD/$build/install/lib/pkgconfig' CGO_LDFLAGS='-Wl,-rpath,$PWD/$build/install/lib'"
   run bindings/go bash -c "cd bindings/go && $go_env go test -race -count=1 -v ./..."
   run "bindings/go[norace]" bash -c "cd bindings/go && $go_env go test -count=1 -run TestCreateFreeCycles -v ."
 fi
 if [ -f "$build/bindings/csharp/RpgNetTests.exe" ]; then
   run bindings/csharp env LD_LIBRARY_PATH="$PWD/$build/bindings/csharp" mono "$build/bindings/csharp/RpgNetTests.exe"
+fi
+# Each binding from a project of its own outside the tree, built against `make install
+# PREFIX=<temporary>` as README.md shows it (tests/bindings/sample.sh; the default build only).
+if [ "$build" = build ] && [ -f build/bindings/java/rpgnet.jar ] && [ -f build/bindings/go/built ] &&
+   [ -f build/bindings/csharp/RpgNetTests.exe ]; then
+  for lang in java go csharp; do run "samples/$lang" bash tests/bindings/sample.sh "$lang"; done
 fi
 
 rm -rf "$log"
