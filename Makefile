@@ -234,6 +234,7 @@ $(BIND)/csharp/RpgNetTests.exe: $(BIND_DEPS) $(wildcard bindings/csharp/*.cs) | 
 	$(BIND_CC) -Icapi -o $(BIND)/csharp/librpgnet_cs.so $(BIND)/csharp/rpgnet_wrap.c $(BIND_LIBS)
 	mcs -nologo -warnaserror -unsafe -target:library -out:$(BIND)/csharp/RpgNet.dll $(BIND)/csharp/gen/*.cs bindings/csharp/RpgNet.cs
 	mcs -nologo -warnaserror -r:$(BIND)/csharp/RpgNet.dll -out:$@ bindings/csharp/TestRunner.cs
+	mcs -nologo -warnaserror -r:$(BIND)/csharp/RpgNet.dll -out:$(BIND)/csharp/CallbackTests.exe bindings/csharp/CallbackTests.cs
 
 # install-bindings: the three bindings under PREFIX in Debian's layout, their native parts linked
 # again, through the installed rpgnet.pc, against the installed librpgnet.so.0 (with a run path
