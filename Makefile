@@ -178,7 +178,8 @@ $(BUILD)/capi/%: tests/capi/%.c $(CAPI_DEP)
 	$(CC) $(CAPI_CFLAGS) $(CAPI_FLAGS) -o $@ $< $(CAPI_LIBS)
 
 # The whole suite: unit tests, the malformed-cfg corpus (also under ASan/UBSan), CLI checks, the
-# C API's tests and examples (some also under ASan/UBSan).
+# C API's tests and examples (some also under ASan/UBSan), the bindings' tests and, per binding,
+# a project outside the tree built against `make install` (tests/bindings/sample.sh).
 test: deps
 	@$(MAKE) --no-print-directory lib cli tests capi bindings
 	@$(MAKE) --no-print-directory check-gpu-build

@@ -72,7 +72,7 @@ case $lang in
     pom=$PREFIX/share/maven-repo/org/rpgnet/rpgnet/0.1.0/rpgnet-0.1.0.pom
     grep -q '<groupId>org.rpgnet</groupId>' "$pom" || fail "the pom's groupId is not org.rpgnet"
     [ -f "${pom%.pom}.jar" ] || fail "no jar next to the pom"
-    (cd "$tmp" && mvn -o -q -B -f "$pom" validate) || fail "mvn validate rejects $pom"
+    (cd "$tmp" && mvn -o -q -B -f "$pom" validate > "$tmp/mvn.log" 2>&1) || { cat "$tmp/mvn.log"; fail "mvn validate rejects $pom"; }
     # Without the JNI library on java.library.path, the error names it and every path tried.
     if java -Djava.library.path="$tmp/none1:$tmp/none2" -cp "$PREFIX/share/java/rpgnet.jar:." Train a b > "$tmp/err" 2>&1; then
       fail "ran without its JNI library"
