@@ -25,11 +25,12 @@
 
 %include <stdint.i>
 
-/* Function pointers do not cross the bindings (callbacks would run on foreign threads). */
-%ignore rpg_set_log_callback;
-%ignore rpg_trainer_set_progress_callback;
-%ignore rpg_log_fn;
-%ignore rpg_progress_fn;
+/* Callbacks: rpg_set_log_callback and rpg_trainer_set_progress_callback take a function address
+ * and a user_data address as plain integers (Java long, Go uintptr, C# IntPtr). Each language
+ * passes the address of its own trampoline (below for Java and Go's C side, bindings/go for Go's
+ * exported functions, a static delegate in C#), which runs the language's callback, catches what
+ * it throws or panics, and records it on the calling thread; the wrapper of the call during
+ * which it happened (rpg_trainer_run for progress) then raises it, once back from C. */
 
 /* Seeds are 64-bit patterns: a plain signed 64-bit integer in every language. */
 %apply int64_t { uint64_t };
@@ -38,24 +39,149 @@
 /* ================================================================================= Java == */
 #if defined(SWIGJAVA)
 %{
-static void rpg_java_throw(JNIEnv* jenv, int32_t status) {
-  /* Read right after the failed call: nothing but pinned-array releases ran since. */
-  jstring msg = (*jenv)->NewStringUTF(jenv, rpg_last_error());
-  jclass cls = (*jenv)->FindClass(jenv, "org/rpgnet/RpgException");
-  jmethodID ctor;
-  jobject ex;
-  if (!cls || !msg) return; /* an OutOfMemoryError / NoClassDefFoundError is pending */
-  ctor = (*jenv)->GetMethodID(jenv, cls, "<init>", "(ILjava/lang/String;)V");
-  if (!ctor) return;
-  ex = (*jenv)->NewObject(jenv, cls, ctor, (jint)status, msg);
-  if (ex) (*jenv)->Throw(jenv, (jthrowable)ex);
+/* Callbacks reach Java through the static methods of org.rpgnet.Callbacks, which run the
+ * listener, catch whatever it throws (keeping it in a ThreadLocal) and return 2 when it threw.
+ * The trampolines run on the thread inside the rpg_* call (attached first if it is a thread the
+ * JVM does not know); a log message sent while that call holds a critical array (trap 1) is
+ * queued and delivered when the call returns, before its status is raised. */
+static JavaVM* rpg_java_vm;
+static jclass rpg_java_callbacks;
+static jmethodID rpg_java_progress_mid, rpg_java_log_mid, rpg_java_take_mid;
+static __thread int rpg_java_pinned;  /* critical arrays this thread's current call holds */
+static __thread int rpg_java_failed;  /* a listener threw during this thread's current call */
+struct rpg_java_msg { struct rpg_java_msg* next; int32_t level; char text[]; };
+static __thread struct rpg_java_msg *rpg_java_queue, *rpg_java_queue_tail;
+
+JNIEXPORT jint JNICALL JNI_OnLoad(JavaVM* vm, void* reserved) {
+  JNIEnv* env;
+  jclass cls;
+  (void)reserved;
+  if ((*vm)->GetEnv(vm, (void**)&env, JNI_VERSION_1_8) != JNI_OK) return JNI_ERR;
+  cls = (*env)->FindClass(env, "org/rpgnet/Callbacks");
+  if (!cls) return JNI_ERR;
+  rpg_java_progress_mid = (*env)->GetStaticMethodID(env, cls, "progress", "(JJJDDDFD)I");
+  rpg_java_log_mid = (*env)->GetStaticMethodID(env, cls, "log", "(ILjava/lang/String;)I");
+  rpg_java_take_mid = (*env)->GetStaticMethodID(env, cls, "takeFailure",
+                                                "(ILjava/lang/String;)Ljava/lang/Throwable;");
+  if (!rpg_java_progress_mid || !rpg_java_log_mid || !rpg_java_take_mid) return JNI_ERR;
+  rpg_java_callbacks = (jclass)(*env)->NewGlobalRef(env, cls);
+  if (!rpg_java_callbacks) return JNI_ERR;
+  rpg_java_vm = vm;
+  return JNI_VERSION_1_8;
+}
+
+/* This thread's JNIEnv; *attached: the thread was attached here (detach when done). */
+static JNIEnv* rpg_java_env(int* attached) {
+  JNIEnv* env = NULL;
+  jint r;
+  *attached = 0;
+  if (!rpg_java_vm) return NULL;
+  r = (*rpg_java_vm)->GetEnv(rpg_java_vm, (void**)&env, JNI_VERSION_1_8);
+  if (r == JNI_EDETACHED) {
+    if ((*rpg_java_vm)->AttachCurrentThreadAsDaemon(rpg_java_vm, (void**)&env, NULL) != JNI_OK) return NULL;
+    *attached = 1;
+  } else if (r != JNI_OK) {
+    return NULL;
+  }
+  return env;
+}
+
+static void rpg_java_done(JNIEnv* env, int attached, jint result) {
+  if ((*env)->ExceptionCheck(env)) {  /* thrown by the dispatch itself (the listener's are caught) */
+    (*env)->ExceptionClear(env);
+    result = 2;
+  }
+  if (result == 2) rpg_java_failed = 1;
+  if (attached) (*rpg_java_vm)->DetachCurrentThread(rpg_java_vm);
+}
+
+static int32_t rpg_java_progress(int64_t update, int64_t max_updates, double epoch, double loss,
+                                 double avg_loss, float learning_rate, double images_per_second,
+                                 void* user_data) {
+  int attached;
+  jint r;
+  JNIEnv* env = rpg_java_env(&attached);
+  if (!env) return 1; /* no JVM to ask: stop */
+  r = (*env)->CallStaticIntMethod(env, rpg_java_callbacks, rpg_java_progress_mid,
+                                  (jlong)(intptr_t)user_data, (jlong)update, (jlong)max_updates,
+                                  epoch, loss, avg_loss, learning_rate, images_per_second);
+  rpg_java_done(env, attached, r);
+  return r != 0;
+}
+
+static void rpg_java_deliver(JNIEnv* env, int attached, int32_t level, const char* message) {
+  jint r = 2;
+  jstring s = (*env)->NewStringUTF(env, message);
+  if (s) {
+    r = (*env)->CallStaticIntMethod(env, rpg_java_callbacks, rpg_java_log_mid, (jint)level, s);
+    (*env)->DeleteLocalRef(env, s);
+  }
+  rpg_java_done(env, attached, r);
+}
+
+static void rpg_java_log(int32_t level, const char* message, void* user_data) {
+  int attached;
+  JNIEnv* env;
+  (void)user_data;
+  if (rpg_java_pinned > 0) { /* no JNI calls now: deliver when the call returns */
+    size_t n = strlen(message);
+    struct rpg_java_msg* m = (struct rpg_java_msg*)malloc(sizeof *m + n + 1);
+    if (!m) return;
+    m->next = NULL;
+    m->level = level;
+    memcpy(m->text, message, n + 1);
+    if (rpg_java_queue_tail) rpg_java_queue_tail->next = m; else rpg_java_queue = m;
+    rpg_java_queue_tail = m;
+    return;
+  }
+  env = rpg_java_env(&attached);
+  if (env) rpg_java_deliver(env, attached, level, message);
+}
+
+/* After every call returning a status, all arrays released (the "ret" typemap): queued log
+ * messages go to the listener, then a listener's exception is thrown (the call's own failure
+ * attached to it as suppressed), else a failed status as an RpgException. */
+static void rpg_java_finish(JNIEnv* jenv, int32_t status) {
+  jstring msg = NULL;
+  if (status < 0) { /* read right after the failed call, before any listener runs */
+    msg = (*jenv)->NewStringUTF(jenv, rpg_last_error());
+    if (!msg) return; /* an OutOfMemoryError is pending */
+  }
+  while (rpg_java_queue) {
+    struct rpg_java_msg* m = rpg_java_queue;
+    rpg_java_queue = m->next;
+    if (!rpg_java_queue) rpg_java_queue_tail = NULL;
+    rpg_java_deliver(jenv, 0, m->level, m->text);
+    free(m);
+  }
+  if (rpg_java_failed) {
+    jthrowable ex;
+    rpg_java_failed = 0;
+    ex = (jthrowable)(*jenv)->CallStaticObjectMethod(jenv, rpg_java_callbacks, rpg_java_take_mid,
+                                                     (jint)status, msg);
+    if (ex && !(*jenv)->ExceptionCheck(jenv)) (*jenv)->Throw(jenv, ex);
+  } else if (status < 0) {
+    jclass cls = (*jenv)->FindClass(jenv, "org/rpgnet/RpgException");
+    jmethodID ctor;
+    jobject ex;
+    if (!cls) return; /* a NoClassDefFoundError is pending */
+    ctor = (*jenv)->GetMethodID(jenv, cls, "<init>", "(ILjava/lang/String;)V");
+    if (!ctor) return;
+    ex = (*jenv)->NewObject(jenv, cls, ctor, (jint)status, msg);
+    if (ex) (*jenv)->Throw(jenv, (jthrowable)ex);
+  }
 }
 %}
-/* Status: returned to the JNI layer, thrown in "ret", which runs after argout and freearg, i.e.
- * after every critical array is released (trap 1). The Java method returns void. */
+/* The trampolines' addresses, for the callback setters (Java glue: org.rpgnet.Callbacks). */
+%inline %{
+int64_t rpg_java_progress_fn(void) { return (int64_t)(intptr_t)&rpg_java_progress; }
+int64_t rpg_java_log_fn(void) { return (int64_t)(intptr_t)&rpg_java_log; }
+%}
+/* Status: returned to the JNI layer and handled in "ret", which runs after argout and freearg,
+ * i.e. after every critical array is released (trap 1). The Java method returns void. */
 %typemap(jstype) rpg_status "void"
 %typemap(javaout) rpg_status { $jnicall; }
-%typemap(ret) rpg_status %{ if ($1 < 0) rpg_java_throw(jenv, $1); %}
+%typemap(ret) rpg_status %{ rpg_java_finish(jenv, $1); %}
 
 /* Arrays: the length is read in "in" (no array is pinned yet), the array pinned in "check"
  * (after every "in": no JNI call inside a critical region), released in "argout" (arrays come
@@ -71,9 +197,13 @@ static void rpg_java_throw(JNIEnv* jenv, int32_t status) {
 %}
 %typemap(check) (CTYPE, LENTYPE) %{
   if ($input) $1 = ($1_ltype)(*jenv)->GetPrimitiveArrayCritical(jenv, $input, NULL);
+  if ($1) ++rpg_java_pinned;
 %}
 %typemap(argout) (CTYPE, LENTYPE) %{
-  if ($1) (*jenv)->ReleasePrimitiveArrayCritical(jenv, $input, (void*)$1, MODE);
+  if ($1) {
+    (*jenv)->ReleasePrimitiveArrayCritical(jenv, $input, (void*)$1, MODE);
+    --rpg_java_pinned;
+  }
 %}
 %enddef
 RPG_JAVA_ARRAY(float* DATA, int64_t LEN, jfloatArray, float[], 0)
@@ -127,6 +257,14 @@ RPG_JAVA_OUT(double, jdouble, jdoubleArray, double, SetDoubleArrayRegion)
 %}
 %enddef
 
+%define RPG_ADDRESS(PATTERN)
+%typemap(jni) PATTERN "jlong"
+%typemap(jtype) PATTERN "long"
+%typemap(jstype) PATTERN "long"
+%typemap(javain) PATTERN "$javainput"
+%typemap(in) PATTERN %{ $1 = ($1_ltype)(intptr_t)$input; %}
+%enddef
+
 %pragma(java) jniclasscode=%{
   static { RpgLoader.load(); }
 %}
@@ -134,26 +272,43 @@ RPG_JAVA_OUT(double, jdouble, jdoubleArray, double, SetDoubleArrayRegion)
 
 /* =================================================================================== Go == */
 #if defined(SWIGGO)
+%go_import("fmt", "strconv", "strings", "sync", "sync/atomic")
 %{
-/* A failed status becomes "STATUS:MESSAGE", built inside the C wrapper, i.e. in the same cgo
- * call as the failure (trap 2: a second cgo call may run on another OS thread). */
+/* A callback's panic is recovered in Go (bindings/go/callback.go), kept in a table under an id,
+ * and the id is noted here for the thread running the rpg_* call; that call's status (below)
+ * carries it out. */
+static __thread int64_t rpg_go_failure;
+
+/* A status as "FAILURE#STATUS:MESSAGE" ("" for success without a callback failure), built inside
+ * the C wrapper, i.e. in the same cgo call as the failure (trap 2: a second cgo call may run on
+ * another OS thread). FAILURE: the id of a callback's panic during this call, or 0. */
 static _gostring_ rpg_go_status(int32_t status) {
-  char head[16];
-  const char* msg;
+  char head[48];
+  const char* msg = status < 0 ? rpg_last_error() : "";
+  int64_t failure = rpg_go_failure;
   size_t n, h;
   char* buf;
   _gostring_ s;
-  if (status >= 0) return Swig_AllocateString("", 0);
-  msg = rpg_last_error();
-  h = (size_t)snprintf(head, sizeof head, "%d:", (int)status);
+  rpg_go_failure = 0;
+  if (status >= 0 && failure == 0) return Swig_AllocateString("", 0);
+  h = (size_t)snprintf(head, sizeof head, "%lld#%d:", (long long)failure, (int)status);
   n = strlen(msg);
   buf = (char*)malloc(h + n + 1);
-  if (!buf) return Swig_AllocateString("-5:out of memory", 16);
+  if (!buf) return Swig_AllocateString("0#-5:out of memory", 18);
   memcpy(buf, head, h);
   memcpy(buf + h, msg, n + 1);
   s = Swig_AllocateString(buf, h + n);
   free(buf);
   return s;
+}
+%}
+/* Called from a callback: notes the id of its panic for the rpg_* call running on this thread.
+ * Returns an id to drop: 0, or this one when an earlier panic of the same call is noted. */
+%inline %{
+int64_t rpg_go_note_callback_failure(int64_t id) {
+  if (rpg_go_failure != 0) return id;
+  rpg_go_failure = id;
+  return 0;
 }
 %}
 %typemap(gotype) rpg_status "error"
@@ -166,7 +321,7 @@ static _gostring_ rpg_go_status(int32_t status) {
 %typemap(in) rpg_status status "$1 = (rpg_status)$input;"
 
 %insert(cgo_comment_typedefs) %{
-#cgo LDFLAGS: -lrpgnet
+#cgo pkg-config: rpgnet
 %}
 %insert(go_wrapper) %{
 // Error is a failed rpgnet call: Status is the negative RPG_STATUS_* code, Message the
@@ -178,31 +333,62 @@ type Error struct {
 
 func (e *Error) Error() string { return e.Message }
 
+// CallbackPanic is a panic inside a callback (log or progress), recovered before it could
+// unwind through C and returned by the call during which it happened (Run for progress).
+// Value is what was passed to panic, Stack the callback's stack then, CallErr the call's own
+// failure (nil when the call itself succeeded).
+type CallbackPanic struct {
+	Callback string
+	Value    any
+	Stack    []byte
+	CallErr  error
+}
+
+func (e *CallbackPanic) Error() string {
+	return fmt.Sprintf("rpgnet: the %s callback panicked: %v", e.Callback, e.Value)
+}
+
+// Unwrap gives the panic value when it is an error, else the call's own failure.
+func (e *CallbackPanic) Unwrap() error {
+	if err, ok := e.Value.(error); ok {
+		return err
+	}
+	return e.CallErr
+}
+
+var (
+	callbackPanics  sync.Map // id -> *CallbackPanic
+	callbackPanicID int64
+)
+
+// NoteCallbackPanic keeps p to be returned by the rpg_* call running on this thread; call it
+// only from inside a callback (bindings/go/callback.go does).
+func NoteCallbackPanic(p *CallbackPanic) {
+	id := atomic.AddInt64(&callbackPanicID, 1)
+	callbackPanics.Store(id, p)
+	if drop := Rpg_go_note_callback_failure(id); drop != 0 {
+		callbackPanics.Delete(drop)
+	}
+}
+
 func newStatusError(s string) error {
 	if s == "" {
 		return nil
 	}
-	i := 0
-	for i < len(s) && s[i] != ':' {
-		i++
+	head, msg, _ := strings.Cut(s, ":")
+	failureText, statusText, _ := strings.Cut(head, "#")
+	failure, _ := strconv.ParseInt(failureText, 10, 64)
+	status, _ := strconv.ParseInt(statusText, 10, 32)
+	var callErr error
+	if status < 0 {
+		callErr = &Error{Status: int32(status), Message: msg}
 	}
-	var status int32
-	neg := false
-	for j := 0; j < i; j++ {
-		if s[j] == '-' {
-			neg = true
-		} else {
-			status = status*10 + int32(s[j]-'0')
-		}
+	if p, ok := callbackPanics.LoadAndDelete(failure); ok {
+		cp := p.(*CallbackPanic)
+		cp.CallErr = callErr
+		return cp
 	}
-	if neg {
-		status = -status
-	}
-	msg := ""
-	if i < len(s) {
-		msg = s[i+1:]
-	}
-	return &Error{Status: status, Message: msg}
+	return callErr
 }
 
 // GoStringAt copies the NUL-terminated string at a borrowed char* address (const char** outputs).
@@ -246,6 +432,10 @@ RPG_GO_OUT(double, float64)
 %typemap(gotype) T** "*uintptr"
 %typemap(in) T** %{ $1 = ($1_ltype)$input; %}
 %enddef
+%define RPG_ADDRESS(PATTERN)
+%typemap(gotype) PATTERN "uintptr"
+%typemap(in) PATTERN %{ $1 = ($1_ltype)$input; %}
+%enddef
 #endif /* SWIGGO */
 
 /* =================================================================================== C# == */
@@ -260,7 +450,9 @@ SWIGEXPORT void SWIGSTDCALL RpgNative_RegisterRaise(rpg_cs_raise_fn fn) { rpg_cs
 %}
 /* Status: the C wrapper hands status and message to a managed callback that stores an
  * RpgException as the thread's pending exception, inside the same P/Invoke call; the C# method
- * (void) throws it on return. */
+ * (void) throws it on return. An exception thrown by a log or progress handler during the call
+ * is stored the same way first (bindings/csharp/RpgNet.cs, Callbacks), and wins: it is thrown
+ * with its own stack trace. */
 %typemap(ctype) rpg_status "int32_t"
 %typemap(imtype) rpg_status "int"
 %typemap(cstype) rpg_status "void"
@@ -270,12 +462,15 @@ SWIGEXPORT void SWIGSTDCALL RpgNative_RegisterRaise(rpg_cs_raise_fn fn) { rpg_cs
 %}
 %typemap(csout) rpg_status {
     $imcall;
-    if ($imclassname.SWIGPendingException.Pending) throw $imclassname.SWIGPendingException.Retrieve();
+    if ($imclassname.SWIGPendingException.Pending)
+      global::System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(
+          $imclassname.SWIGPendingException.Retrieve()).Throw();
   }
 %pragma(csharp) imclasscode=%{
   internal delegate void RpgRaise(int status, string message);
-  static readonly RpgRaise rpgRaise = (status, message) =>
-      SWIGPendingException.Set(new global::RpgNet.RpgException(status, message));
+  static readonly RpgRaise rpgRaise = (status, message) => {
+    if (!SWIGPendingException.Pending) SWIGPendingException.Set(new global::RpgNet.RpgException(status, message));
+  };
   [global::System.Runtime.InteropServices.DllImport("$dllimport", EntryPoint="RpgNative_RegisterRaise")]
   static extern void RpgNative_RegisterRaise(RpgRaise fn);
   internal static readonly bool rpgRaiseRegistered = RegisterRaise();
@@ -328,6 +523,13 @@ RPG_CS_OUT(const char**, global::System.IntPtr)
 %typemap(csin) T** "out $csinput"
 %typemap(in) T** %{ $1 = ($1_ltype)$input; %}
 %enddef
+%define RPG_ADDRESS(PATTERN)
+%typemap(ctype) PATTERN "void*"
+%typemap(imtype) PATTERN "global::System.IntPtr"
+%typemap(cstype) PATTERN "global::System.IntPtr"
+%typemap(csin) PATTERN "$csinput"
+%typemap(in) PATTERN %{ $1 = ($1_ltype)$input; %}
+%enddef
 #endif /* SWIGCSHARP */
 
 RPG_HANDLE(rpg_ring)
@@ -335,6 +537,10 @@ RPG_HANDLE(rpg_generator)
 RPG_HANDLE(rpg_network)
 RPG_HANDLE(rpg_export_options)
 RPG_HANDLE(rpg_trainer)
+/* The callback setters' function and user_data addresses. */
+RPG_ADDRESS(rpg_log_fn)
+RPG_ADDRESS(rpg_progress_fn)
+RPG_ADDRESS(void* user_data)
 
 /* A parameter of type rpg_status (rpg_status_string) stays a plain int (after the
  * rpg_status typemaps above, which %apply copies as they are now). */

@@ -1,5 +1,6 @@
 // The idiomatic C# layer over the SWIG-generated RpgNative (bindings/rpgnet.i): IDisposable
-// objects owning native handles, PascalCase, RpgException on failure.
+// objects owning native handles, PascalCase, RpgException on failure, the log as a delegate
+// (Rpg.SetLogHandler) and training progress as an event (Trainer.Progress).
 using System;
 using System.Runtime.InteropServices;
 using System.Threading;
@@ -44,7 +45,79 @@ public abstract class NativeHandle : IDisposable {
 
 public static class Rpg {
   public const long Append = -1;
+  public const int LogDebug = 0, LogInfo = 1, LogWarning = 2, LogError = 3, LogOff = 4;
   public static string Version => RpgNative.rpg_version_string();
+
+  /// <summary>Sends the library's messages at minLevel and above to handler (level, message),
+  /// process-wide, on the thread whose call produced them; null restores the default (stderr).
+  /// An exception thrown by handler is thrown by that call when it returns.</summary>
+  public static void SetLogHandler(Action<int, string> handler, int minLevel = LogWarning) {
+    Callbacks.LogHandler = handler;
+    RpgNative.rpg_set_log_callback(handler == null ? IntPtr.Zero : Callbacks.LogFnPtr, IntPtr.Zero, minLevel);
+  }
+}
+
+/// <summary>Training progress (Trainer.Progress), every ReportEvery updates and at the last one.
+/// Set Stop to stop the run after the current update.</summary>
+public sealed class ProgressEventArgs : EventArgs {
+  public long Update { get; }
+  public long MaxUpdates { get; }
+  public double Epoch { get; }
+  public double Loss { get; }
+  public double AvgLoss { get; }
+  public float LearningRate { get; }
+  public double ImagesPerSecond { get; }
+  public bool Stop { get; set; }
+  internal ProgressEventArgs(long update, long maxUpdates, double epoch, double loss, double avgLoss,
+                             float learningRate, double imagesPerSecond) {
+    Update = update; MaxUpdates = maxUpdates; Epoch = epoch; Loss = loss; AvgLoss = avgLoss;
+    LearningRate = learningRate; ImagesPerSecond = imagesPerSecond;
+  }
+}
+
+/// <summary>The C entry points of the callbacks: static delegates, kept reachable for the life of
+/// the process, whose function pointers the library holds. They run on the thread inside the
+/// rpgnet call; an exception is caught here (nothing unwinds through C), stored as that thread's
+/// pending exception, and thrown by the call when it returns (the rpg_status typemap of
+/// bindings/rpgnet.i).</summary>
+static class Callbacks {
+  [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
+  delegate int ProgressFn(long update, long maxUpdates, double epoch, double loss, double avgLoss,
+                          float learningRate, double imagesPerSecond, IntPtr user);
+  [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
+  delegate void LogFn(int level, IntPtr message, IntPtr user);
+
+  static readonly ProgressFn progress = OnProgress;
+  static readonly LogFn log = OnLog;
+  internal static readonly IntPtr ProgressFnPtr = Marshal.GetFunctionPointerForDelegate(progress);
+  internal static readonly IntPtr LogFnPtr = Marshal.GetFunctionPointerForDelegate(log);
+  internal static volatile Action<int, string> LogHandler;
+
+  static void Fail(Exception e) {
+    if (!RpgNativePINVOKE.SWIGPendingException.Pending) RpgNativePINVOKE.SWIGPendingException.Set(e);
+  }
+
+  // user: a GCHandle of the running Trainer (Trainer.Run).
+  static int OnProgress(long update, long maxUpdates, double epoch, double loss, double avgLoss,
+                        float learningRate, double imagesPerSecond, IntPtr user) {
+    try {
+      var trainer = (Trainer)GCHandle.FromIntPtr(user).Target;
+      var e = new ProgressEventArgs(update, maxUpdates, epoch, loss, avgLoss, learningRate, imagesPerSecond);
+      trainer.OnProgress(e);
+      return e.Stop ? 1 : 0;
+    } catch (Exception e) {
+      Fail(e);
+      return 1;
+    }
+  }
+
+  static void OnLog(int level, IntPtr message, IntPtr user) {
+    try {
+      LogHandler?.Invoke(level, Marshal.PtrToStringAnsi(message));
+    } catch (Exception e) {
+      Fail(e);
+    }
+  }
 }
 
 public sealed class Ring : NativeHandle {
@@ -162,10 +235,31 @@ public sealed class Trainer : NativeHandle {
   public string BackupDir { set { Use(h => RpgNative.rpg_trainer_set_backup_dir(h, value)); } }
   public long CheckpointEvery { set { Use(h => RpgNative.rpg_trainer_set_checkpoint_every(h, value)); } }
   public long StopAt { set { Use(h => RpgNative.rpg_trainer_set_stop_at(h, value)); } }
+  public long ReportEvery { set { Use(h => RpgNative.rpg_trainer_set_report_every(h, value)); } }
   public long MaxUpdates => With(h => { RpgNative.rpg_trainer_max_updates(h, out long v); return v; });
-  /// <summary>Trains; true when the schedule ran to its end. The network stays alive meanwhile.</summary>
+
+  /// <summary>Raised every ReportEvery updates and at the last one, on the thread running Run;
+  /// set e.Stop to stop the run. An exception thrown by a handler stops the run too, and Run
+  /// throws it when it returns.</summary>
+  public event EventHandler<ProgressEventArgs> Progress;
+  internal void OnProgress(ProgressEventArgs e) { Progress?.Invoke(this, e); }
+
+  /// <summary>Trains; true when the schedule ran to its end (false when stopped). The network
+  /// stays alive meanwhile; so does this trainer, through a GCHandle that the native callback
+  /// gets as its user data.</summary>
   public bool Run() {
-    return With(h => net.With(n => { RpgNative.rpg_trainer_run(h, out int f); return f == 1; }));
+    return With(h => net.With(n => {
+      if (Progress == null) { RpgNative.rpg_trainer_run(h, out int f0); return f0 == 1; }
+      GCHandle self = GCHandle.Alloc(this);
+      try {
+        RpgNative.rpg_trainer_set_progress_callback(h, Callbacks.ProgressFnPtr, GCHandle.ToIntPtr(self));
+        RpgNative.rpg_trainer_run(h, out int f);
+        return f == 1;
+      } finally {
+        RpgNative.rpg_trainer_set_progress_callback(h, IntPtr.Zero, IntPtr.Zero);
+        self.Free();
+      }
+    }));
   }
   public double AvgLoss => With(h => { RpgNative.rpg_trainer_progress(h, out long u, out double l); return l; });
 }

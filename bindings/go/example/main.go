@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"log"
 
-	"rpgnet"
+	"rpgnet.org/rpgnet"
 )
 
 func main() {
