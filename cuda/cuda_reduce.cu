@@ -229,7 +229,7 @@ __global__ void k_softmax_cross_entropy(const float* p, const float* truth, int6
   for (int i = lane; i < per; i += 32) mass += t[i];
   const float fm = float(warp_sum(mass));
   for (int i = lane; i < per; i += 32) {
-    const float q = isnan(pr[i]) ? pr[i] : fmaxf(pr[i], 1e-30f);  // a NaN stays NaN (CPU twin)
+    const float q = pr[i] != pr[i] ? pr[i] : fmaxf(pr[i], 1e-30f);  // a NaN (p != p) stays NaN (CPU twin)
     err[r * per + i] = t[i] != 0.f ? -t[i] * logf(q) : 0.f;
     delta_in[r * per + i] += (pr[i] * fm - t[i]) / temperature;
   }

@@ -62,7 +62,10 @@ grep -qE '^exported model.rpgm: 169834 parameters$' "$tmp/out" && [ -s model.rpg
 
 linked() {  # a native library or program resolves librpgnet.so.0 to the installed one
   local lib=$1
-  LD_LIBRARY_PATH=${2:-} ldd "$lib" | grep -q "librpgnet.so.0 => $PREFIX/lib/librpgnet.so.0" ||
+  # (ldd's whole output first: with pipefail, grep -q closing the pipe early fails the pipeline)
+  local deps
+  deps=$(LD_LIBRARY_PATH=${2:-} ldd "$lib")
+  grep -qF "librpgnet.so.0 => $PREFIX/lib/librpgnet.so.0" <<<"$deps" ||
     { ldd "$lib"; fail "$lib does not link $PREFIX/lib/librpgnet.so.0"; }
   if readelf -d "$lib" | grep -F "$root/build"; then fail "$lib has a run path into $root/build"; fi
 }

@@ -15,6 +15,7 @@ cudaError_t cudaStreamCreateWithFlags(cudaStream_t* s, unsigned);
 cudaError_t cudaStreamDestroy(cudaStream_t s);
 cudaError_t cudaStreamSynchronize(cudaStream_t s);
 cudaError_t cudaMalloc(void** p, size_t bytes);
+cudaError_t cudaMemGetInfo(size_t* free_bytes, size_t* total_bytes);
 cudaError_t cudaFree(void* p);
 cudaError_t cudaMemsetAsync(void* p, int v, size_t bytes, cudaStream_t s);
 cudaError_t cudaMemcpyAsync(void* d, const void* s, size_t bytes, cudaMemcpyKind, cudaStream_t);
