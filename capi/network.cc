@@ -413,9 +413,12 @@ rpg_status rpg_network_train_step(rpg_network* net, const float* input, int64_t 
     need_len(target_len, batch_floats(h, h.net->output_size()), "target_len",
              per_batch(h, h.net->output_size(), "output floats"));
     const double l = forward_target(h, input, target, true);
+    if (loss) *loss = l;
+    if (!std::isfinite(l))  // as the trainer: a non-finite loss never reaches the parameters
+      invalid("training diverged at update " + std::to_string(h.state.iteration + 1) + ": the loss is " +
+              std::to_string(l) + "; the update was not applied (lower the learning rate, or check the input)");
     backward(h, nullptr);
     update(h, update_rate(h));
-    if (loss) *loss = l;
   });
 }
 

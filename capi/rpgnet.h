@@ -264,7 +264,9 @@ RPG_API rpg_status rpg_network_update_count(const rpg_network* net, int64_t* out
  * a trainer sets it from epochs and its data. max_updates >= 1. */
 RPG_API rpg_status rpg_network_set_max_updates(rpg_network* net, int64_t max_updates);
 /* One training step on one batch: forward with target, backward, update (policy rate).
- * *loss (nullable) as rpg_network_forward_target. With [net] subdivisions > 1 (several passes
+ * *loss (nullable) as rpg_network_forward_target. A loss that is NaN or infinite is
+ * INVALID_ARGUMENT ("training diverged"): *loss is set, but no backward pass or update is run
+ * (parameters, momentum and the update count stay as they were). With [net] subdivisions > 1 (several passes
  * per update), call forward_target and backward per pass, then rpg_network_update. */
 RPG_API rpg_status rpg_network_train_step(rpg_network* net, const float* input, int64_t input_len,
                                           const float* target, int64_t target_len, double* loss);

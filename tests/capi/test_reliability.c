@@ -5,6 +5,7 @@
  * written gives NOT_FOUND (a file-system status) with the reason, not INVALID_ARGUMENT.
  * Run from the repository root (it trains on cfg/fashion.data). */
 #define _POSIX_C_SOURCE 200809L
+#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -133,6 +134,32 @@ int main(void) {
   CHECK(strstr(rpg_last_error(), "update count -1 is outside") != NULL);
   OK(rpg_network_update_count(fresh, &count));
   CHECK(count == 0);
+  { /* rpg_network_train_step on a NaN loss (a NaN input): refused, nothing updated */
+    rpg_network* step = NULL;
+    float* x = calloc(2 * 28 * 28, sizeof(float));
+    float* bad = calloc(2 * 28 * 28, sizeof(float));
+    float t[20] = {0}, before[20], after[20];
+    double l = 0;
+    int64_t updates = -1;
+    int i;
+    CHECK(x != NULL && bad != NULL);
+    for (i = 0; i < 2 * 28 * 28; ++i) x[i] = bad[i] = (float)(i % 7) / 7.f;
+    bad[5] = NAN;
+    t[3] = t[10 + 4] = 1;
+    OK(rpg_network_create_from_text(kCfg, "net.batch=2", &step));
+    OK(rpg_network_train_step(step, x, 2 * 28 * 28, t, 20, &l));
+    OK(rpg_network_predict(step, x, 2 * 28 * 28, before, 20));
+    FAILS(RPG_STATUS_INVALID_ARGUMENT, rpg_network_train_step(step, bad, 2 * 28 * 28, t, 20, &l));
+    CHECK(strstr(rpg_last_error(), "training diverged at update 2") != NULL);
+    CHECK(l != l); /* the NaN loss is reported */
+    OK(rpg_network_update_count(step, &updates));
+    CHECK(updates == 1);
+    OK(rpg_network_predict(step, x, 2 * 28 * 28, after, 20));
+    CHECK(memcmp(before, after, sizeof before) == 0); /* the weights did not move */
+    rpg_network_free(step);
+    free(x);
+    free(bad);
+  }
   rpg_network_free(fresh);
   unlink(path);
   rpg_trainer_free(trainer);
