@@ -177,7 +177,7 @@ $(BUILD)/capi/example_%: capi/examples/%.c $(CAPI_DEP)
 	@mkdir -p $(dir $@)
 	$(CC) $(CAPI_CFLAGS) $(CAPI_FLAGS) -o $@ $< $(CAPI_LIBS)
 
-$(BUILD)/capi/%: tests/capi/%.c $(CAPI_DEP)
+$(BUILD)/capi/%: tests/capi/%.c $(wildcard tests/capi/*.h) $(CAPI_DEP)
 	@mkdir -p $(dir $@)
 	$(CC) $(CAPI_CFLAGS) $(CAPI_FLAGS) -o $@ $< $(CAPI_LIBS)
 

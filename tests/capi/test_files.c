@@ -8,20 +8,12 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "temp_path.h"
 
 #define INV RPG_STATUS_INVALID_ARGUMENT
 #define NOTF RPG_STATUS_NOT_FOUND
 #define FMT RPG_STATUS_FORMAT_ERROR
 
-static char g_dir[64];
-
-static const char* at(const char* name) { /* a path in the temporary folder (rotating buffers) */
-  static char paths[4][256];
-  static int next = 0;
-  char* p = paths[next++ % 4];
-  snprintf(p, 256, "%s/%s", g_dir, name);
-  return p;
-}
 
 static void write_file(const char* path, const void* data, size_t n) {
   FILE* f = fopen(path, "wb");

@@ -8,16 +8,8 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "temp_path.h"
 
-static char g_dir[64];
-
-static const char* at(const char* name) { /* a path in the temporary folder (rotating buffers) */
-  static char paths[4][256];
-  static int next = 0;
-  char* p = paths[next++ % 4];
-  snprintf(p, 256, "%s/%s", g_dir, name);
-  return p;
-}
 
 static int contains(const char* haystack, const char* needle) {
   return haystack != NULL && strstr(haystack, needle) != NULL;

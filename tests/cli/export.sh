@@ -18,27 +18,7 @@ trap 'rm -rf "$tmp"' EXIT
 [ -x "$bin" ] || { echo "FAIL: $bin is not an executable"; exit 1; }
 [ -x "$python" ] || { echo "FAIL: $python is missing (needed to write the IDX files)"; exit 1; }
 
-"$python" - "$tmp" <<'EOF' || { echo "FAIL: cannot write the IDX data set"; exit 1; }
-import random, struct, sys
-folder = sys.argv[1]
-rng = random.Random(5)
-def image(cls):
-    px = [rng.randrange(0, 40) for _ in range(64)]
-    at = rng.randrange(1, 7)
-    for i in range(8):
-        if cls == 0: px[at * 8 + i] = 220
-        elif cls == 1: px[i * 8 + at] = 220
-        else: px[i * 8 + i] = 220
-    return bytes(px)
-for name, count in (("train", 200), ("valid", 60)):
-    labels = [rng.randrange(3) for _ in range(count)]
-    with open(f"{folder}/{name}-images", "wb") as f:
-        f.write(struct.pack(">IIII", 0x803, count, 8, 8))
-        for c in labels: f.write(image(c))
-    with open(f"{folder}/{name}-labels", "wb") as f:
-        f.write(struct.pack(">II", 0x801, count) + bytes(labels))
-EOF
-printf 'h\nv\nd\n' >"$tmp/names"
+"$python" "$(dirname "$0")/lines_data.py" "$tmp" 5 train:200 valid:60 || { echo "FAIL: cannot write the IDX data set"; exit 1; }
 printf 'classes = 3\ntrain = idx:train-images,train-labels\nvalid = idx:valid-images,valid-labels\nnames = names\nbackup = backup\n' >"$tmp/t.data"
 printf 'classes = 3\ntrain = idx:train-images,train-labels\nvalid = idx:valid-images,valid-labels\nnames = names\nbackup = ft\n' >"$tmp/ft.data"
 cat >"$tmp/tiny.cfg" <<'EOF'

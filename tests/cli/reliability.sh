@@ -13,8 +13,7 @@ set -u
 bin=${1:?usage: $0 path/to/rpgnet}
 case "$bin" in /*) ;; *) bin="$PWD/$bin" ;; esac
 python=/usr/bin/python3
-failures=0
-passes=0
+. "$(dirname "$0")/lib.sh"
 tmp=$(mktemp -d)
 pid=
 mounts=()
@@ -25,12 +24,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-pass() { echo "PASS: $*"; passes=$((passes + 1)); }
-fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
-check() {  # description, command...
-  local what=$1; shift
-  if "$@"; then pass "$what"; else fail "$what"; fi
-}
 has() { grep -q -- "$1" "$2" 2>/dev/null; }
 tail_of() { tr -d '\0' <"$1" | tail -c 400; }
 
@@ -38,39 +31,7 @@ tail_of() { tr -d '\0' <"$1" | tail -c 400; }
 [ -x "$python" ] || { echo "FAIL: $python is missing"; exit 1; }
 
 # --- data: 8x8 IDX images of three classes, and the same as a PNG list --------------------------
-"$python" - "$tmp" <<'EOF' || { echo "FAIL: cannot write the data sets"; exit 1; }
-import os, random, struct, sys, zlib
-folder = sys.argv[1]
-rng = random.Random(7)
-def image(cls):
-    px = [rng.randrange(0, 40) for _ in range(64)]
-    at = rng.randrange(1, 7)
-    for i in range(8):
-        if cls == 0: px[at * 8 + i] = 220
-        elif cls == 1: px[i * 8 + at] = 220
-        else: px[i * 8 + i] = 220
-    return bytes(px)
-def png(px):
-    def chunk(t, d): return struct.pack(">I", len(d)) + t + d + struct.pack(">I", zlib.crc32(t + d) & 0xffffffff)
-    raw = b"".join(b"\0" + px[y * 8:(y + 1) * 8] for y in range(8))
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 8, 8, 8, 0, 0, 0, 0)) +
-            chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
-labels = [rng.randrange(3) for _ in range(120)]
-with open(f"{folder}/train-images", "wb") as f:
-    f.write(struct.pack(">IIII", 0x803, len(labels), 8, 8))
-    for c in labels: f.write(image(c))
-with open(f"{folder}/train-labels", "wb") as f:
-    f.write(struct.pack(">II", 0x801, len(labels)) + bytes(labels))
-names = ["h", "v", "d"]
-os.makedirs(f"{folder}/png", exist_ok=True)
-with open(f"{folder}/png/train.list", "w") as lst:
-    for i in range(30):
-        name = f"{names[i % 3]}_{i}.png"
-        with open(f"{folder}/png/{name}", "wb") as f: f.write(png(image(i % 3)))
-        lst.write(name + "\n")
-EOF
-printf 'h\nv\nd\n' >"$tmp/names"
-cp "$tmp/names" "$tmp/png/names"
+"$python" "$(dirname "$0")/lines_data.py" "$tmp" 7 train:120 --png 30 || { echo "FAIL: cannot write the data sets"; exit 1; }
 data() {  # name, backup folder: a .data file on the IDX set
   printf 'classes = 3\ntrain = idx:train-images,train-labels\nnames = names\nbackup = %s\n' "$2" >"$tmp/$1"
 }

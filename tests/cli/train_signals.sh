@@ -36,27 +36,7 @@ finish() {
 [ -x "$python" ] || { echo "FAIL: $python is missing (needed to write the IDX files)"; exit 1; }
 
 # --- the data set, the .data files and the cfg ----------------------------------------------
-"$python" - "$tmp" <<'EOF' || { echo "FAIL: cannot write the IDX data set"; exit 1; }
-import random, struct, sys
-folder = sys.argv[1]
-rng = random.Random(7)
-def image(cls):
-    px = [rng.randrange(0, 40) for _ in range(64)]
-    at = rng.randrange(1, 7)
-    for i in range(8):
-        if cls == 0: px[at * 8 + i] = 220      # horizontal line
-        elif cls == 1: px[i * 8 + at] = 220    # vertical line
-        else: px[i * 8 + i] = 220              # diagonal
-    return bytes(px)
-for name, count in (("train", 300), ("valid", 60)):
-    labels = [rng.randrange(3) for _ in range(count)]
-    with open(f"{folder}/{name}-images", "wb") as f:
-        f.write(struct.pack(">IIII", 0x803, count, 8, 8))
-        for c in labels: f.write(image(c))
-    with open(f"{folder}/{name}-labels", "wb") as f:
-        f.write(struct.pack(">II", 0x801, count) + bytes(labels))
-EOF
-printf 'h\nv\nd\n' >"$tmp/names"
+"$python" "$(dirname "$0")/lines_data.py" "$tmp" 7 train:300 valid:60 || { echo "FAIL: cannot write the IDX data set"; exit 1; }
 for set in kill int; do
   printf 'classes = 3\ntrain = idx:train-images,train-labels\nvalid = idx:valid-images,valid-labels\nnames = names\nbackup = backup_%s\n' \
     "$set" >"$tmp/$set.data"
