@@ -40,7 +40,7 @@ endif
 
 CXXFLAGS := -std=c++17 $(OPT) -fPIC -fopenmp -Wall -Wextra -Isrc -Icapi -isystem /usr/include/stb -MMD -MP
 CFLAGS   := -std=c99 $(OPT) -Wall -Wextra -Icapi
-LDLIBS   := -lopenblas -lstb -lz -lpthread -fopenmp $(LDSAN)
+LDLIBS   := -ldnnl -lopenblas -lstb -lz -lpthread -fopenmp $(LDSAN)
 
 ifeq ($(GPU),1)
   CXXFLAGS += -DRPG_GPU -I/usr/local/cuda/include -Icuda
@@ -49,7 +49,7 @@ endif
 # What a static link of librpgnet.a needs (rpgnet.pc Libs.private). OpenBLAS, zlib and stb go
 # here as libraries rather than as Requires.private, which would add their include folders to
 # `pkg-config --cflags rpgnet`: the public header needs none of them.
-PC_LIBS_PRIVATE = $(shell pkg-config --static --libs openblas zlib stb) -lgomp -lstdc++ -lm -lpthread
+PC_LIBS_PRIVATE = -ldnnl $(shell pkg-config --static --libs openblas zlib stb) -lgomp -lstdc++ -lm -lpthread
 ifeq ($(GPU),1)
   PC_LIBS_PRIVATE += -L/usr/local/cuda/lib64 -lcudart -lcublas
 endif
@@ -72,7 +72,7 @@ TEST_SRC := $(wildcard tests/test_*.cc)
 TEST_BIN := $(TEST_SRC:tests/%.cc=$(BUILD)/tests/%)
 
 # Debian packages the build, the tests and the demo need.
-DEPS_PKGS := g++ make libopenblas-dev libboost-test-dev zlib1g-dev libstb-dev dataset-fashion-mnist \
+DEPS_PKGS := g++ make libdnnl-dev libopenblas-dev libboost-test-dev zlib1g-dev libstb-dev dataset-fashion-mnist \
              swig openjdk-17-jdk-headless junit4 golang-go mono-mcs mono-runtime maven libxml2-utils pkg-config python3
 
 .PHONY: all deps test demo bench bench-deps dof-sweep export-table clean lib cli tests check-gpu-build install \
@@ -326,7 +326,7 @@ FUZZ_CXX     ?= clang++
 FUZZ_FLAGS   := -std=c++17 -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all \
                 -fopenmp -Isrc -Itests -isystem /usr/include/stb -MMD -MP
 FUZZ_LIB_OBJ := $(patsubst %.cc,build/fuzz/obj/%.o,$(shell find src -name '*.cc' -not -path 'src/cli/*' | sort))
-FUZZ_LIBS    := -lopenblas -lstb -lz -lpthread
+FUZZ_LIBS    := -ldnnl -lopenblas -lstb -lz -lpthread
 FUZZ_TARGETS := export checkpoint weights cfg data list idx
 
 fuzz:

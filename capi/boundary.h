@@ -65,6 +65,7 @@ struct rpg_network {
   uint32_t magic = rpg_capi::kNetworkMagic;
   int32_t threads = 1;
   int32_t device_kind = RPG_DEVICE_CPU, device_index = 0;
+  int32_t deterministic = 0;  // the CPU's reference engine instead of oneDNN
   std::unique_ptr<rpg::Network> net;
   // Device buffers on net's backend: declared after net, so destroyed before it.
   rpg::Buffer<float> input, target, input_grad;

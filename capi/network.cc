@@ -20,7 +20,7 @@ using rpg_capi::need_string;
 namespace rpg_capi {
 
 std::unique_ptr<rpg::Backend> make_backend_for(const rpg_network& h) {
-  return rpg::make_backend(h.device_kind == RPG_DEVICE_CUDA ? h.device_index : -1, h.threads);
+  return rpg::make_backend(h.device_kind == RPG_DEVICE_CUDA ? h.device_index : -1, h.threads, h.deterministic != 0);
 }
 
 void install_network(rpg_network& h, std::unique_ptr<rpg::Network> net) {
@@ -173,7 +173,7 @@ rpg_status rpg_network_set_threads(rpg_network* net, int32_t threads) {
   return guard(__func__, [&] {
     rpg_network& h = handle(net, "net");
     if (threads < 1 || threads > 1024) invalid("threads is " + std::to_string(threads) + ", expected 1 .. 1024");
-    h.net->backend().set_threads(threads);
+    h.net->set_threads(threads);
     h.threads = threads;
   });
 }
@@ -191,6 +191,29 @@ rpg_status rpg_device_count(int32_t kind, int32_t* out) {
   });
 }
 
+namespace {
+
+// Rebuilds the network whole on another backend and gives it its own checkpoint (every parameter,
+// momentum, batch-norm statistic and counter); on failure the network stays as it was.
+void move_network(rpg_network& h, int32_t kind, int32_t index, int32_t deterministic) {
+  // UNSUPPORTED in a CPU build, DEVICE_ERROR for a missing GPU.
+  auto backend = rpg::make_backend(kind == RPG_DEVICE_CUDA ? index : -1, h.threads, deterministic != 0);
+  const std::string bytes = rpg::encode_checkpoint(*h.net, h.state);
+  auto moved = std::make_unique<rpg::Network>(h.net->cfg(), std::move(backend));
+  moved->set_batch(h.net->batch());
+  rpg::load_checkpoint_from_bytes(*moved, bytes, "<device move>");
+  const rpg::TrainState state = h.state;
+  const int64_t max_updates = h.max_updates;
+  rpg_capi::install_network(h, std::move(moved));
+  h.state = state;
+  h.max_updates = max_updates;
+  h.device_kind = kind;
+  h.device_index = index;
+  h.deterministic = deterministic;
+}
+
+}  // namespace
+
 rpg_status rpg_network_set_device(rpg_network* net, int32_t kind, int32_t index) {
   return guard(__func__, [&] {
     rpg_network& h = handle(net, "net");
@@ -200,21 +223,25 @@ rpg_status rpg_network_set_device(rpg_network* net, int32_t kind, int32_t index)
     if (index < 0) invalid("index is " + std::to_string(index) + ", expected >= 0");
     if (kind == RPG_DEVICE_CPU && index != 0) invalid("index is " + std::to_string(index) + ", but there is one CPU device (0)");
     if (kind == h.device_kind && index == h.device_index) return;
-    // UNSUPPORTED in a CPU build, DEVICE_ERROR for a missing GPU.
-    auto backend = rpg::make_backend(kind == RPG_DEVICE_CUDA ? index : -1, h.threads);
-    // The network moves whole: rebuilt on the new backend and given its own checkpoint (every
-    // parameter, momentum, batch-norm statistic and counter).
-    const std::string bytes = rpg::encode_checkpoint(*h.net, h.state);
-    auto moved = std::make_unique<rpg::Network>(h.net->cfg(), std::move(backend));
-    moved->set_batch(h.net->batch());
-    rpg::load_checkpoint_from_bytes(*moved, bytes, "<device move>");
-    const rpg::TrainState state = h.state;
-    const int64_t max_updates = h.max_updates;
-    rpg_capi::install_network(h, std::move(moved));
-    h.state = state;
-    h.max_updates = max_updates;
-    h.device_kind = kind;
-    h.device_index = index;
+    move_network(h, kind, index, h.deterministic);
+  });
+}
+
+rpg_status rpg_network_set_deterministic(rpg_network* net, int32_t deterministic) {
+  return guard(__func__, [&] {
+    rpg_network& h = handle(net, "net");
+    rpg_capi::need_not_training(h);
+    if (deterministic != 0 && deterministic != 1) invalid("deterministic is " + std::to_string(deterministic) + ", expected 0 or 1");
+    if (deterministic == h.deterministic) return;
+    move_network(h, h.device_kind, h.device_index, deterministic);
+  });
+}
+
+rpg_status rpg_network_deterministic(const rpg_network* net, int32_t* out) {
+  return guard(__func__, [&] {
+    const rpg_network& h = handle(net, "net");
+    need(out, "out");
+    *out = h.deterministic;
   });
 }
 
@@ -357,7 +384,8 @@ rpg_status rpg_network_backward_output_grad(rpg_network* net, const float* outpu
              per_batch(h, h.net->output_size(), "output floats"));
     optional_buffer(h, input_grad, input_grad_len, h.net->input_size(), "input_grad", "input_grad_len");
     if (h.last != rpg_network::Pass::Forward)
-      invalid("no forward pass to go back through: call rpg_network_forward first (set_batch and loads forget it)");
+      invalid("no forward pass to go back through: call rpg_network_forward first (set_batch, loads and "
+              "rpg_network_predict forget it)");
     h.net->clear_deltas();
     h.net->layers().back()->delta.upload(output_grad, output_grad_len);
     backward(h, input_grad);
@@ -431,9 +459,8 @@ rpg_status rpg_network_predict(rpg_network* net, const float* input, int64_t inp
     need_len(output_len, batch_floats(h, h.net->output_size()), "output_len",
              per_batch(h, h.net->output_size(), "output floats"));
     upload_input(h, input);
-    h.last = rpg_network::Pass::None;
-    h.net->forward(h.input.data(), false);
-    h.last = rpg_network::Pass::Forward;
+    h.last = rpg_network::Pass::None;  // inference keeps nothing for a backward pass
+    h.net->infer(h.input.data());
     h.net->layers().back()->output.download(output, output_len);
   });
 }

@@ -57,7 +57,7 @@ extern "C" {
 RPG_API int32_t rpg_abi_version(void);
 /* "0.1.0". Borrowed, static. */
 RPG_API const char* rpg_version_string(void);
-/* Comma-separated features of this build: "openblas" (CPU), "openblas,cuda" (GPU=1). Borrowed,
+/* Comma-separated features of this build: "openblas,onednn" (CPU), "openblas,onednn,cuda" (GPU=1). Borrowed,
  * static. */
 RPG_API const char* rpg_build_features(void);
 
@@ -203,6 +203,13 @@ RPG_API rpg_status rpg_device_count(int32_t kind, int32_t* out);
  * Networks start on the CPU; rebuilds (bind_ring) keep the device. */
 RPG_API rpg_status rpg_network_set_device(rpg_network* net, int32_t kind, int32_t index);
 RPG_API rpg_status rpg_network_device(const rpg_network* net, int32_t* kind, int32_t* index);
+/* The CPU's engine: 0 (the default) oneDNN's kernels, whose results are the same bits run to run
+ * for one thread count but may differ in the last bits across thread counts; 1 the reference
+ * engine (im2col + OpenBLAS), slower, whose results are the same bits for every thread count (the
+ * command's --deterministic). Moves the network whole, as rpg_network_set_device; no effect on a
+ * CUDA device's results. Refused while a trainer runs. Added in ABI 0 (issue 16). */
+RPG_API rpg_status rpg_network_set_deterministic(rpg_network* net, int32_t deterministic);
+RPG_API rpg_status rpg_network_deterministic(const rpg_network* net, int32_t* out);
 
 /* Binds layer (0-based, as rpgnet info numbers them; a convolutional or connected layer) to the
  * ring named ring_name, as the cfg key ring= does. When the cfg has no such ring, one is declared

@@ -84,9 +84,10 @@ void expect_close(const std::vector<float>& g, const std::vector<float>& c, cons
   BOOST_CHECK_MESSAGE(e <= tol, what << ": relative error " << e << " > " << tol);
 }
 
-// The two backends and tensors that live on both, with the same contents.
+// The two backends and tensors that live on both, with the same contents. The CPU twin is the
+// reference engine (im2col + OpenBLAS), which the CUDA backend mirrors.
 struct Twins {
-  rpg::CpuBackend cpu{1};
+  rpg::CpuBackend cpu{1, rpg::CpuEngine::Reference};
   std::unique_ptr<Backend> gpu = rpg::make_backend(test_device(), 1);
 
   template <typename V>
@@ -139,7 +140,7 @@ BOOST_AUTO_TEST_CASE(factory_reports_what_the_build_has) {
   std::string why;
   const bool ok = rpg::cuda_available(&why);
 #ifdef RPG_GPU
-  BOOST_TEST(rpg::build_features() == "openblas,cuda");
+  BOOST_TEST(rpg::build_features() == "openblas,onednn,cuda");
   if (!ok) {
     BOOST_TEST(why.rfind("no CUDA device", 0) == 0, why);
     try {
@@ -151,7 +152,7 @@ BOOST_AUTO_TEST_CASE(factory_reports_what_the_build_has) {
     }
   }
 #else
-  BOOST_TEST(rpg::build_features() == "openblas");
+  BOOST_TEST(rpg::build_features() == "openblas,onednn");
   BOOST_TEST(!ok);
   BOOST_TEST(why == "this build has no CUDA support (rebuild with make GPU=1)");
   try {
@@ -525,7 +526,7 @@ activation=linear
 
 GPU_TEST(training_steps_match_the_cpu) {
   const rpg::CfgFile cfg = rpg::parse_cfg(kTrainCfg, "<cuda-train>");
-  rpg::Network cpu(cfg, rpg::make_backend(-1, 1)), gpu(cfg, rpg::make_backend(test_device(), 1));
+  rpg::Network cpu(cfg, rpg::make_backend(-1, 1, true)), gpu(cfg, rpg::make_backend(test_device(), 1));
   const int batch = cpu.batch();
   const std::vector<float> x = rpg_test::random_vector(size_t(batch * cpu.input_size()), 76, 0.f, 1.f);
   std::vector<float> truth(size_t(batch * cpu.output_size()), 0.f);

@@ -778,3 +778,45 @@ BOOST_AUTO_TEST_CASE(a_network_without_batch_buffers_refuses_passes) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+// predict() runs the fused inference pass (Network::infer): its outputs equal an unfused
+// inference pass (forward with train=false) to rounding, on a residual network with batch norm,
+// several activations and trained running statistics; and no backward pass may follow it.
+BOOST_AUTO_TEST_CASE(fused_inference_matches_the_unfused_pass_and_refuses_backward) {
+  const std::string cfg =
+      "[net]\nbatch=4\nwidth=12\nheight=12\nchannels=3\nlearning_rate=0.05\nmomentum=0.9\n"
+      "[convolutional]\nbatch_normalize=1\nfilters=16\nsize=3\npad=1\nactivation=leaky\n"
+      "[convolutional]\nbatch_normalize=1\nfilters=16\nsize=3\npad=1\nactivation=linear\n"
+      "[shortcut]\nfrom=-2\nactivation=relu\n"
+      "[convolutional]\nfilters=8\nsize=3\nstride=2\npad=1\nactivation=logistic\n"
+      "[convolutional]\nbatch_normalize=1\nfilters=6\nsize=1\nactivation=mish\n"
+      "[avgpool]\n[connected]\noutput=5\nactivation=linear\n[softmax]\n";
+  for (int threads : {1, 2}) {
+    auto net = rpg_test::net_from_text(cfg, threads);
+    const int b = net->batch();
+    for (int u = 0; u < 3; ++u) {  // running statistics away from their initial values
+      const auto x = rpg_test::random_vector(size_t(b * net->input_size()), 60 + uint64_t(u));
+      std::vector<float> t(size_t(b * net->output_size()), 0.f);
+      for (int i = 0; i < b; ++i) t[size_t(i * net->output_size() + (i + u) % 5)] = 1.f;
+      net->train_pass(x.data(), t.data());
+      net->update(0.05f);
+    }
+    const auto x = rpg_test::random_vector(size_t(b * net->input_size()), 70);
+    const std::vector<float> fused = net->predict(x.data());
+    rpg::Buffer<float> in(net->backend(), int64_t(x.size()));
+    in.upload(x);
+    net->forward(in.data(), false);
+    const std::vector<float> plain = net->layers().back()->output.to_vector();
+    BOOST_REQUIRE(fused.size() == plain.size());
+    for (size_t i = 0; i < fused.size(); ++i)
+      BOOST_TEST(std::fabs(fused[i] - plain[i]) <= 1e-5f, "output " << i << ": " << fused[i] << " vs " << plain[i]);
+    net->predict(x.data());
+    try {
+      net->backward(in.data());
+      BOOST_ERROR("backward after predict did not fail");
+    } catch (const rpg::Error& e) {
+      BOOST_TEST(int(e.status()) == int(rpg::Status::InvalidArgument));
+      BOOST_TEST(std::string(e.what()).find("no backward pass after an inference pass") != std::string::npos, e.what());
+    }
+  }
+}

@@ -527,9 +527,10 @@ std::vector<double> train(Network& net, int updates, uint64_t data_seed) {
 
 }  // namespace
 
+// On the reference engine (rpgnet --deterministic).
 BOOST_AUTO_TEST_CASE(training_is_bit_identical_with_1_and_2_threads) {
-  auto one = rpg_test::net_from_text(threads_cfg(), 1);
-  auto two = rpg_test::net_from_text(threads_cfg(), 2);
+  auto one = rpg_test::net_from_text(threads_cfg(), 1, "<test>", rpg::CpuEngine::Reference);
+  auto two = rpg_test::net_from_text(threads_cfg(), 2, "<test>", rpg::CpuEngine::Reference);
   BOOST_REQUIRE(one->rings().size() == 1u);
   BOOST_TEST(one->rings()[0]->positions() == 37808);
   BOOST_TEST(same_bits(one->rings()[0]->values.to_vector(), two->rings()[0]->values.to_vector()));
@@ -543,6 +544,23 @@ BOOST_AUTO_TEST_CASE(training_is_bit_identical_with_1_and_2_threads) {
   for (size_t i = 0; i < s1.size(); ++i) BOOST_TEST(same_bits(s1[i], s2[i]), "tensor " << i << " of the training state");
   const auto x = rpg_test::random_vector(size_t(16 * one->input_size()), 77);
   BOOST_TEST(same_bits(one->predict(x.data()), two->predict(x.data())));
+}
+
+// On oneDNN (the default engine): two networks on 2 threads train to the same bits; on 1 and 2
+// threads the losses agree to rounding (oneDNN splits its reductions by thread).
+BOOST_AUTO_TEST_CASE(onednn_training_is_reproducible_and_close_across_thread_counts) {
+  auto a = rpg_test::net_from_text(threads_cfg(), 2), b = rpg_test::net_from_text(threads_cfg(), 2);
+  auto one = rpg_test::net_from_text(threads_cfg(), 1);
+  const std::vector<double> la = train(*a, 10, 500), lb = train(*b, 10, 500), l1 = train(*one, 10, 500);
+  for (size_t i = 0; i < la.size(); ++i) {
+    BOOST_TEST(la[i] == lb[i], "loss of update " << i << " on 2 threads, twice");
+    BOOST_TEST(std::fabs(la[i] - l1[i]) <= 1e-4 * std::fabs(l1[i]), "loss of update " << i << ": " << l1[i] << " on 1 thread, "
+                                                                                       << la[i] << " on 2");
+  }
+  BOOST_TEST(la.back() < la.front(), "loss " << la.front() << " -> " << la.back());
+  const auto sa = training_state(*a), sb = training_state(*b);
+  BOOST_REQUIRE(sa.size() == sb.size());
+  for (size_t i = 0; i < sa.size(); ++i) BOOST_TEST(same_bits(sa[i], sb[i]), "tensor " << i << " of the training state");
 }
 
 // ---- generation semantics ---------------------------------------------------------------------

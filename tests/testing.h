@@ -22,8 +22,9 @@ namespace rpg_test {
 
 // Builds a network on a CPU backend from cfg text.
 inline std::unique_ptr<rpg::Network> net_from_text(const std::string& text, int threads = 1,
-                                                   const std::string& name = "<test>") {
-  return std::make_unique<rpg::Network>(rpg::parse_cfg(text, name), std::make_unique<rpg::CpuBackend>(threads));
+                                                   const std::string& name = "<test>",
+                                                   rpg::CpuEngine engine = rpg::CpuEngine::OneDnn) {
+  return std::make_unique<rpg::Network>(rpg::parse_cfg(text, name), std::make_unique<rpg::CpuBackend>(threads, engine));
 }
 
 // Deterministic values uniform in [lo, hi).

@@ -25,6 +25,14 @@ struct BnEpsilon {
   RPG_HD float inv_std(float var) const { return 1.f / std_of(var); }
 };
 
+// Batch norm with fixed statistics, for inference: y = scales * (x - mean) * eps.inv_std(var) + biases.
+struct BnInference {
+  const float* scales;
+  const float* mean;
+  const float* var;
+  BnEpsilon eps;
+};
+
 struct ConvGeometry {  // one image, one group
   int channels, height, width;  // input
   int ksize, stride, pad;
@@ -78,6 +86,37 @@ class Backend {
   virtual void conv_backward(const ConvGeometry& g, int batch, int groups, int filters,
                              const float* in, const float* weights, const float* delta,
                              float* weight_grads, float* in_delta) = 0;
+  // An inference pass of a convolutional layer: out = act(bn ? bn(conv(in)) : conv(in) + biases),
+  // per output channel (bn's shift is `biases`). No backward pass may follow (nothing is kept for
+  // one), which lets a backend fold the batch norm into the weights and fuse the activation. The
+  // default runs conv_forward, then the batch norm or the bias, then the activation, in place.
+  virtual void conv_inference(const ConvGeometry& g, int batch, int groups, int filters, const float* in,
+                              const float* weights, const float* biases, const BnInference* bn, Act act, float* out) {
+    conv_forward(g, batch, groups, filters, in, weights, out);
+    const int64_t spatial = int64_t(g.out_h) * g.out_w;
+    if (bn) {
+      bn_normalize(out, bn->mean, bn->var, batch, filters, spatial, bn->eps, out);
+      bn_scale_shift(out, bn->scales, biases, batch, filters, spatial, out);
+    } else {
+      add_bias(out, biases, batch, filters, spatial);
+    }
+    if (act != Act::Linear) activate(act, out, out, int64_t(batch) * filters * spatial);
+  }
+  // Builds what conv_forward and conv_backward need for one shape ahead of the passes
+  // (Network::set_batch calls it for every convolution), so that a step creates and allocates
+  // nothing. Throws Error on failure, leaving what was prepared before usable. Optional: a
+  // shape not prepared is prepared at its first use.
+  // act: the layer's activation (conv_inference's).
+  virtual void conv_prepare(const ConvGeometry& /*g*/, int /*batch*/, int /*groups*/, int /*filters*/, Act /*act*/) {}
+  // The scratch memory this backend's convolution of one shape uses, in bytes (for the memory
+  // estimate; scratch is shared by all layers, so a network needs the largest). The default is
+  // one im2col matrix per thread working on an image.
+  virtual int64_t conv_workspace_bytes(const ConvGeometry& g, int batch, int groups, int /*filters*/, Act /*act*/) {
+    if (g.ksize == 1 && g.stride == 1 && g.pad == 0) return 0;
+    (void)groups;
+    return int64_t(batch < threads() ? batch : threads()) * g.channels * g.ksize * g.ksize * g.out_h * g.out_w *
+           int64_t(sizeof(float));
+  }
   // col[C*k*k, out_h*out_w] from one image [C, H, W]; col2im accumulates back into the image.
   virtual void im2col(const ConvGeometry& g, const float* im, float* col) = 0;
   virtual void col2im(const ConvGeometry& g, const float* col, float* im) = 0;

@@ -14,6 +14,7 @@
 #include <new>
 #include <type_traits>
 
+#include "backend/onednn_conv.h"
 #include "backend/winograd.h"
 #include "base/error.h"
 #include "base/ring_code.h"
@@ -24,8 +25,32 @@ namespace rpg {
 #define RPG_PRAGMA(x) _Pragma(#x)
 #define RPG_PARALLEL_FOR(work) RPG_PRAGMA(omp parallel for num_threads(threads_) if ((work) > 32768))
 
-CpuBackend::CpuBackend(int threads) : threads_(threads < 1 ? 1 : threads) {}
-CpuBackend::~CpuBackend() { release(scratch_); }
+CpuBackend::CpuBackend(int threads, CpuEngine engine)
+    : threads_(threads < 1 ? 1 : threads),
+      dnn_(engine == CpuEngine::OneDnn ? std::make_unique<OneDnnConvolutions>(*this) : nullptr) {}
+CpuBackend::~CpuBackend() {
+  dnn_.reset();  // its arena goes back through release() while this object is whole
+  release(scratch_);
+}
+
+std::string CpuBackend::conv_kernels(const ConvGeometry& g, int batch, int groups, int filters) {
+  return dnn_ ? dnn_->kernels(g, batch, groups, filters, threads_) : "reference";
+}
+void CpuBackend::conv_inference(const ConvGeometry& g, int batch, int groups, int filters, const float* in,
+                                const float* weights, const float* biases, const BnInference* bn, Act act,
+                                float* out) {
+  if (dnn_ && dnn_->inference(g, batch, groups, filters, threads_, in, weights, biases, bn, act, out)) return;
+  Backend::conv_inference(g, batch, groups, filters, in, weights, biases, bn, act, out);
+}
+void CpuBackend::conv_prepare(const ConvGeometry& g, int batch, int groups, int filters, Act act) {
+  if (dnn_) dnn_->prepare(g, batch, groups, filters, act, threads_);
+}
+int64_t CpuBackend::conv_workspace_bytes(const ConvGeometry& g, int batch, int groups, int filters, Act act) {
+  if (dnn_) {
+    if (const int64_t bytes = dnn_->workspace_bytes(g, batch, groups, filters, act, threads_)) return bytes;
+  }
+  return Backend::conv_workspace_bytes(g, batch, groups, filters, act);
+}
 
 float* CpuBackend::scratch(int64_t floats) {
   if (floats > scratch_floats_) {
@@ -279,6 +304,7 @@ void CpuBackend::winograd_conv(const ConvGeometry& fwd, int batch, int filters, 
 // images than threads, the per-image operations are parallel instead.
 void CpuBackend::conv_forward(const ConvGeometry& g, int batch, int groups, int filters,
                               const float* in, const float* weights, float* out) {
+  if (dnn_ && dnn_->forward(g, batch, groups, filters, threads_, in, weights, out)) return;
   if (winograd::applies(g, groups, filters)) {
     winograd_conv(g, batch, filters, in, weights, out, false, false);
     return;
@@ -320,6 +346,8 @@ void CpuBackend::conv_forward(const ConvGeometry& g, int batch, int groups, int 
 void CpuBackend::conv_backward(const ConvGeometry& g, int batch, int groups, int filters,
                                const float* in, const float* weights, const float* delta,
                                float* weight_grads, float* in_delta) {
+  if (dnn_ && dnn_->backward(g, batch, groups, filters, threads_, in, weights, delta, weight_grads, in_delta))
+    return;
   if (winograd::applies(g, groups, filters)) {
     winograd_backward(g, batch, filters, in, weights, delta, weight_grads, in_delta);
     return;

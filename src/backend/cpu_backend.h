@@ -8,19 +8,32 @@
 // is process-wide; the backend sets it to 1 before each sgemm when it differs, which a host
 // program that also calls OpenBLAS directly should know.
 #pragma once
+#include <memory>
+
 #include "backend/backend.h"
 
 namespace rpg {
 
+class OneDnnConvolutions;
+
+// How the CPU backend convolves. OneDnn: oneDNN's JIT kernels (backend/onednn_conv.h), the
+// default; identical results run to run for one thread count. Reference: im2col + OpenBLAS and
+// Winograd, whose results are also identical across thread counts (rpgnet --deterministic).
+enum class CpuEngine { OneDnn, Reference };
+
 // Not final: tests override alloc and memory_available to inject failures into one backend.
 class CpuBackend : public Backend {
  public:
-  explicit CpuBackend(int threads = 1);
+  explicit CpuBackend(int threads = 1, CpuEngine engine = CpuEngine::OneDnn);
   ~CpuBackend() override;
   CpuBackend(const CpuBackend&) = delete;
   CpuBackend& operator=(const CpuBackend&) = delete;
   std::string name() const override { return "cpu"; }
   int threads() const override { return threads_; }
+  CpuEngine engine() const { return dnn_ ? CpuEngine::OneDnn : CpuEngine::Reference; }
+  // The kernels the engine runs for one convolution shape, for reports ("reference" or
+  // oneDNN's implementation names, forward / weight gradient / data gradient).
+  std::string conv_kernels(const ConvGeometry& g, int batch, int groups, int filters);
   void set_threads(int n) override;
 
   void* alloc(size_t bytes) override;
@@ -44,6 +57,11 @@ class CpuBackend : public Backend {
   void conv_backward(const ConvGeometry& g, int batch, int groups, int filters, const float* in,
                      const float* weights, const float* delta, float* weight_grads,
                      float* in_delta) override;
+  void conv_inference(const ConvGeometry& g, int batch, int groups, int filters, const float* in,
+                      const float* weights, const float* biases, const BnInference* bn, Act act,
+                      float* out) override;
+  void conv_prepare(const ConvGeometry& g, int batch, int groups, int filters, Act act) override;
+  int64_t conv_workspace_bytes(const ConvGeometry& g, int batch, int groups, int filters, Act act) override;
   void im2col(const ConvGeometry& g, const float* im, float* col) override;
   void col2im(const ConvGeometry& g, const float* col, float* im) override;
 
@@ -116,6 +134,7 @@ class CpuBackend : public Backend {
                          const float* delta, float* weight_grads, float* in_delta);
 
   int threads_;
+  std::unique_ptr<OneDnnConvolutions> dnn_;  // null: the reference engine
   float* scratch_ = nullptr;
   int64_t scratch_floats_ = 0;
 };

@@ -15,8 +15,8 @@ const char* kNoCuda = "this build has no CUDA support (rebuild with make GPU=1)"
 }
 #endif
 
-std::unique_ptr<Backend> make_backend(int gpu, int threads) {
-  if (gpu < 0) return std::make_unique<CpuBackend>(threads);
+std::unique_ptr<Backend> make_backend(int gpu, int threads, bool deterministic) {
+  if (gpu < 0) return std::make_unique<CpuBackend>(threads, deterministic ? CpuEngine::Reference : CpuEngine::OneDnn);
 #ifdef RPG_GPU
   std::string why;
   const int count = CudaBackend::device_count(&why);
@@ -54,9 +54,9 @@ bool cuda_available(std::string* why) {
 
 std::string build_features() {
 #ifdef RPG_GPU
-  return "openblas,cuda";
+  return "openblas,onednn,cuda";
 #else
-  return "openblas";
+  return "openblas,onednn";
 #endif
 }
 

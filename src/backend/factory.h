@@ -8,10 +8,11 @@
 
 namespace rpg {
 
-// gpu < 0: a CpuBackend with `threads` threads. gpu >= 0: a CudaBackend on device `gpu`
-// (threads is then ignored). Throws Error(Unsupported) when this build has no CUDA support and
+// gpu < 0: a CpuBackend with `threads` threads, on oneDNN, or on the reference engine when
+// deterministic (results identical for every thread count; see cpu_backend.h). gpu >= 0: a
+// CudaBackend on device `gpu` (threads and deterministic are then ignored). Throws Error(Unsupported) when this build has no CUDA support and
 // Error(DeviceError) when the machine has no such device.
-std::unique_ptr<Backend> make_backend(int gpu, int threads);
+std::unique_ptr<Backend> make_backend(int gpu, int threads, bool deterministic = false);
 
 // A backend whose buffers live in host memory (the CPU backend), for scratch networks that
 // only answer questions, such as the architecture of a file being compared.
@@ -23,7 +24,7 @@ int cuda_device_count();
 // True when make_backend(0, ...) can succeed; otherwise false with the reason in *why (nullable).
 bool cuda_available(std::string* why);
 
-// What this build has, comma-separated: "openblas" or "openblas,cuda".
+// What this build has, comma-separated: "openblas,onednn" or "openblas,onednn,cuda".
 std::string build_features();
 
 }  // namespace rpg

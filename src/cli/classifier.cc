@@ -64,7 +64,7 @@ struct Setup {
 Setup setup(const Args& a, const std::string& data_path, const std::string& cfg_path) {
   Setup s;
   s.cd = rpg::load_classifier_data(data_path);
-  s.net = std::make_unique<rpg::Network>(load_with_overrides(cfg_path, a.sets), rpg::make_backend(a.gpu, a.threads));
+  s.net = std::make_unique<rpg::Network>(load_with_overrides(cfg_path, a.sets), backend_for(a));
   rpg::check_classes(s.cd, *s.net);
   return s;
 }
@@ -166,8 +166,7 @@ int train(const Args& a) {
   std::printf("%s: %s parameters, %.3f GFLOPs per image\n", a.positional[2].c_str(),
               rpg::with_commas(net.num_params()).c_str(), 2.0 * double(net.macs()) / 1e9);
   if (!net.rings().empty()) std::fputs(rpg::dof_summary(net).c_str(), stdout);
-  const std::string where = a.gpu >= 0 ? "CUDA device " + std::to_string(a.gpu)
-                                       : std::to_string(a.threads) + (a.threads == 1 ? " thread" : " threads");
+  const std::string where = where_it_runs(a);
   std::printf("training %lld updates of %d images (%.2f epochs of %zu) on %s; checkpoints in %s/%s.ckpt\n",
               (long long)trainer.max_iterations(), c.batch,
               double(trainer.max_iterations()) * c.batch / double(train_set->size()), train_set->size(),

@@ -1,8 +1,10 @@
 // Shared pieces of the rpgnet command: parsed arguments, usage errors, and the subcommands.
 #pragma once
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "backend/backend.h"
 #include "cfg/cfg.h"
 
 namespace rpg_cli {
@@ -12,6 +14,7 @@ struct Args {
   std::vector<std::string> sets;  // --set SECTION.KEY=VALUE
   int threads = 1;
   int gpu = -1;             // --gpu N: CUDA device N; -1: the CPU
+  bool deterministic = false;  // --deterministic: the CPU's reference engine
   bool clear = false;       // -clear: keep the weights, restart the schedule at update 0
   bool confusion = false;   // valid: print the confusion matrix
   bool quiet = false;       // train: no progress lines
@@ -32,6 +35,11 @@ struct UsageError {
 };
 
 rpg::CfgFile load_with_overrides(const std::string& path, const std::vector<std::string>& sets);
+
+// The backend the options ask for (--gpu, --threads, --deterministic).
+std::unique_ptr<rpg::Backend> backend_for(const Args& a);
+// "2 threads (oneDNN)", "CUDA device 0": where a command runs, for its progress lines.
+std::string where_it_runs(const Args& a);
 
 int cmd_classifier(const Args& a);
 int cmd_export(const Args& a);

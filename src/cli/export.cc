@@ -48,7 +48,7 @@ int cmd_export(const Args& a) {
   const std::string& weights = a.positional[1];
   refuse_overwriting_inputs({a.output, a.darknet, a.darknet_cfg}, {cfg_path, weights});
   const rpg::CfgFile cfg = load_with_overrides(cfg_path, a.sets);
-  rpg::Network net(cfg, rpg::make_backend(a.gpu, a.threads), rpg::NetworkOptions{false});
+  rpg::Network net(cfg, backend_for(a), rpg::NetworkOptions{false});
   net.set_batch(1);
   const uint64_t seen = uint64_t(rpg::load_any_weights(net, weights).seen);
 
@@ -64,7 +64,7 @@ int cmd_export(const Args& a) {
   }
   if (!a.darknet.empty()) {
     // The expanded model as exported (pruned and quantized as the .rpgm is).
-    auto exported = rpg::load_export_from_bytes(bytes, name, rpg::make_backend(a.gpu, a.threads));
+    auto exported = rpg::load_export_from_bytes(bytes, name, backend_for(a));
     rpg::save_darknet_weights(*exported, a.darknet, int64_t(seen));
     std::printf("%s: Darknet .weights of the expanded model, %s floats (for %s without rings)\n", a.darknet.c_str(),
                 rpg::with_commas(rpg::darknet_weight_floats(*exported, false)).c_str(), cfg_path.c_str());
@@ -82,7 +82,7 @@ int info_export(const Args& a, const std::string& path) {
   std::fputs(rpg::export_info_text(info).c_str(), stdout);
   const rpg::CfgFile cfg = rpg::parse_cfg(info.cfg_text, path + " (embedded cfg)");
   // A summary needs shapes, not activations.
-  const rpg::Network net(cfg, rpg::make_backend(a.gpu, a.threads), rpg::NetworkOptions{false});
+  const rpg::Network net(cfg, backend_for(a), rpg::NetworkOptions{false});
   std::printf("\nembedded cfg: input %s\n", net.input_shape().str().c_str());
   std::fputs(rpg::summary_table(net).c_str(), stdout);
   return 0;

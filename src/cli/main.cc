@@ -19,6 +19,16 @@
 
 namespace rpg_cli {
 
+std::unique_ptr<rpg::Backend> backend_for(const Args& a) {
+  return rpg::make_backend(a.gpu, a.threads, a.deterministic);
+}
+
+std::string where_it_runs(const Args& a) {
+  if (a.gpu >= 0) return "CUDA device " + std::to_string(a.gpu);
+  return std::to_string(a.threads) + (a.threads == 1 ? " thread" : " threads") +
+         (a.deterministic ? " (reference engine, deterministic)" : " (oneDNN)");
+}
+
 rpg::CfgFile load_with_overrides(const std::string& path, const std::vector<std::string>& sets) {
   rpg::CfgFile cfg = rpg::load_cfg(path);
   for (const auto& s : sets) rpg::apply_override(cfg, s);
@@ -60,6 +70,9 @@ const char* kUsage =
     "  --set SECTION.KEY=VALUE  override a cfg key without editing the file; SECTION is 'net',\n"
     "                           a layer index (as numbered by info) or 'ring.NAME'\n"
     "  --threads N              CPU threads (default: all cores)\n"
+    "  --deterministic          CPU: the reference engine (im2col + OpenBLAS) instead of oneDNN:\n"
+    "                           slower, and results identical for every thread count (oneDNN's\n"
+    "                           are identical run to run for one thread count)\n"
     "  --gpu N                  run on CUDA device N (builds made with make GPU=1; default:\n"
     "                           the CPU)\n"
     "  -clear                   train: load the weights but restart at update 0\n"
@@ -107,6 +120,8 @@ Args parse_args(int argc, char** argv, int first) {
       a.sets.push_back(s.substr(6));
     } else if (s == "--threads") {
       a.threads = int(number(s, value(s), 1, 1024));
+    } else if (s == "--deterministic") {
+      a.deterministic = true;
     } else if (s == "--gpu") {
       a.gpu = int(number(s, value(s), 0, 1023));
     } else if (s == "-clear" || s == "--clear") {
@@ -155,7 +170,7 @@ int cmd_info(const Args& a) {
   if (rpg::is_export_file(a.positional[0])) return rpg_cli::info_export(a, a.positional[0]);
   const rpg::CfgFile cfg = load_with_overrides(a.positional[0], a.sets);
   // A summary needs shapes, not activations: no per-batch buffers, only their estimate.
-  const rpg::Network net(cfg, rpg::make_backend(a.gpu, a.threads), rpg::NetworkOptions{false});
+  const rpg::Network net(cfg, backend_for(a), rpg::NetworkOptions{false});
   std::printf("%s: input %s\n", cfg.path.c_str(), net.input_shape().str().c_str());
   std::fputs(rpg::summary_table(net).c_str(), stdout);
   const int batch = net.config().batch / net.config().subdivisions;

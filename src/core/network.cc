@@ -224,6 +224,8 @@ void Network::set_batch(int batch) {
   BufferStaging staging(be_.get());
   for (auto& l : layers_)
     allocating("layer " + std::to_string(l->index) + " [" + l->type + "]", [&] { l->allocate(staging, batch); });
+  for (auto& l : layers_)
+    allocating("layer " + std::to_string(l->index) + " [" + l->type + "]'s kernels", [&] { l->prepare(*be_, batch); });
   allocating("the network's input and truth", [&] {
     staging.add(input_, int64_t(batch) * input_size());
     staging.add(truth_, int64_t(batch) * output_size());
@@ -243,6 +245,12 @@ void Network::set_batch(int batch) {
   batch_ = batch;
 }
 
+void Network::set_threads(int threads) {
+  be_->set_threads(threads);
+  if (batch_ > 0)
+    for (auto& l : layers_) l->prepare(*be_, batch_);
+}
+
 MemoryEstimate Network::memory_estimate(int batch) const {
   MemoryEstimate m;
   BufferStaging count(nullptr);
@@ -251,7 +259,7 @@ MemoryEstimate Network::memory_estimate(int batch) const {
     l->allocate(count, batch);
     const int64_t bytes = count.bytes() - before;
     if (bytes > m.biggest_bytes || m.biggest_layer < 0) m.biggest_bytes = bytes, m.biggest_layer = l->index;
-    m.workspace = std::max(m.workspace, l->workspace_bytes(batch, be_->threads()));  // shared scratch
+    m.workspace = std::max(m.workspace, l->workspace_bytes(*be_, batch));  // shared scratch
   }
   int64_t deltas = 0;
   for (int64_t c : plan_deltas(batch).capacity) deltas += c;
@@ -331,8 +339,15 @@ void Network::need_batch() const {
 }
 
 double Network::forward(const float* input, bool train, const float* truth) {
+  return run_forward(input, train, truth, false);
+}
+
+void Network::infer(const float* input) { run_forward(input, false, nullptr, true); }
+
+double Network::run_forward(const float* input, bool train, const float* truth, bool inference) {
   need_batch();
   NetState s = state(train);
+  s.inference = inference;
   const float* x = input;
   if (train) ++passes_;
   for (size_t i = 0; i < layers_.size(); ++i) {
@@ -345,12 +360,16 @@ double Network::forward(const float* input, bool train, const float* truth) {
   }
   last_truth_ = truth;
   last_train_ = train;
+  last_inference_ = inference;
   if (truth) be_->fill(layers_.back()->delta.data(), layers_.back()->delta.size(), 0.f);
   return s.loss;
 }
 
 void Network::backward(const float* input, float* input_delta) {
   need_batch();
+  if (last_inference_)
+    fail(Status::InvalidArgument, cfg_path_ + ": no backward pass after an inference pass (predict keeps nothing for "
+                                              "one): run forward first");
   NetState s = state(last_train_);
   for (size_t i = layers_.size(); i-- > 0;) {
     Layer& l = *layers_[i];
@@ -408,7 +427,10 @@ std::string Network::non_finite_tensor() {
 std::vector<float> Network::predict(const float* host_input, bool train) {
   need_batch();
   input_.upload(host_input, int64_t(batch_) * input_size());
-  forward(input_.data(), train);
+  if (train)
+    forward(input_.data(), true);
+  else
+    infer(input_.data());
   return layers_.back()->output.to_vector();
 }
 

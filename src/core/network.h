@@ -68,6 +68,8 @@ class Network {
   // The cfg the network was built from (overrides applied): exports embed it.
   const CfgFile& cfg() const { return cfg_; }
   Backend& backend() { return *be_; }
+  // The backend's thread count; kernels prepared for the current batch are prepared again for it.
+  void set_threads(int threads);
   const std::vector<std::unique_ptr<Layer>>& layers() const { return layers_; }
   const std::vector<std::unique_ptr<Ring>>& rings() const { return rings_; }
   // Regenerates every ring-bound layer's weights (after ring values change outside update()).
@@ -87,6 +89,10 @@ class Network {
   // Device-level passes. input: batch x input_size floats on the backend. With a truth
   // (batch x output_size), the last layer computes its loss, which is returned.
   double forward(const float* input, bool train, const float* truth = nullptr);
+  // An inference pass that no backward pass may follow (backward() then fails): layers fuse
+  // what they can (a convolution folds its batch norm and runs its activation inside the
+  // kernel). The output equals forward(input, false)'s to rounding.
+  void infer(const float* input);
   // Backpropagates from the last layer: from the truth given to forward when the last layer is
   // a loss layer, else from whatever the caller wrote into the last layer's delta.
   // input_delta (nullable) receives d loss / d input (accumulated).
@@ -136,6 +142,8 @@ class Network {
   uint64_t passes_ = 0;
   const float* last_truth_ = nullptr;
   bool last_train_ = false;
+  bool last_inference_ = false;  // the last pass was infer(): nothing kept for backward
+  double run_forward(const float* input, bool train, const float* truth, bool inference);
   Buffer<float> input_, truth_;
   // Delta memory (set_batch): layers whose deltas are not live at the same time share a buffer;
   // zero_before_[j] lists the layers whose deltas backward() zeroes just before layer j's step.

@@ -32,14 +32,20 @@ class Convolutional final : public Layer {
     if (bn) norm.allocate(s, batch, out.spatial());
     if (act_needs_input(act)) s.add(preact, int64_t(batch) * out.size());
   }
-  // The CPU backend's im2col matrices: one per thread working on an image.
-  int64_t workspace_bytes(int batch, int threads) const override {
-    const bool direct = size == 1 && stride == 1 && padding == 0;
-    return direct ? 0 : int64_t(std::min(batch, threads)) * k_per_group() * out.spatial() * int64_t(sizeof(float));
+  void prepare(Backend& be, int batch) override { be.conv_prepare(geometry(), batch, groups, filters, act); }
+  int64_t workspace_bytes(Backend& be, int batch) const override {
+    return be.conv_workspace_bytes(geometry(), batch, groups, filters, act);
   }
 
   void forward(NetState& s) override {
     Backend& be = s.be;
+    if (s.inference) {
+      const BnInference fixed{norm.scales.data(), norm.rolling_mean.data(), norm.rolling_var.data(),
+                              BatchNorm::epsilon(false)};
+      be.conv_inference(geometry(), s.batch, groups, filters, s.input, weights.data(), biases.data(),
+                        bn ? &fixed : nullptr, act, output.data());
+      return;
+    }
     be.conv_forward(geometry(), s.batch, groups, filters, s.input, weights.data(), output.data());
     normalize_and_activate(be, bn ? &norm : nullptr, biases, preact, act, output.data(), s.batch, filters, out.spatial(),
                            s.train);

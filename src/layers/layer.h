@@ -22,6 +22,9 @@ struct NetState {
   Backend& be;
   int batch = 1;
   bool train = false;
+  // No backward pass follows (Network::predict): layers may fuse operations and keep nothing for
+  // one. Only with train == false.
+  bool inference = false;
   const float* input = nullptr;  // this layer's input: the previous layer's output
   float* input_delta = nullptr;  // where to accumulate d loss / d input; null: not needed
   const float* truth = nullptr;  // batch x outputs of the last layer, for loss layers
@@ -66,8 +69,11 @@ class Layer {
   // Stages the per-batch buffers for `batch` images (Network::set_batch commits them all at once,
   // or none when one allocation fails). Subclasses extend it for their own.
   virtual void allocate(BufferStaging& s, int batch) { s.add(output, int64_t(batch) * out.size()); }
-  // Scratch memory the backend may need for this layer's passes (an estimate, in bytes).
-  virtual int64_t workspace_bytes(int /*batch*/, int /*threads*/) const { return 0; }
+  // Lets the backend build what this layer's passes need at `batch` (after allocate, before the
+  // staged buffers are committed; a failure throws and the network stays as it was).
+  virtual void prepare(Backend& /*be*/, int /*batch*/) {}
+  // Scratch memory the backend needs for this layer's passes at `batch`, in bytes.
+  virtual int64_t workspace_bytes(Backend& /*be*/, int /*batch*/) const { return 0; }
   virtual void forward(NetState& s) = 0;
   // Accumulates into s.input_delta (when non-null) and into parameter gradients.
   virtual void backward(NetState& s) = 0;

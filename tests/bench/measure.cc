@@ -2,7 +2,7 @@
 // with tests/bench/torch_bench.py, which prints the same line): for one cfg in one process, the
 // training step (forward + backward + SGD update) and inference at batch B, the batch-1
 // inference latency, and the process's peak RSS.
-//   usage: measure [--threads N] [--batch B] [--steps S] [--warmup W] [--latency-reps R] cfg
+//   usage: measure [--threads N] [--batch B] [--size S] [--steps S] [--warmup W] [--latency-reps R] cfg
 //   prints: train_ms=<median> infer_ms=<median> latency_ms=<median> peak_rss_mib=<VmHWM> dof=<total DoF>
 // Inputs are random and the labels cycle through the classes; timings are medians over the
 // steps (default 10) after W warm-up steps (default 3) of each kind.
@@ -49,21 +49,23 @@ double peak_rss_mib() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  int threads = 2, batch = 128, steps = 10, warmup = 3, latency_reps = 50;
+  int threads = 2, batch = 128, steps = 10, warmup = 3, latency_reps = 50, size = 0;
   std::string cfg_path;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     auto value = [&]() { return i + 1 < argc ? std::atoi(argv[++i]) : 0; };
     if (a == "--threads") threads = value();
     else if (a == "--batch") batch = value();
+    else if (a == "--size") size = value();
     else if (a == "--steps") steps = value();
     else if (a == "--warmup") warmup = value();
     else if (a == "--latency-reps") latency_reps = value();
     else if (cfg_path.empty() && a.rfind("--", 0) != 0) cfg_path = a;
     else cfg_path.clear(), i = argc;
   }
-  if (cfg_path.empty() || threads < 1 || batch < 1 || steps < 1 || warmup < 0 || latency_reps < 1) {
-    std::fprintf(stderr, "usage: %s [--threads N] [--batch B] [--steps S] [--warmup W] [--latency-reps R] cfg\n",
+  if (cfg_path.empty() || threads < 1 || batch < 1 || size < 0 || steps < 1 || warmup < 0 || latency_reps < 1) {
+    std::fprintf(stderr,
+                 "usage: %s [--threads N] [--batch B] [--size S] [--steps S] [--warmup W] [--latency-reps R] cfg\n",
                  argv[0]);
     return 2;
   }
@@ -71,6 +73,10 @@ int main(int argc, char** argv) {
     rpg::CfgFile cfg = rpg::load_cfg(cfg_path);
     rpg::apply_override(cfg, "net.batch=" + std::to_string(batch));
     rpg::apply_override(cfg, "net.subdivisions=1");
+    if (size) {  // the input's width and height
+      rpg::apply_override(cfg, "net.width=" + std::to_string(size));
+      rpg::apply_override(cfg, "net.height=" + std::to_string(size));
+    }
     rpg::Network net(cfg, rpg::make_backend(-1, threads));
     rpg::Rng rng(3);
     std::vector<float> x(size_t(batch * net.input_size()));

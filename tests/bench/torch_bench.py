@@ -9,7 +9,7 @@ computed with numpy; a gather in the forward pass, so autograd's backward is the
 the ring gradient), then measures exactly what tests/bench/measure.cc measures for rpgnet and
 prints the same line:
 
-  usage: torch_bench.py [--threads N] [--batch B] [--steps S] [--warmup W] [--latency-reps R] cfg
+  usage: torch_bench.py [--threads N] [--batch B] [--size S] [--steps S] [--warmup W] [--latency-reps R] cfg
   prints: train_ms=... infer_ms=... latency_ms=... peak_rss_mib=... dof=... torch=<version>
 
 The training step is zero_grad + forward + cross-entropy + backward + SGD (momentum 0.9, weight
@@ -249,6 +249,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     ap.add_argument('--threads', type=int, default=2)
     ap.add_argument('--batch', type=int, default=128)
+    ap.add_argument('--size', type=int, default=0, help='input width and height (default: the cfg\'s)')
     ap.add_argument('--steps', type=int, default=10)
     ap.add_argument('--warmup', type=int, default=3)
     ap.add_argument('--latency-reps', type=int, default=50)
@@ -256,7 +257,10 @@ def main():
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(3)
-    model = Net(parse_cfg(a.cfg))
+    sections = parse_cfg(a.cfg)
+    if a.size:
+        sections[0][1]['width'] = sections[0][1]['height'] = str(a.size)
+    model = Net(sections)
     dof = sum(p.numel() for p in model.parameters())
     opt = torch.optim.SGD(model.parameters(), lr=0.001, momentum=float(model.net.get('momentum', 0.9)),
                           weight_decay=float(model.net.get('decay', 0.0005)))

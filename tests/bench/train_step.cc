@@ -4,7 +4,9 @@
 // reported with the machine, thread count and OpenBLAS kernel. Also minor page faults per step.
 // --gpu N runs on CUDA device N instead (builds made with make GPU=1); every timing then ends
 // with the device's queue drained.
-//   usage: bench_train_step [--threads N] [--gpu N] [--batch B] [--reps R] cfg...
+// A cfg written reference:CFG runs on the CPU's reference engine (rpgnet --deterministic)
+// instead of oneDNN, so that the two engines can be compared side by side.
+//   usage: bench_train_step [--threads N] [--gpu N] [--batch B] [--reps R] [reference:]cfg...
 #include <cblas.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -72,10 +74,11 @@ int main(int argc, char** argv) {
   }
   try {
     for (auto& s : subjects) {
-      rpg::CfgFile cfg = rpg::load_cfg(s.cfg);
+      const bool reference = s.cfg.rfind("reference:", 0) == 0;
+      rpg::CfgFile cfg = rpg::load_cfg(reference ? s.cfg.substr(10) : s.cfg);
       rpg::apply_override(cfg, "net.batch=" + std::to_string(batch));
       rpg::apply_override(cfg, "net.subdivisions=1");
-      s.net = std::make_unique<rpg::Network>(cfg, rpg::make_backend(gpu, threads));
+      s.net = std::make_unique<rpg::Network>(cfg, rpg::make_backend(gpu, threads, reference));
       rpg::Rng rng(3);
       s.x.resize(size_t(batch * s.net->input_size()));
       for (auto& v : s.x) v = rng.uniform();

@@ -1,7 +1,8 @@
 /* Two threads each train their own network at once (two threads of the backend each, so OpenMP
  * teams run concurrently too) and get bit for bit the results they get one after the other;
  * meanwhile each thread makes failing calls whose messages name the thread, and never reads the
- * other thread's message through rpg_last_error. */
+ * other thread's message through rpg_last_error. Then the reference engine
+ * (rpg_network_set_deterministic) gives the same bits on 1 and 2 threads. */
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
 #include <pthread.h>
@@ -28,6 +29,8 @@ static const char* kCfg =
 typedef struct {
   int id;             /* 0 or 1: picks the seed and the data */
   int concurrent;     /* 1: also make failing calls and check the messages */
+  int threads;        /* 0: 2 */
+  int deterministic;  /* 1: the reference engine */
   double losses[STEPS];
   float out[BATCH * OUT];
   float ring[512];
@@ -46,7 +49,13 @@ static void* train(void* arg) {
   snprintf(seed, sizeof seed, "net.seed=%d", 100 + j->id);
   snprintf(marker, sizeof marker, "thread-%d-", j->id);
   if (rpg_network_create_from_text(kCfg, seed, &net) != RPG_STATUS_OK || !x) goto done;
-  if (rpg_network_set_threads(net, 2) != RPG_STATUS_OK) goto done;
+  if (rpg_network_set_threads(net, j->threads ? j->threads : 2) != RPG_STATUS_OK) goto done;
+  if (j->deterministic) {
+    int32_t on = 0;
+    if (rpg_network_set_deterministic(net, 2) != RPG_STATUS_INVALID_ARGUMENT) goto done;
+    if (rpg_network_set_deterministic(net, 1) != RPG_STATUS_OK) goto done;
+    if (rpg_network_deterministic(net, &on) != RPG_STATUS_OK || on != 1) goto done;
+  }
   for (s = 0; s < STEPS; ++s) {
     rpg_network* none = NULL;
     for (i = 0; i < BATCH * IN; ++i) x[i] = (float)sin(0.01 * (i + 1) * (s + 1) + j->id);
@@ -78,7 +87,7 @@ static int same(const Job* a, const Job* b) {
 }
 
 int main(void) {
-  static Job alone[2], together[2];
+  static Job alone[2], together[2], reference[2];
   pthread_t th[2];
   int i;
   for (i = 0; i < 2; ++i) {
@@ -98,5 +107,13 @@ int main(void) {
   }
   CHECK(!same(&alone[0], &alone[1])); /* the two jobs really differ */
   CHECK(alone[0].losses[STEPS - 1] < alone[0].losses[0]);
+  for (i = 0; i < 2; ++i) {
+    reference[i].threads = i + 1;
+    reference[i].deterministic = 1;
+    train(&reference[i]);
+    CHECK(reference[i].ok);
+  }
+  CHECK(same(&reference[0], &reference[1]));
+  printf("reference engine: identical on 1 and 2 threads: %s\n", same(&reference[0], &reference[1]) ? "yes" : "no");
   return check_summary("test_threads");
 }

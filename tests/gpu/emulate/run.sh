@@ -31,7 +31,7 @@ wait
 for o in $(basename -s .cu cuda/*.cu) emu factory test_cuda; do
   [ -f "$out/obj/$o.o" ] || { echo "emulate: $o did not compile" >&2; exit 1; }
 done
-g++ -fsanitize=address -o "$out/test_cuda" "$out"/obj/*.o build/librpgnet.a -lopenblas -lstb -lz -lpthread -fopenmp \
+g++ -fsanitize=address -o "$out/test_cuda" "$out"/obj/*.o build/librpgnet.a -ldnnl -lopenblas -lstb -lz -lpthread -fopenmp \
   -lboost_unit_test_framework
 # ASan warns once that it does not fully support swapcontext; the fibers are its only use.
 ASAN_OPTIONS=detect_leaks=0 "$out/test_cuda" --report_level=short --log_level=test_suite --color_output=false "$@" 2>&1 |

@@ -1,0 +1,441 @@
+// Convolutions on oneDNN (backend/onednn_conv.h).
+#include "backend/onednn_conv.h"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <array>
+#include <map>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "base/error.h"
+#include <dnnl.hpp>
+
+namespace rpg {
+
+namespace {
+
+using dnnl::memory;
+using Tag = memory::format_tag;
+using Dims = memory::dims;
+constexpr auto kF32 = memory::data_type::f32;
+constexpr size_t kMaxShapes = 64;  // prepared shapes kept; the least recently used goes first
+
+// oneDNN (built on OpenMP) runs as many threads as the calling thread's OpenMP team size; this
+// sets it for one scope and puts the caller's back.
+class OmpThreads {
+ public:
+  explicit OmpThreads(int n) : saved_(omp_get_max_threads()) {
+    if (n != saved_) omp_set_num_threads(n);
+  }
+  ~OmpThreads() {
+    if (omp_get_max_threads() != saved_) omp_set_num_threads(saved_);
+  }
+  OmpThreads(const OmpThreads&) = delete;
+  OmpThreads& operator=(const OmpThreads&) = delete;
+
+ private:
+  int saved_;
+};
+
+struct Op {
+  dnnl::primitive prim;
+  std::unordered_map<int, memory> args;
+};
+
+// Primitives run in order on buffers in the shared arena, laid out from offset 0 (or from
+// where an earlier phase's still-needed data ends).
+struct Phase {
+  std::vector<Op> ops;
+  std::vector<std::pair<memory, int64_t>> in_arena;  // memory objects placed at arena + offset
+  int64_t bytes = 0;
+  std::string kernel;
+
+  memory arena_memory(const memory::desc& d, const dnnl::engine& eng) {
+    memory m(d, eng, DNNL_MEMORY_NONE);
+    in_arena.emplace_back(m, bytes);
+    bytes += (int64_t(d.get_size()) + 63) / 64 * 64;
+    return m;
+  }
+  // What a primitive reads for `user` in the layout it wants: user itself, or a reordered copy.
+  memory input(const memory& user, const memory::desc& want, const dnnl::engine& eng) {
+    if (want == user.get_desc()) return user;
+    memory m = arena_memory(want, eng);
+    ops.push_back({dnnl::reorder(user, m), {{DNNL_ARG_FROM, user}, {DNNL_ARG_TO, m}}});
+    return m;
+  }
+  // to += from, whatever their layouts.
+  void accumulate(const memory& from, const memory& to, const dnnl::engine& eng) {
+    dnnl::post_ops sum;
+    sum.append_sum(1.f);
+    dnnl::primitive_attr attr;
+    attr.set_post_ops(sum);
+    dnnl::reorder::primitive_desc pd(eng, from.get_desc(), eng, to.get_desc(), attr);
+    ops.push_back({dnnl::reorder(pd), {{DNNL_ARG_FROM, from}, {DNNL_ARG_TO, to}}});
+  }
+  // A gradient primitive on `inputs`: its result, in the arena in the layout it chooses, is
+  // added to the caller's `to`.
+  template <typename Pd>
+  void gradient(const dnnl::primitive& prim, const Pd& pd, std::unordered_map<int, memory> inputs, int result,
+                const memory::desc& result_desc, const memory& to, const dnnl::engine& eng) {
+    const memory out = arena_memory(result_desc, eng);
+    inputs.emplace(result, out);
+    inputs.emplace(DNNL_ARG_SCRATCHPAD, arena_memory(pd.scratchpad_desc(), eng));
+    ops.push_back({prim, std::move(inputs)});
+    accumulate(out, to, eng);
+    kernel = pd.impl_info_str();
+  }
+  void run(dnnl::stream& s, char* arena) {
+    for (auto& [m, offset] : in_arena) m.set_data_handle(arena + offset);
+    for (auto& op : ops) op.prim.execute(s, op.args);
+  }
+};
+
+struct Conv {
+  memory x, w, y, dy, dw, dx;  // the caller's planar buffers; their pointers are set per call
+  Phase fwd, bwd_weights, bwd_data;
+  // Inference: where fwd's folded weights and bias lie in the arena, and whether the kernel runs
+  // the activation.
+  int64_t folded_weights = 0, folded_bias = 0;
+  bool activates = false;
+  uint64_t used = 0;
+  int64_t bytes() const { return std::max({fwd.bytes, bwd_weights.bytes, bwd_data.bytes}); }
+};
+
+// Winograd F(4x4, 3x3) for 3x3 stride-1 convolutions of at least 16 channels and filters, where
+// oneDNN has it (AVX-512 processors; the caller falls back to direct convolution): 2-4x fewer
+// FLOPs. Not for small ones: its scratch is several MiB whatever the size (8 MiB for 4 filters on
+// 8x8), and oneDNN's own "auto" choice skipped it for inference with post-ops, where it is 2x
+// faster than direct convolution on fashion-resnet.
+dnnl::algorithm first_algorithm(const ConvGeometry& g, int groups, int filters) {
+  const bool winograd = g.ksize == 3 && g.stride == 1 && groups == 1 && g.channels >= 16 && filters >= 16;
+  return winograd ? dnnl::algorithm::convolution_winograd : dnnl::algorithm::convolution_direct;
+}
+
+// The memory descriptors of one convolution: the caller's planar layouts (NCHW, [g]OIHW) and
+// "any" for oneDNN to choose; strides and padding. Darknet's output size is
+// floor((H + 2 pad - k) / stride) + 1, which is oneDNN's with the same padding on both sides.
+struct Shape {
+  memory::desc x, y, w, x_any, y_any, w_any;
+  Dims strides, pad;
+  Shape(const ConvGeometry& g, int batch, int groups, int filters) {
+    const Dims xd{batch, int64_t(g.channels) * groups, g.height, g.width}, yd{batch, filters, g.out_h, g.out_w};
+    const Dims wd = groups > 1 ? Dims{groups, filters / groups, g.channels, g.ksize, g.ksize}
+                               : Dims{filters, g.channels, g.ksize, g.ksize};
+    x = memory::desc(xd, kF32, Tag::nchw);
+    y = memory::desc(yd, kF32, Tag::nchw);
+    w = memory::desc(wd, kF32, groups > 1 ? Tag::goihw : Tag::oihw);
+    x_any = memory::desc(xd, kF32, Tag::any);
+    y_any = memory::desc(yd, kF32, Tag::any);
+    w_any = memory::desc(wd, kF32, Tag::any);
+    strides = {g.stride, g.stride};
+    pad = {g.pad, g.pad};
+  }
+};
+
+// The primitives of one shape, or null when oneDNN has no implementation for it.
+std::unique_ptr<Conv> build(const dnnl::engine& eng, const ConvGeometry& g, int batch, int groups,
+                            int filters) {
+  const Shape d(g, batch, groups, filters);
+  const auto& [x_md, y_md, w_md, x_any, y_any, w_any, strides, pad] = d;
+  auto alg = first_algorithm(g, groups, filters);
+  dnnl::primitive_attr attr;
+  attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+
+  auto c = std::make_unique<Conv>();
+  try {
+    const auto forward_pd = [&] {  // the first algorithm oneDNN implements, of winograd and direct
+      return dnnl::convolution_forward::primitive_desc(
+          {dnnl::prop_kind::forward_training, alg, x_any, w_any, y_any, strides, pad, pad}, attr, eng);
+    };
+    dnnl::convolution_forward::primitive_desc fpd;
+    try {
+      fpd = forward_pd();
+    } catch (const dnnl::error& e) {
+      if (e.status != dnnl_unimplemented) throw;
+      alg = dnnl::algorithm::convolution_direct;
+      fpd = forward_pd();
+    }
+    const dnnl::convolution_backward_weights::primitive_desc wpd({alg, x_any, w_any, y_any, strides, pad, pad},
+                                                                 attr, eng, fpd);
+    const dnnl::convolution_backward_data::primitive_desc dpd({alg, x_any, w_any, y_any, strides, pad, pad}, attr,
+                                                              eng, fpd);
+    for (auto [m, d] : {std::pair{&c->x, x_md}, {&c->w, w_md}, {&c->y, y_md}, {&c->dy, y_md}, {&c->dw, w_md},
+                        {&c->dx, x_md}})
+      *m = memory(d, eng, DNNL_MEMORY_NONE);
+
+    Phase& f = c->fwd;
+    const memory fx = f.input(c->x, fpd.src_desc(), eng), fw = f.input(c->w, fpd.weights_desc(), eng);
+    const bool y_plain = fpd.dst_desc() == y_md;
+    const memory fy = y_plain ? c->y : f.arena_memory(fpd.dst_desc(), eng);
+    const memory fs = f.arena_memory(fpd.scratchpad_desc(), eng);
+    f.ops.push_back({dnnl::convolution_forward(fpd),
+                     {{DNNL_ARG_SRC, fx}, {DNNL_ARG_WEIGHTS, fw}, {DNNL_ARG_DST, fy}, {DNNL_ARG_SCRATCHPAD, fs}}});
+    if (!y_plain) f.ops.push_back({dnnl::reorder(fy, c->y), {{DNNL_ARG_FROM, fy}, {DNNL_ARG_TO, c->y}}});
+    f.kernel = fpd.impl_info_str();
+
+    // Weight gradient first; its reordered delta (at offset 0) stays for the data gradient.
+    Phase& bw = c->bwd_weights;
+    const memory wdy = bw.input(c->dy, wpd.diff_dst_desc(), eng);
+    const int64_t delta_end = bw.bytes;
+    const memory wx = bw.input(c->x, wpd.src_desc(), eng);
+    bw.gradient(dnnl::convolution_backward_weights(wpd), wpd, {{DNNL_ARG_SRC, wx}, {DNNL_ARG_DIFF_DST, wdy}},
+                DNNL_ARG_DIFF_WEIGHTS, wpd.diff_weights_desc(), c->dw, eng);
+
+    Phase& bd = c->bwd_data;
+    memory ddy;
+    if (dpd.diff_dst_desc() == wpd.diff_dst_desc()) {
+      ddy = wdy;
+      bd.bytes = delta_end;
+    } else {
+      ddy = bd.input(c->dy, dpd.diff_dst_desc(), eng);
+    }
+    const memory dw = bd.input(c->w, dpd.weights_desc(), eng);
+    bd.gradient(dnnl::convolution_backward_data(dpd), dpd, {{DNNL_ARG_DIFF_DST, ddy}, {DNNL_ARG_WEIGHTS, dw}},
+                DNNL_ARG_DIFF_SRC, dpd.diff_src_desc(), c->dx, eng);
+  } catch (const dnnl::error& e) {
+    if (e.status == dnnl_unimplemented) return nullptr;
+    fail(e.status == dnnl_out_of_memory ? Status::OutOfMemory : Status::Internal,
+         std::string("oneDNN could not create a convolution: ") + e.what());
+  }
+  return c;
+}
+
+// oneDNN's eltwise post-op for an activation, when it has one that computes the same function.
+bool eltwise_of(Act act, dnnl::algorithm* alg, float* alpha, float* beta) {
+  *alpha = 0.f;
+  *beta = 0.f;
+  switch (act) {
+    case Act::Relu: *alg = dnnl::algorithm::eltwise_relu; return true;
+    case Act::Leaky: *alg = dnnl::algorithm::eltwise_relu, *alpha = .1f; return true;
+    case Act::Relie: *alg = dnnl::algorithm::eltwise_relu, *alpha = .01f; return true;
+    case Act::Logistic: *alg = dnnl::algorithm::eltwise_logistic; return true;
+    case Act::Tanh: *alg = dnnl::algorithm::eltwise_tanh; return true;
+    case Act::Elu: *alg = dnnl::algorithm::eltwise_elu, *alpha = 1.f; return true;
+    case Act::Hardtan: *alg = dnnl::algorithm::eltwise_clip, *alpha = -1.f, *beta = 1.f; return true;
+    default: return false;
+  }
+}
+
+// The inference primitive of one shape and activation: weights and bias are written by the
+// caller into the arena (folded), the activation is a post-op where oneDNN has it.
+std::unique_ptr<Conv> build_inference(const dnnl::engine& eng, const ConvGeometry& g, int batch, int groups,
+                                      int filters, Act act) {
+  const Shape d(g, batch, groups, filters);
+  const auto& [x_md, y_md, w_md, x_any, y_any, w_any, strides, pad] = d;
+  const memory::desc b_md({filters}, kF32, Tag::x);
+  auto c = std::make_unique<Conv>();
+  dnnl::primitive_attr attr;
+  attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+  dnnl::algorithm elt;
+  float alpha, beta;
+  c->activates = eltwise_of(act, &elt, &alpha, &beta);
+  if (c->activates) {
+    dnnl::post_ops ops;
+    ops.append_eltwise(1.f, elt, alpha, beta);
+    attr.set_post_ops(ops);
+  }
+  try {
+    dnnl::convolution_forward::primitive_desc pd;
+    for (auto alg : {first_algorithm(g, groups, filters), dnnl::algorithm::convolution_direct}) {
+      try {
+        pd = dnnl::convolution_forward::primitive_desc(
+            {dnnl::prop_kind::forward_inference, alg, x_any, w_any, b_md, y_any, strides, pad, pad}, attr, eng);
+        break;
+      } catch (const dnnl::error& e) {
+        if (e.status != dnnl_unimplemented || alg == dnnl::algorithm::convolution_direct) throw;
+      }
+    }
+    c->x = memory(x_md, eng, DNNL_MEMORY_NONE);
+    c->y = memory(y_md, eng, DNNL_MEMORY_NONE);
+    Phase& f = c->fwd;
+    c->folded_weights = f.bytes;
+    c->w = f.arena_memory(w_md, eng);
+    c->folded_bias = f.bytes;
+    const memory b = f.arena_memory(b_md, eng);
+    const memory fx = f.input(c->x, pd.src_desc(), eng), fw = f.input(c->w, pd.weights_desc(), eng);
+    const bool y_plain = pd.dst_desc() == y_md;
+    const memory fy = y_plain ? c->y : f.arena_memory(pd.dst_desc(), eng);
+    const memory fs = f.arena_memory(pd.scratchpad_desc(), eng);
+    f.ops.push_back({dnnl::convolution_forward(pd),
+                     {{DNNL_ARG_SRC, fx}, {DNNL_ARG_WEIGHTS, fw}, {DNNL_ARG_BIAS, b}, {DNNL_ARG_DST, fy},
+                      {DNNL_ARG_SCRATCHPAD, fs}}});
+    if (!y_plain) f.ops.push_back({dnnl::reorder(fy, c->y), {{DNNL_ARG_FROM, fy}, {DNNL_ARG_TO, c->y}}});
+    f.kernel = pd.impl_info_str();
+  } catch (const dnnl::error& e) {
+    if (e.status == dnnl_unimplemented) return nullptr;
+    fail(e.status == dnnl_out_of_memory ? Status::OutOfMemory : Status::Internal,
+         std::string("oneDNN could not create a convolution: ") + e.what());
+  }
+  return c;
+}
+
+// Shape, batch, groups, filters, threads, and what the primitives are for: -1 training (forward
+// and both gradients), else inference with that activation.
+using Key = std::array<int, 13>;
+
+Key key_of(const ConvGeometry& g, int batch, int groups, int filters, int threads, int purpose) {
+  return {g.channels, g.height, g.width, g.ksize, g.stride, g.pad, g.out_h, g.out_w, batch, groups, filters, threads,
+          purpose};
+}
+
+}  // namespace
+
+struct OneDnnConvolutions::Impl {
+  Backend& owner;
+  dnnl::engine eng;
+  dnnl::stream strm;
+  std::map<Key, std::unique_ptr<Conv>> convs;  // a null entry: no oneDNN implementation
+  char* arena = nullptr;
+  int64_t arena_bytes = 0;
+  uint64_t clock = 0;
+
+  explicit Impl(Backend& b) : owner(b), eng(dnnl::engine::kind::cpu, 0), strm(eng) {}
+  ~Impl() { owner.release(arena); }
+
+  // The training primitives of a shape with the caller's input and weights in place; null when
+  // oneDNN has none.
+  Conv* bind(const ConvGeometry& g, int batch, int groups, int filters, int threads, const float* in,
+             const float* weights) {
+    Conv* c = get(g, batch, groups, filters, threads);
+    if (c) {
+      c->x.set_data_handle(const_cast<float*>(in));
+      c->w.set_data_handle(const_cast<float*>(weights));
+    }
+    return c;
+  }
+  // purpose: -1 training, else int(Act) of an inference pass.
+  Conv* get(const ConvGeometry& g, int batch, int groups, int filters, int threads, int purpose = -1) {
+    const Key k = key_of(g, batch, groups, filters, threads, purpose);
+    auto it = convs.find(k);
+    if (it == convs.end()) {
+      std::unique_ptr<Conv> c;
+      {
+        OmpThreads t(threads);  // oneDNN sizes its kernels' blocking for the thread count
+        c = purpose < 0 ? build(eng, g, batch, groups, filters) : build_inference(eng, g, batch, groups, filters, Act(purpose));
+      }
+      if (c && c->bytes() > arena_bytes) {  // a failure here leaves the old arena in place
+        char* bigger = static_cast<char*>(owner.alloc(size_t(c->bytes())));
+        owner.release(arena);
+        arena = bigger;
+        arena_bytes = c->bytes();
+      }
+      if (convs.size() >= kMaxShapes) {
+        auto oldest = convs.begin();
+        for (auto j = convs.begin(); j != convs.end(); ++j)
+          if (!j->second || (oldest->second && j->second->used < oldest->second->used)) oldest = j;
+        convs.erase(oldest);
+      }
+      it = convs.emplace(k, std::move(c)).first;
+    }
+    if (it->second) it->second->used = ++clock;
+    return it->second.get();
+  }
+};
+
+namespace {
+// Runs f, turning oneDNN's exceptions into rpg::Error.
+template <typename F>
+auto guarded(F&& f) {
+  try {
+    return f();
+  } catch (const dnnl::error& e) {
+    fail(e.status == dnnl_out_of_memory ? Status::OutOfMemory : Status::Internal,
+         std::string("oneDNN: ") + e.what());
+  }
+}
+}  // namespace
+
+OneDnnConvolutions::OneDnnConvolutions(Backend& memory)
+    : impl_(guarded([&] { return std::make_unique<Impl>(memory); })) {}
+OneDnnConvolutions::~OneDnnConvolutions() = default;
+
+bool OneDnnConvolutions::prepare(const ConvGeometry& g, int batch, int groups, int filters, Act act, int threads) {
+  return guarded([&] {
+    const bool training = impl_->get(g, batch, groups, filters, threads) != nullptr;
+    return impl_->get(g, batch, groups, filters, threads, int(act)) != nullptr && training;
+  });
+}
+
+int64_t OneDnnConvolutions::workspace_bytes(const ConvGeometry& g, int batch, int groups, int filters, Act act,
+                                            int threads) {
+  return guarded([&]() -> int64_t {
+    OmpThreads t(threads);
+    const auto training = build(impl_->eng, g, batch, groups, filters);
+    const auto inference = build_inference(impl_->eng, g, batch, groups, filters, act);
+    return std::max(training ? training->bytes() : 0, inference ? inference->bytes() : 0);
+  });
+}
+
+std::string OneDnnConvolutions::kernels(const ConvGeometry& g, int batch, int groups, int filters, int threads) {
+  return guarded([&]() -> std::string {
+    const Conv* c = impl_->get(g, batch, groups, filters, threads);
+    if (!c) return "reference";
+    return c->fwd.kernel + " / " + c->bwd_weights.kernel + " / " + c->bwd_data.kernel;
+  });
+}
+
+bool OneDnnConvolutions::forward(const ConvGeometry& g, int batch, int groups, int filters, int threads,
+                                 const float* in, const float* weights, float* out) {
+  return guarded([&] {
+    Conv* c = impl_->bind(g, batch, groups, filters, threads, in, weights);
+    if (!c) return false;
+    OmpThreads t(threads);
+    c->y.set_data_handle(out);
+    c->fwd.run(impl_->strm, impl_->arena);
+    impl_->strm.wait();
+    return true;
+  });
+}
+
+bool OneDnnConvolutions::inference(const ConvGeometry& g, int batch, int groups, int filters, int threads,
+                                   const float* in, const float* weights, const float* biases, const BnInference* bn,
+                                   Act act, float* out) {
+  return guarded([&] {
+    Conv* c = impl_->get(g, batch, groups, filters, threads, int(act));
+    if (!c) return false;
+    OmpThreads t(threads);
+    // Batch norm folded: w' = w s, b' = biases - mean s with s = scales / std, per filter.
+    float* w = reinterpret_cast<float*>(impl_->arena + c->folded_weights);
+    float* b = reinterpret_cast<float*>(impl_->arena + c->folded_bias);
+    const int64_t per_filter = int64_t(g.channels) * g.ksize * g.ksize;
+#pragma omp parallel for num_threads(threads) if (per_filter * filters > 65536)
+    for (int f = 0; f < filters; ++f) {
+      const float s = bn ? bn->scales[f] * bn->eps.inv_std(bn->var[f]) : 1.f;
+      b[f] = bn ? biases[f] - bn->mean[f] * s : biases[f];
+      const float* src = weights + f * per_filter;
+      float* dst = w + f * per_filter;
+      for (int64_t i = 0; i < per_filter; ++i) dst[i] = src[i] * s;
+    }
+    c->x.set_data_handle(const_cast<float*>(in));
+    c->y.set_data_handle(out);
+    c->fwd.run(impl_->strm, impl_->arena);
+    impl_->strm.wait();
+    if (!c->activates && act != Act::Linear)
+      impl_->owner.activate(act, out, out, int64_t(batch) * filters * g.out_h * g.out_w);
+    return true;
+  });
+}
+
+bool OneDnnConvolutions::backward(const ConvGeometry& g, int batch, int groups, int filters, int threads,
+                                  const float* in, const float* weights, const float* delta,
+                                  float* weight_grads, float* in_delta) {
+  return guarded([&] {
+    Conv* c = impl_->bind(g, batch, groups, filters, threads, in, weights);
+    if (!c) return false;
+    OmpThreads t(threads);
+    c->dy.set_data_handle(const_cast<float*>(delta));
+    c->dw.set_data_handle(weight_grads);
+    c->bwd_weights.run(impl_->strm, impl_->arena);
+    if (in_delta) {
+      c->dx.set_data_handle(in_delta);
+      c->bwd_data.run(impl_->strm, impl_->arena);
+    }
+    impl_->strm.wait();
+    return true;
+  });
+}
+
+}  // namespace rpg

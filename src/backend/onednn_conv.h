@@ -1,0 +1,61 @@
+// Convolutions on oneDNN's CPU primitives (the CPU backend's default engine).
+//
+// For each shape (geometry, batch, groups, filters, thread count) the primitives are created
+// once, by prepare() (Network::set_batch calls it through Backend::conv_prepare), and kept: a
+// training step creates and allocates nothing. oneDNN chooses the layouts its kernels want
+// (blocked, e.g. nChw8c on AVX2); activations cross in and out of them by reorders into one
+// arena that every shape shares, because the backend's buffers are planar NCHW. Gradients are
+// accumulated (+=) into the caller's buffers by reorders with a sum post-op, as Backend's
+// contract says.
+//
+// Results are identical run to run for one thread count; across thread counts they differ in
+// the last bits (oneDNN splits reductions by thread). The reference engine keeps that guarantee.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "backend/backend.h"
+
+namespace rpg {
+
+class OneDnnConvolutions {
+ public:
+  // Memory (the arena) is allocated through `memory`, so that its failures are the backend's.
+  explicit OneDnnConvolutions(Backend& memory);
+  ~OneDnnConvolutions();
+  OneDnnConvolutions(const OneDnnConvolutions&) = delete;
+  OneDnnConvolutions& operator=(const OneDnnConvolutions&) = delete;
+
+  // Creates the primitives of one shape and grows the arena to fit it. False when oneDNN has
+  // no implementation for the shape (the caller then runs its own loops). Throws Error on
+  // allocation failure; what was prepared before stays usable.
+  // Both the training primitives and the inference one (for the activation act).
+  bool prepare(const ConvGeometry& g, int batch, int groups, int filters, Act act, int threads);
+  // The arena bytes one shape needs (creates its primitives without keeping them); 0 when
+  // oneDNN has no implementation for it.
+  int64_t workspace_bytes(const ConvGeometry& g, int batch, int groups, int filters, Act act, int threads);
+
+  // Backend::conv_forward and conv_backward. False (nothing done) when the shape has no
+  // oneDNN implementation. A shape not prepared before is prepared here, once.
+  bool forward(const ConvGeometry& g, int batch, int groups, int filters, int threads,
+               const float* in, const float* weights, float* out);
+  bool backward(const ConvGeometry& g, int batch, int groups, int filters, int threads,
+                const float* in, const float* weights, const float* delta, float* weight_grads,
+                float* in_delta);
+
+  // Backend::conv_inference: the batch norm folded into a copy of the weights and a bias, the
+  // activation run by the kernel where oneDNN has it (else by the backend afterwards). False
+  // when the shape has no oneDNN implementation.
+  bool inference(const ConvGeometry& g, int batch, int groups, int filters, int threads, const float* in,
+                 const float* weights, const float* biases, const BnInference* bn, Act act, float* out);
+
+  // The implementations oneDNN chose for a shape (e.g. "jit:avx2"), for reports.
+  std::string kernels(const ConvGeometry& g, int batch, int groups, int filters, int threads);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace rpg
