@@ -6,10 +6,10 @@ when Debian's libjemalloc2 is missing) alternately in fresh processes, several t
 markdown tables of the medians and the ratios: training and batch-B inference images/s, batch-1
 latency and peak RSS. Targets are judged against the strongest PyTorch configuration measured.
 
-  usage: compare.py [--build DIR] [--reps R] [--threads 1,2] [--envs as-is,unset] cfg[,batch=B][,size=S]...
+  usage: compare.py [--build DIR] [--reps R] [--threads 1,2] [--envs as-is,unset] cfg[,batch=B][,size=S][,reps=R]...
 
-A cfg may carry its own batch and input size (e.g. resnet18.cfg,batch=16,size=224); otherwise
---batch and the cfg's size apply.
+A cfg may carry its own batch, input size and repetitions (e.g. resnet18.cfg,batch=16,size=224,reps=1);
+otherwise --batch, the cfg's size and --reps apply.
 
 Environment 'unset' runs both programs with OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE removed (as a
 user's machine would autodetect its kernel); 'as-is' leaves the environment alone. Both programs
@@ -103,7 +103,12 @@ def main():
               'only as installed, not in its tuned configuration.')
     print()
     base_env = dict(os.environ)
-    for env_mode in a.envs.split(','):
+    modes = a.envs.split(',')
+    if 'unset' in modes and 'as-is' in modes and not any(v in base_env for v in ('OPENBLAS_CORETYPE', 'OPENBLAS_L2_SIZE')):
+        modes.remove('unset')
+        print('Neither OPENBLAS_CORETYPE nor OPENBLAS_L2_SIZE is set here: environment "as-is" is also "unset", '
+              'measured once.\n')
+    for env_mode in modes:
         env = dict(base_env)
         if env_mode == 'unset':
             env.pop('OPENBLAS_CORETYPE', None)
@@ -128,8 +133,9 @@ def main():
                     args += ['--size', opts['size']]
                 args.append(cfg)
                 batch = int(opts.get('batch', a.batch))
+                reps = int(opts.pop('reps', a.reps))
                 runs = {s: [] for s in systems}
-                for _ in range(a.reps):
+                for _ in range(reps):
                     for s in systems:
                         cmd = [measure] if s == 'rpgnet' else [sys.executable, os.path.join(HERE, 'torch_bench.py')]
                         runs[s].append(run(cmd + args, envs[s]))

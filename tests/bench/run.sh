@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Runs the benchmarks side by side and writes tests/bench/RESULTS.md: fashion-resnet against
-# fashion-resnet-rpg (the generator's overhead), then rpgnet against PyTorch on fashion-resnet,
-# fashion-resnet-rpg and lenet (tests/bench/compare.py), each at 1 and 2 threads, once with the
-# environment as it is and once with OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset (as a user's
-# machine would autodetect its kernel). Usage: tests/bench/run.sh BUILD_DIR [REPS]
+# fashion-resnet-rpg (the generator's overhead) and against the reference engine, then rpgnet
+# against PyTorch on fashion-resnet, fashion-resnet-rpg and lenet at batch 128 and Darknet's
+# resnet18.cfg at 224x224, batch 16 (tests/bench/compare.py), each at 1 and 2 threads, once with
+# the environment as it is and once with OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset (as a
+# user's machine would autodetect its kernel). Usage: tests/bench/run.sh BUILD_DIR [REPS]
 # The machine should be otherwise idle: the figures are wall-clock times.
 set -euo pipefail
 build=${1:-build}
@@ -15,24 +16,50 @@ reps=${2:-5}
   echo
   echo "Produced by \`make bench\` (tests/bench/run.sh) on $(date -u +%Y-%m-%d). Each table alternates the"
   echo "networks (A B A B ...) and reports medians; 'vs first' is the training step's time relative to"
-  echo "the first row (for fashion-resnet-rpg: the generator's overhead)."
+  echo "the first row (for fashion-resnet-rpg: the generator's overhead; for reference:...: the"
+  echo "reference engine, rpgnet --deterministic, against oneDNN)."
   echo
-  for env_mode in as-is unset; do
+  modes="as-is unset"
+  if [ -z "${OPENBLAS_CORETYPE:-}${OPENBLAS_L2_SIZE:-}" ]; then
+    modes="as-is"
+    echo "Neither OPENBLAS_CORETYPE nor OPENBLAS_L2_SIZE is set here: environment \"as-is\" is also \"unset\"."
+    echo
+  fi
+  for env_mode in $modes; do
     for t in 1 2; do
       echo "## threads $t, environment: $env_mode"
       echo
+      nets=(cfg/fashion-resnet.cfg cfg/fashion-resnet-rpg.cfg reference:cfg/fashion-resnet.cfg)
       if [ $env_mode = as-is ]; then
-        "$bin" --threads $t --reps 9 cfg/fashion-resnet.cfg cfg/fashion-resnet-rpg.cfg
+        "$bin" --threads $t --reps 9 "${nets[@]}"
       else
-        env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE "$bin" --threads $t --reps 9 cfg/fashion-resnet.cfg cfg/fashion-resnet-rpg.cfg
+        env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE "$bin" --threads $t --reps 9 "${nets[@]}"
       fi
       echo
     done
   done
+  # oneDNN picks its kernels by instruction set: on a machine with AVX-512, the same comparison
+  # with oneDNN held to AVX2 (and OpenBLAS to its Haswell kernels) shows what an AVX2-only
+  # machine gets (no oneDNN Winograd there).
+  if grep -q avx512f /proc/cpuinfo; then
+    for t in 1 2; do
+      echo "## threads $t, AVX2 only (ONEDNN_MAX_CPU_ISA=AVX2, OPENBLAS_CORETYPE=Haswell)"
+      echo
+      ONEDNN_MAX_CPU_ISA=AVX2 OPENBLAS_CORETYPE=Haswell "$bin" --threads $t --reps 9 \
+        cfg/fashion-resnet.cfg reference:cfg/fashion-resnet.cfg
+      echo
+    done
+  fi
   echo "# rpgnet against PyTorch"
   echo
   /usr/bin/python3 tests/bench/compare.py --build "$build" --reps "$reps" \
     cfg/fashion-resnet.cfg cfg/fashion-resnet-rpg.cfg cfg/lenet.cfg
+  if [ -f ../shared/darknet-cfg/resnet18.cfg ]; then
+    echo "## ResNet-18 (Darknet's resnet18.cfg) at 224x224, batch 16"
+    echo
+    /usr/bin/python3 tests/bench/compare.py --build "$build" --reps "$reps" \
+      ../shared/darknet-cfg/resnet18.cfg,batch=16,size=224,reps=1
+  fi
   # The hand-written record of engine changes and their measured effect stays as it is.
   if [ -f "$out" ]; then sed -n '/^# Engine changes/,$p' "$out" | sed '1s/^/\n/'; fi
 } > "$out.new"

@@ -191,7 +191,18 @@ class Layer(nn.Module):
         elif k == 'route':
             return torch.cat([outputs[s] for s in self.sources], 1)
         elif k == 'shortcut':
-            return self.act(x + outputs[self.source])
+            add = outputs[self.source]
+            if add.shape == x.shape:
+                return self.act(x + add)
+            # Darknet's shortcut between shapes: the source subsampled by its stride (w1 / w2),
+            # added over the channels and positions both have (the rest of x unchanged).
+            (c1, h1, w1), (c2, h2, w2) = add.shape[1:], x.shape[1:]
+            if w2 > w1 or h2 > h1:
+                raise ValueError('torch_bench: a shortcut from a smaller layer (upsampling) is not supported')
+            stride = w1 // w2  # Darknet's, for both dimensions
+            a = add[:, :min(c1, c2), ::stride, ::stride][:, :, :h2, :w2]
+            a = F.pad(a, (0, w2 - a.shape[3], 0, h2 - a.shape[2], 0, c2 - a.shape[1]))
+            return self.act(x + a)
         elif k == 'softmax':
             return x.flatten(1)  # logits: the loss (cross-entropy) applies the softmax
         if self.bn is not None:
