@@ -37,9 +37,13 @@ namespace {
 
 std::atomic<bool> g_stop{false};  // set by SIGINT/SIGTERM/SIGHUP (command-line tool only, not the library)
 
+// Under mpirun a Ctrl-C reaches a rank twice, from the terminal and forwarded by mpirun: there
+// a second one must not end the rank before its checkpoint (mpirun's kill does, if need be).
+volatile sig_atomic_t g_second_int_kills = 1;
+
 void on_signal(int) {
   g_stop.store(true);
-  signal(SIGINT, SIG_DFL);  // a second Ctrl-C leaves at once
+  if (g_second_int_kills) signal(SIGINT, SIG_DFL);  // a second Ctrl-C leaves at once
 }
 
 std::string duration(double s) {
@@ -251,6 +255,7 @@ int train_run(const Args& a, rpg::Collective* comm) {
 int train(const Args& a) {
   if (!rpg::launched_by_mpi()) return train_run(a, nullptr);
   std::unique_ptr<rpg::Collective> comm = rpg::connect_mpi(rpg::kCommWorld, a.mpi_timeout);
+  g_second_int_kills = 0;
   if (comm->rank() != 0 && !std::freopen("/dev/null", "w", stdout))
     throw rpg::Error(rpg::Status::NotFound, "cannot silence the standard output of " + comm->describe());
   int status = 1;
