@@ -7,7 +7,8 @@
 #                          MPI=0 builds without it; README "Scaling out")
 #   PREFIX=...             where `make install` puts the library, its header, rpgnet.pc and the
 #                          Java, Go and C# bindings (Debian's layout; see README "Installing")
-# Main targets: all (library + build/rpgnet), test, demo, install, fuzz, bindings, deps, clean.
+# Main targets: all (library + build/rpgnet), test, demo, install, fuzz, bindings, deps, clean,
+# bench, bench-mpi.
 
 GPU      ?= 0
 DEBUG    ?= 0
@@ -90,7 +91,7 @@ DEPS_PKGS := g++ make libopenblas-dev libboost-test-dev zlib1g-dev libstb-dev da
              swig openjdk-17-jdk-headless junit4 golang-go mono-mcs mono-runtime maven libxml2-utils pkg-config python3 \
              openmpi-bin libopenmpi-dev
 
-.PHONY: all deps test demo bench bench-deps dof-sweep export-table clean lib cli tests check-gpu-build install \
+.PHONY: all deps test demo bench bench-mpi bench-deps dof-sweep export-table clean lib cli tests check-gpu-build install \
         install-lib install-bindings capi fuzz fuzz-run bindings bindings-pairs
 all: deps
 	@$(MAKE) --no-print-directory lib cli
@@ -318,6 +319,12 @@ BENCH_REPS ?= 3
 bench: bench-deps
 	@$(MAKE) --no-print-directory lib $(BUILD)/bench/train_step $(BUILD)/bench/measure
 	tests/bench/run.sh $(BUILD) $(BENCH_REPS)
+
+# `make bench-mpi`: data-parallel training's traffic per update and its step time at np=1 and
+# np=2 (tests/bench/mpi.sh; the section "Data-parallel training over MPI" of RESULTS.md).
+bench-mpi: deps
+	@$(MAKE) --no-print-directory lib cli
+	tests/bench/mpi.sh $(BUILD) $(BENCH_REPS)
 
 dof-sweep: bench-deps
 	@$(MAKE) --no-print-directory all
