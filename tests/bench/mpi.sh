@@ -62,7 +62,7 @@ section() {
   for cfg in cfg/fashion-resnet.cfg cfg/fashion-resnet-rpg.cfg cfg/resnet18-tv.cfg cfg/resnet18-rpg.cfg; do
     case $cfg in *resnet18*) data=$tmp/images.data ;; *) data=$tmp/fashion.data ;; esac
     read -r -a t <<<"$(traffic "$data" "$cfg")"
-    full=$("$bin" info "$cfg" | sed -n -E 's/^(full )?parameters: //p')
+    full=$("$bin" info "$cfg" | sed -n -E 's/^(full )?parameters: //p' | head -1)
     echo "| $cfg | ${t[0]} | ${t[1]} | ${t[2]} | $((4 * t[0])) | ${t[3]} | $full |"
   done
   echo
@@ -72,7 +72,6 @@ section() {
   echo
   echo "| cfg | np=1 img/s | np=1 step ms | np=2 img/s | np=2 step ms | speed-up |"
   echo "|---|---|---|---|---|---|"
-  local load=$(cut -d' ' -f1 /proc/loadavg)
   local one two
   for cfg in cfg/fashion-resnet.cfg cfg/fashion-resnet-rpg.cfg; do
     : >"$tmp/one"; : >"$tmp/two"
