@@ -3,9 +3,12 @@
 #   DEBUG=1                -O0 -g, objects in build/debug
 #   SANITIZE=address,undefined   sanitizer build, objects in build/san (SANITIZE=thread: build/tsan)
 #   ARCH=...               code generation flags (default -march=native)
+#   MPI=1                  data-parallel training over MPI (default: 1 when mpicxx is found;
+#                          MPI=0 builds without it; README "Scaling out")
 #   PREFIX=...             where `make install` puts the library, its header, rpgnet.pc and the
 #                          Java, Go and C# bindings (Debian's layout; see README "Installing")
-# Main targets: all (library + build/rpgnet), test, demo, install, fuzz, bindings, deps, clean.
+# Main targets: all (library + build/rpgnet), test, demo, install, fuzz, bindings, deps, clean,
+# bench, bench-mpi.
 
 GPU      ?= 0
 DEBUG    ?= 0
@@ -42,6 +45,17 @@ CXXFLAGS := -std=c++17 $(OPT) -fPIC -fopenmp -Wall -Wextra -Isrc -Icapi -isystem
 CFLAGS   := -std=c99 $(OPT) -Wall -Wextra -Icapi
 LDLIBS   := -ldnnl -lopenblas -lstb -lz -lpthread -fopenmp $(LDSAN)
 
+# MPI: only src/train/mpi_comm.cc sees its header; without MPI, src/train/mpi_none.cc stands in.
+MPI      ?= $(if $(shell command -v mpicxx 2>/dev/null),1,0)
+ifeq ($(MPI),1)
+  MPI_CFLAGS := $(shell mpicc --showme:compile) -DOMPI_SKIP_MPICXX=1 -DMPICH_SKIP_MPICXX=1
+  MPI_LIBS   := $(shell mpicc --showme:link)
+  LDLIBS     += $(MPI_LIBS)
+  MPI_SKIP   := src/train/mpi_none.cc
+else
+  MPI_SKIP   := src/train/mpi_comm.cc
+endif
+
 ifeq ($(GPU),1)
   CXXFLAGS += -DRPG_GPU -I/usr/local/cuda/include -Icuda
   LDLIBS   += -L/usr/local/cuda/lib64 -lcudart -lcublas -Wl,-rpath,/usr/local/cuda/lib64
@@ -53,9 +67,10 @@ PC_LIBS_PRIVATE = -ldnnl $(shell pkg-config --static --libs openblas zlib stb) -
 ifeq ($(GPU),1)
   PC_LIBS_PRIVATE += -L/usr/local/cuda/lib64 -lcudart -lcublas
 endif
+PC_LIBS_PRIVATE += $(MPI_LIBS)
 
 # The library: src/ but the command, and the C boundary capi/*.cc.
-LIB_SRC  := $(shell find src -name '*.cc' -not -path 'src/cli/*' | sort) $(sort $(wildcard capi/*.cc))
+LIB_SRC  := $(filter-out $(MPI_SKIP),$(shell find src -name '*.cc' -not -path 'src/cli/*' | sort)) $(sort $(wildcard capi/*.cc))
 CLI_SRC  := $(wildcard src/cli/*.cc)
 LIB_OBJ  := $(LIB_SRC:%.cc=$(BUILD)/obj/%.o)
 CLI_OBJ  := $(CLI_SRC:%.cc=$(BUILD)/obj/%.o)
@@ -73,9 +88,10 @@ TEST_BIN := $(TEST_SRC:tests/%.cc=$(BUILD)/tests/%)
 
 # Debian packages the build, the tests and the demo need.
 DEPS_PKGS := g++ make libdnnl-dev libopenblas-dev libboost-test-dev zlib1g-dev libstb-dev dataset-fashion-mnist \
-             swig openjdk-17-jdk-headless junit4 golang-go mono-mcs mono-runtime maven libxml2-utils pkg-config python3
+             swig openjdk-17-jdk-headless junit4 golang-go mono-mcs mono-runtime maven libxml2-utils pkg-config python3 \
+             openmpi-bin libopenmpi-dev
 
-.PHONY: all deps test demo bench bench-deps dof-sweep export-table clean lib cli tests check-gpu-build install \
+.PHONY: all deps test demo bench bench-mpi bench-deps dof-sweep export-table clean lib cli tests check-gpu-build install \
         install-lib install-bindings capi fuzz fuzz-run bindings bindings-pairs
 all: deps
 	@$(MAKE) --no-print-directory lib cli
@@ -105,6 +121,7 @@ $(BUILD)/obj/%.o: %.cc
 # Library code is hidden by default: the shared library exports the rpg_* functions of
 # capi/rpgnet.h (RPG_API) and nothing else (capi/rpgnet.map).
 $(LIB_OBJ): CXXFLAGS += -fvisibility=hidden -fvisibility-inlines-hidden
+$(BUILD)/obj/src/train/mpi_comm.o: CXXFLAGS += $(MPI_CFLAGS)
 
 $(BUILD)/obj/%.o: %.cu
 	@mkdir -p $(dir $@)
@@ -303,6 +320,12 @@ bench: bench-deps
 	@$(MAKE) --no-print-directory lib $(BUILD)/bench/train_step $(BUILD)/bench/measure
 	tests/bench/run.sh $(BUILD) $(BENCH_REPS)
 
+# `make bench-mpi`: data-parallel training's traffic per update and its step time at np=1 and
+# np=2 (tests/bench/mpi.sh; the section "Data-parallel training over MPI" of RESULTS.md).
+bench-mpi: deps
+	@$(MAKE) --no-print-directory lib cli
+	tests/bench/mpi.sh $(BUILD) $(BENCH_REPS)
+
 dof-sweep: bench-deps
 	@$(MAKE) --no-print-directory all
 	tests/bench/dof_sweep.sh $(BUILD)
@@ -325,7 +348,7 @@ FUZZ_PKGS    := clang libclang-rt-14-dev libomp-dev
 FUZZ_CXX     ?= clang++
 FUZZ_FLAGS   := -std=c++17 -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all \
                 -fopenmp -Isrc -Itests -isystem /usr/include/stb -MMD -MP
-FUZZ_LIB_OBJ := $(patsubst %.cc,build/fuzz/obj/%.o,$(shell find src -name '*.cc' -not -path 'src/cli/*' | sort))
+FUZZ_LIB_OBJ := $(patsubst %.cc,build/fuzz/obj/%.o,$(filter-out src/train/mpi_comm.cc,$(shell find src -name '*.cc' -not -path 'src/cli/*' | sort)))
 FUZZ_LIBS    := -ldnnl -lopenblas -lstb -lz -lpthread
 FUZZ_TARGETS := export checkpoint weights cfg data list idx
 

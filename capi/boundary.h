@@ -98,7 +98,7 @@ rpg_status guard(const char* fn, Body&& body) noexcept {
     return RPG_STATUS_OK;
   } catch (const rpg::Error& e) {
     const int s = static_cast<int>(e.status());
-    const bool known = s <= RPG_STATUS_INVALID_ARGUMENT && s >= RPG_STATUS_INTERNAL;
+    const bool known = s <= RPG_STATUS_INVALID_ARGUMENT && s >= RPG_STATUS_COMM_ERROR;
     return record_failure(fn, known ? rpg_status(s) : RPG_STATUS_INTERNAL, e.what());
   } catch (const std::bad_alloc&) {
     return record_failure(fn, RPG_STATUS_OUT_OF_MEMORY, "out of memory");

@@ -8,6 +8,7 @@
 
 #include "backend/factory.h"
 #include "boundary.h"
+#include "train/collective.h"
 #include "rpg/generator.h"
 
 using rpg_capi::guard;
@@ -140,7 +141,7 @@ const char* rpg_version_string(void) {
 }
 
 const char* rpg_build_features(void) {
-  static const std::string features = rpg::build_features();  // constant for the build
+  static const std::string features = rpg::build_features() + (rpg::built_with_mpi() ? ",mpi" : "");  // constant
   return features.c_str();
 }
 
@@ -155,6 +156,7 @@ const char* rpg_status_string(rpg_status status) {
     case RPG_STATUS_DEVICE_ERROR: return "device error";
     case RPG_STATUS_UNSUPPORTED: return "unsupported";
     case RPG_STATUS_INTERNAL: return "internal error";
+    case RPG_STATUS_COMM_ERROR: return "communication error";
     default: return "unknown status";
   }
 }

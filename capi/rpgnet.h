@@ -57,8 +57,8 @@ extern "C" {
 RPG_API int32_t rpg_abi_version(void);
 /* "0.1.0". Borrowed, static. */
 RPG_API const char* rpg_version_string(void);
-/* Comma-separated features of this build: "openblas,onednn" (CPU), "openblas,onednn,cuda" (GPU=1). Borrowed,
- * static. */
+/* Comma-separated features of this build: "openblas,onednn" (CPU), "openblas,onednn,cuda" (GPU=1),
+ * and ",mpi" when it can train over MPI (rpg_trainer_set_distributed). Borrowed, static. */
 RPG_API const char* rpg_build_features(void);
 
 /* ---- Status codes and messages ---------------------------------------------------------- */
@@ -75,6 +75,9 @@ typedef int32_t rpg_status;
 #define RPG_STATUS_DEVICE_ERROR (-6)     /* the GPU failed */
 #define RPG_STATUS_UNSUPPORTED (-7)      /* not available in this build */
 #define RPG_STATUS_INTERNAL (-8)         /* a bug in rpgnet: please report the message */
+#define RPG_STATUS_COMM_ERROR (-9)       /* distributed training: another process of the run
+                                          failed, died, or did not answer within the timeout
+                                          */
 
 /* A short English name for a status ("OK", "invalid argument", ...; "unknown status" for other
  * values). Borrowed, static. Any thread. */
@@ -447,6 +450,43 @@ RPG_API rpg_status rpg_trainer_progress(const rpg_trainer* trainer, int64_t* upd
  * the .data file has no valid set. */
 RPG_API rpg_status rpg_trainer_evaluate(rpg_trainer* trainer, int32_t k, double* top1,
                                         double* topk, double* loss);
+
+/* ---- Data-parallel training over MPI (README "Scaling out") -------------------------
+ * Every process of an MPI job (mpirun -np N) creates the same network and trainer, calls
+ * rpg_trainer_set_distributed on the same communicator, then rpg_trainer_run: together they
+ * train one model. Each takes its share of every batch (the cfg's batch is the global batch;
+ * the first batch % N ranks take one image more), the gradients of the degrees of freedom are
+ * summed across the ranks in rank order before every update (the same bits on every rank and
+ * in every run), batch-norm running statistics are averaged across the ranks at every update,
+ * rank 0 alone writes checkpoints and weights, and a stop request on any rank (rpg_trainer_stop,
+ * a progress callback returning nonzero) stops every rank at the same update. The progress
+ * callback runs on every rank with the same values (the loss of the whole batch; images per
+ * second of all ranks). An error on one rank ends the run on every rank: that rank returns its
+ * own status, the others RPG_STATUS_COMM_ERROR naming it. RPG_STATUS_COMM_ERROR from
+ * rpg_trainer_run after a failed or timed-out exchange means the other ranks may be anywhere:
+ * end the job (MPI_Abort, or exit with a nonzero status, which makes mpirun end it). */
+
+/* The communicator argument: MPI_COMM_WORLD, or an MPI communicator as its Fortran handle
+ * (MPI_Comm_c2f(comm) in C; mpi4py: comm.py2f()), an integer, so that no MPI type crosses this
+ * header. */
+#define RPG_COMM_WORLD (-1)
+/* Makes the trainer one rank of a data-parallel run on a duplicate of `communicator`: a
+ * collective call (every rank of it calls it, in the same order as its other MPI collectives).
+ * Initialises MPI (MPI_Init_thread, MPI_THREAD_SERIALIZED) when the program has not; such a
+ * program calls rpg_distributed_finalize before it exits. timeout_seconds (> 0): the longest
+ * wait for the other ranks, after which rpg_trainer_run returns RPG_STATUS_COMM_ERROR instead
+ * of hanging. *rank and *size (nullable): this process's rank and the number of ranks.
+ * Returns UNSUPPORTED in a build without MPI (rpg_build_features has no "mpi"), COMM_ERROR when
+ * MPI fails, INVALID_ARGUMENT for a communicator that is neither RPG_COMM_WORLD nor a valid
+ * handle, or while the trainer's run is running. */
+RPG_API rpg_status rpg_trainer_set_distributed(rpg_trainer* trainer, int64_t communicator,
+                                               double timeout_seconds, int32_t* rank,
+                                               int32_t* size);
+/* MPI_Finalize, when MPI is initialised and not yet finalised: for a program that let
+ * rpg_trainer_set_distributed initialise MPI, once, after its last rpg_trainer_run and before
+ * it exits (mpirun reports a process that exits without it as failed). Free the distributed
+ * trainers first. Returns OK, also in a build without MPI (nothing to do). */
+RPG_API rpg_status rpg_distributed_finalize(void);
 
 #ifdef __cplusplus
 }

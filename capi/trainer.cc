@@ -5,6 +5,7 @@
 #include <cstdio>
 
 #include "boundary.h"
+#include "train/collective.h"
 #include "train/run_setup.h"
 #include "train/trainer.h"
 
@@ -19,6 +20,7 @@ struct rpg_trainer {
   rpg_network* net = nullptr;  // borrowed
   rpg::ClassifierData data;
   std::unique_ptr<rpg::Dataset> train, valid;  // valid opened on first use
+  std::unique_ptr<rpg::Collective> comm;        // rpg_trainer_set_distributed; null: one process
   rpg::TrainOptions options;
   int64_t max_updates = 0;
   rpg_progress_fn fn = nullptr;
@@ -149,6 +151,7 @@ rpg_status rpg_trainer_run(rpg_trainer* trainer, int32_t* finished) {
     const Training training(h, t);  // refuses a second run on the network, from a callback
     rpg::TrainOptions o = t.options;
     o.stop = &t.stop;
+    o.collective = t.comm.get();
     o.on_progress = [&t](const rpg::Progress& p) {
       {
         std::lock_guard<std::mutex> lock(t.mu);
@@ -213,4 +216,25 @@ rpg_status rpg_trainer_evaluate(rpg_trainer* trainer, int32_t k, double* top1, d
     if (topk) *topk = e.topk;
     if (loss) *loss = e.loss;
   });
+}
+
+rpg_status rpg_trainer_set_distributed(rpg_trainer* trainer, int64_t communicator, double timeout_seconds,
+                                       int32_t* rank, int32_t* size) {
+  return guard(__func__, [&] {
+    rpg_trainer& t = handle(trainer, "trainer");
+    if (t.running) invalid("the trainer's rpg_trainer_run is running");
+    if (!(timeout_seconds > 0) || !std::isfinite(timeout_seconds))
+      invalid("timeout_seconds is " + std::to_string(timeout_seconds) + ", expected a positive number");
+    if (communicator != RPG_COMM_WORLD && (communicator < 0 || communicator > INT32_MAX))
+      invalid("communicator " + std::to_string(communicator) +
+              " is neither RPG_COMM_WORLD (-1) nor an MPI communicator's Fortran handle (MPI_Comm_c2f)");
+    std::unique_ptr<rpg::Collective> comm = rpg::connect_mpi(communicator, timeout_seconds);
+    if (rank) *rank = comm->rank();
+    if (size) *size = comm->size();
+    t.comm = std::move(comm);
+  });
+}
+
+rpg_status rpg_distributed_finalize(void) {
+  return guard(__func__, [&] { rpg::finalize_mpi(); });
 }

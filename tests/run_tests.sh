@@ -154,6 +154,11 @@ for s in tests/cli/*.sh; do
     run script "cli/$(basename "$s" .sh)[asan,ubsan]" "${san_env[@]}" bash "$s" build/san/rpgnet
   fi
 done
+# Data-parallel training under mpirun -np 2 (tests/mpi/mpi.sh: equivalence with one process,
+# identical ranks, resume, signals, dead and stopped ranks; skipped where MPI is not installed).
+for s in tests/mpi/*.sh; do
+  [ -f "$s" ] && run script "mpi/$(basename "$s" .sh)" bash "$s" "$build/rpgnet"
+done
 # The C API: its C tests and examples (make capi), the same tests under ASan/UBSan with
 # LeakSanitizer (build/san/capi), and the scripts of tests/capi (exported symbols, header).
 for t in "$build"/capi/*; do

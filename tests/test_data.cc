@@ -612,6 +612,52 @@ BOOST_AUTO_TEST_CASE(loader_seek_resumes_exactly) {
   BOOST_TEST((std::equal(again.begin(), again.end(), reference.begin() + 10 * per)));
 }
 
+// Data-parallel shards: of every 7 positions one loader takes 4 (in batches of 2) at 0, another
+// 3 at 4; together they hand out exactly the images, augmented the same way, of one loader.
+BOOST_AUTO_TEST_CASE(loader_shards_hand_out_one_loaders_images) {
+  TempDir dir;
+  std::vector<uint8_t> px(11 * 6 * 6);
+  for (size_t i = 0; i < px.size(); ++i) px[i] = uint8_t((i * 53) % 256);
+  std::vector<uint8_t> labels(11);
+  for (size_t i = 0; i < 11; ++i) labels[i] = uint8_t(i % 3);
+  write_file(dir / "i", idx_images(11, 6, 6, px));
+  write_file(dir / "l", idx_labels(labels));
+  auto data = rpg::open_idx_dataset(dir / "i", dir / "l", 3, 1);
+  rpg::LoaderOptions o = loader_options(true, 7);
+  o.aug.flip = true, o.aug.crop_padding = 1, o.aug.exposure = 1.5f;
+  const int per = 16;
+  auto stream = [&](rpg::BatchLoader& l, int batch, int batches) {
+    std::vector<float> all, x(size_t(batch * per)), t(size_t(batch * 3));
+    for (int k = 0; k < batches; ++k) {
+      l.next(x.data(), t.data(), nullptr);
+      all.insert(all.end(), x.begin(), x.end());
+    }
+    return all;
+  };
+  rpg::BatchLoader whole(*data, o);
+  const std::vector<float> reference = stream(whole, 7, 6);  // 42 images, four epochs
+  struct Part { int64_t offset, count; int batch; };
+  for (int64_t start : {0, 14}) {
+    for (const Part& part : {Part{0, 4, 2}, Part{4, 3, 3}}) {
+      rpg::LoaderOptions so = o;
+      so.batch = part.batch, so.shard_period = 7, so.shard_offset = part.offset, so.shard_count = part.count;
+      rpg::BatchLoader shard(*data, so);
+      shard.seek(start);
+      BOOST_TEST(shard.position() == start);
+      const int periods = int((42 - start) / 7);
+      const std::vector<float> got = stream(shard, part.batch, periods * int(part.count) / part.batch);
+      for (int k = 0; k < periods; ++k)
+        BOOST_TEST_REQUIRE((std::equal(got.begin() + k * part.count * per, got.begin() + (k + 1) * part.count * per,
+                                       reference.begin() + (start + 7 * k + part.offset) * per)),
+                           "shard at " << part.offset << ", period " << k << " from " << start);
+      BOOST_TEST(shard.position() == 42);  // whole periods: every shard's images count
+    }
+  }
+  rpg::LoaderOptions bad = o;
+  bad.batch = 3, bad.shard_period = 7, bad.shard_offset = 0, bad.shard_count = 4;  // 4 is no multiple of 3
+  expect_error([&] { rpg::BatchLoader l(*data, bad); }, {"shard of 4 images"}, Status::InvalidArgument);
+}
+
 BOOST_AUTO_TEST_CASE(loader_errors) {
   FakeDataset broken(10, 3, 5);
   rpg::BatchLoader loader(broken, loader_options(false, 2));

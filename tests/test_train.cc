@@ -28,6 +28,7 @@
 #include "io/checkpoint.h"
 #include "io/darknet_weights.h"
 #include "testing.h"
+#include "train/data_parallel.h"
 #include "train/trainer.h"
 
 namespace {
@@ -779,3 +780,48 @@ BOOST_AUTO_TEST_CASE(an_unreadable_image_is_skipped_and_reported) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+// ---- data-parallel shards (train/data_parallel.h) ------------------------------------------
+
+BOOST_AUTO_TEST_CASE(shards_cover_the_batch_once) {
+  for (int batch : {1, 2, 7, 8, 10, 64, 129})
+    for (int ranks : {1, 2, 3, 4, 8})
+      for (int subdivisions : {1, 2, 4}) {
+        if (batch < ranks || batch % subdivisions) continue;
+        int64_t next = 0;
+        for (int r = 0; r < ranks; ++r) {
+          const rpg::Shard s = rpg::shard_for(batch, batch / subdivisions, r, ranks);
+          BOOST_TEST_REQUIRE(s.offset == next);
+          BOOST_TEST_REQUIRE(s.count == batch / ranks + (r < batch % ranks ? 1 : 0));
+          BOOST_TEST_REQUIRE(int64_t(s.pass) * s.passes == s.count);
+          BOOST_TEST_REQUIRE(s.pass <= batch / subdivisions);
+          next += s.count;
+        }
+        BOOST_TEST_REQUIRE(next == batch);
+      }
+  // Aligned: each rank's pass is one of the single process's passes, numbered as it would be.
+  const rpg::Shard a = rpg::shard_for(8, 4, 1, 2);
+  BOOST_TEST(a.offset == 4);
+  BOOST_TEST(a.pass == 4);
+  BOOST_TEST(a.passes == 1);
+  BOOST_TEST(a.pass_index(0) == 1);
+  BOOST_TEST(a.counter_step == 2);
+  const rpg::Shard b = rpg::shard_for(16, 4, 1, 2);  // 8 images per rank in 2 passes of 4
+  BOOST_TEST(b.passes == 2);
+  BOOST_TEST(b.pass_index(0) == 2);
+  BOOST_TEST(b.pass_index(1) == 3);
+  BOOST_TEST(b.counter_step == 4);
+  // Uneven (3 + 3 + 2): every pass draws from its first image's position, the counter by batch.
+  const rpg::Shard c = rpg::shard_for(8, 8, 2, 3);
+  BOOST_TEST(c.offset == 6);
+  BOOST_TEST(c.count == 2);
+  BOOST_TEST(c.pass_index(0) == 6);
+  BOOST_TEST(c.counter_step == 8);
+  const rpg::Shard d = rpg::shard_for(10, 2, 0, 2);  // 5 images, passes of at most 2: 5 of 1
+  BOOST_TEST(d.pass == 1);
+  BOOST_TEST(d.passes == 5);
+  BOOST_CHECK_EXCEPTION(rpg::shard_for(2, 2, 0, 3), rpg::Error, [](const rpg::Error& e) {
+    return e.status() == rpg::Status::InvalidArgument && std::string(e.what()).find("smaller than the 3 ranks") != std::string::npos;
+  });
+}
+

@@ -16,6 +16,7 @@ enum class Status : int {
   DeviceError = -6,
   Unsupported = -7,
   Internal = -8,
+  CommError = -9,  // distributed training: another process failed or did not answer in time
 };
 
 class Error : public std::runtime_error {

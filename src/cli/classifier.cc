@@ -26,6 +26,8 @@
 #include "io/darknet_weights.h"
 #include "io/weights_file.h"
 #include "io/prune.h"
+#include "train/collective.h"
+#include "train/data_parallel.h"
 #include "train/run_setup.h"
 #include "train/trainer.h"
 
@@ -35,9 +37,13 @@ namespace {
 
 std::atomic<bool> g_stop{false};  // set by SIGINT/SIGTERM/SIGHUP (command-line tool only, not the library)
 
+// Under mpirun a Ctrl-C reaches a rank twice, from the terminal and forwarded by mpirun: there
+// a second one must not end the rank before its checkpoint (mpirun's kill does, if need be).
+volatile sig_atomic_t g_second_int_kills = 1;
+
 void on_signal(int) {
   g_stop.store(true);
-  signal(SIGINT, SIG_DFL);  // a second Ctrl-C leaves at once
+  if (g_second_int_kills) signal(SIGINT, SIG_DFL);  // a second Ctrl-C leaves at once
 }
 
 std::string duration(double s) {
@@ -115,16 +121,22 @@ class ProgressPrinter {
   bool tty_, quiet_;
 };
 
-int train(const Args& a) {
-  if (a.positional.size() < 3 || a.positional.size() > 4)
-    throw UsageError{"classifier train takes <data> <cfg> [weights|checkpoint]"};
-  Setup s = setup(a, a.positional[1], a.positional[2]);
-  rpg::Network& net = *s.net;
-  auto train_set = s.open("train");
-  std::unique_ptr<rpg::Dataset> valid_set;
-  if (!s.data().valid.empty()) valid_set = s.open("valid");  // checked up front too
-
+// Everything a training run needs before its first update; built on every rank of a
+// distributed run, which all check that every rank got this far (a data file missing on one
+// machine stops the job before training starts).
+struct TrainSetup {
+  Setup s;
+  std::unique_ptr<rpg::Dataset> train_set, valid_set;
   rpg::TrainState state;
+  std::unique_ptr<rpg::Trainer> trainer;
+};
+
+void prepare_training(const Args& a, rpg::Collective* comm, ProgressPrinter& printer, TrainSetup& t) {
+  t.s = setup(a, a.positional[1], a.positional[2]);
+  rpg::Network& net = *t.s.net;
+  t.train_set = t.s.open("train");
+  if (!t.s.data().valid.empty()) t.valid_set = t.s.open("valid");  // checked up front too
+
   if (a.positional.size() == 4) {
     const std::string& w = a.positional[3];
     const rpg::LoadedWeights l = rpg::load_any_weights(net, w);
@@ -141,7 +153,7 @@ int train(const Args& a) {
         std::printf("loaded weights %s (seen %lld images)\n", w.c_str(), (long long)l.seen);
         break;
     }
-    if (!a.clear) state = l.state;  // Darknet: the update count continues from the images seen
+    if (!a.clear) t.state = l.state;  // Darknet: the update count continues from the images seen
   }
   if (a.prune >= 0) {
     // Pruned fine-tuning: on a resumed run the pruned entries are already 0, so the same mask
@@ -151,26 +163,51 @@ int train(const Args& a) {
                 (long long)net.ring_dof(), a.prune);
   }
   rpg::TrainOptions opt;
-  opt.backup_dir = rpg::backup_dir(s.data());
+  opt.backup_dir = rpg::backup_dir(t.s.data());
   opt.name = rpg::run_name(a.positional[2]);
   opt.checkpoint_every = a.checkpoint_every;
   opt.report_every = a.report_every;
   opt.bn_recalibrate = std::max<int64_t>(0, a.bn_recalibrate);
-  ProgressPrinter printer(a.quiet);
   opt.on_progress = [&printer](const rpg::Progress& p) { printer(p); };
-  opt.on_warning = [](const std::string& message) { std::fprintf(stderr, "rpgnet: warning: %s\n", message.c_str()); };
+  const std::string who = comm ? comm->describe() + ": " : "";
+  opt.on_warning = [who](const std::string& message) {
+    std::fprintf(stderr, "rpgnet: warning: %s%s\n", who.c_str(), message.c_str());
+  };
   opt.stop = &g_stop;
-  rpg::Trainer trainer(net, *train_set, opt);
+  opt.collective = comm;
+  opt.every_rank_saves = a.save_all_ranks;
+  t.trainer = std::make_unique<rpg::Trainer>(net, *t.train_set, opt);
+}
+
+int train_run(const Args& a, rpg::Collective* comm) {
+  if (a.positional.size() < 3 || a.positional.size() > 4)
+    throw UsageError{"classifier train takes <data> <cfg> [weights|checkpoint]"};
+  ProgressPrinter printer(a.quiet);
+  TrainSetup t;
+  if (comm)
+    rpg::on_every_rank(*comm, "setting up the run", [&] { prepare_training(a, comm, printer, t); });
+  else
+    prepare_training(a, comm, printer, t);
+  rpg::Network& net = *t.s.net;
+  rpg::Trainer& trainer = *t.trainer;
+  const rpg::TrainState state = t.state;
+  const std::string backup = rpg::backup_dir(t.s.data()), name = rpg::run_name(a.positional[2]);
 
   const rpg::NetConfig& c = net.config();
   std::printf("%s: %s parameters, %.3f GFLOPs per image\n", a.positional[2].c_str(),
               rpg::with_commas(net.num_params()).c_str(), 2.0 * double(net.macs()) / 1e9);
   if (!net.rings().empty()) std::fputs(rpg::dof_summary(net).c_str(), stdout);
-  const std::string where = where_it_runs(a);
+  std::string where = where_it_runs(a);
+  if (comm && comm->size() > 1) {
+    const rpg::Shard first = rpg::shard_for(c.batch, c.batch / c.subdivisions, 0, comm->size());
+    const rpg::Shard last = rpg::shard_for(c.batch, c.batch / c.subdivisions, comm->size() - 1, comm->size());
+    where = std::to_string(comm->size()) + " ranks (" + where + " each; " + std::to_string(first.count) +
+            (first.count == last.count ? "" : " or " + std::to_string(last.count)) + " images of every batch per rank)";
+  }
   std::printf("training %lld updates of %d images (%.2f epochs of %zu) on %s; checkpoints in %s/%s.ckpt\n",
               (long long)trainer.max_iterations(), c.batch,
-              double(trainer.max_iterations()) * c.batch / double(train_set->size()), train_set->size(),
-              where.c_str(), opt.backup_dir.c_str(), opt.name.c_str());
+              double(trainer.max_iterations()) * c.batch / double(t.train_set->size()), t.train_set->size(),
+              where.c_str(), backup.c_str(), name.c_str());
   std::fflush(stdout);
 
   // A closed terminal (SIGHUP) stops the run as Ctrl-C and SIGTERM do: with a checkpoint.
@@ -182,6 +219,16 @@ int train(const Args& a) {
   if (r.bad_samples > 0)
     std::fprintf(stderr, "rpgnet: warning: %lld unreadable training samples were skipped (listed above)\n",
                  (long long)r.bad_samples);
+  if (r.ranks > 1) {
+    const int64_t updates = std::max<int64_t>(1, r.state.iteration - state.iteration);
+    std::printf("data-parallel: %lld floats (%lld bytes) summed across %d ranks per update: %lld gradients of the "
+                "degrees of freedom, %lld batch-norm statistics, %lld control; rank 0 sent %lld bytes per update; "
+                "parameters identical on every rank (fingerprint %016llx)\n",
+                (long long)r.exchanged_floats, (long long)(4 * r.exchanged_floats), r.ranks,
+                (long long)r.gradient_floats, (long long)r.statistic_floats,
+                (long long)(r.exchanged_floats - r.gradient_floats - r.statistic_floats), (long long)(r.bytes_sent / updates),
+                (unsigned long long)r.fingerprint);
+  }
   if (r.interrupted) {
     std::printf("interrupted at update %lld: checkpoint %s (resume with: rpgnet classifier train %s %s %s)\n",
                 (long long)r.state.iteration, r.checkpoint.c_str(), a.positional[1].c_str(), a.positional[2].c_str(),
@@ -191,13 +238,48 @@ int train(const Args& a) {
   std::printf("trained %lld updates in %s (%.0f images/s); weights %s, checkpoint %s\n", (long long)r.state.iteration,
               duration(r.seconds).c_str(), double(r.state.seen - state.seen) / std::max(1e-9, r.seconds),
               r.weights.empty() ? "(not finished)" : r.weights.c_str(), r.checkpoint.c_str());
-  if (valid_set) {
+  if (t.valid_set && (!comm || comm->rank() == 0)) {  // the parameters are the same on every rank
     auto t0 = std::chrono::steady_clock::now();
-    rpg::Evaluation e = rpg::evaluate(net, *valid_set, s.data().top);
+    rpg::Evaluation e = rpg::evaluate(net, *t.valid_set, t.s.data().top);
     std::printf("valid: ");
-    print_evaluation(e, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), s.labels(), false);
+    print_evaluation(e, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), t.s.labels(), false);
   }
   return 0;
+}
+
+// Under mpirun every rank runs train_run on the job's communicator. Only rank 0 prints to
+// stdout; errors and warnings of every rank go to stderr, naming the rank. A failure that
+// every rank learnt of (setup, a rank's passes, divergence) ends every rank cleanly; a
+// communication failure or timeout (the other ranks may be anywhere) ends the job at once.
+int train(const Args& a) {
+  if (!rpg::launched_by_mpi()) return train_run(a, nullptr);
+  std::unique_ptr<rpg::Collective> comm = rpg::connect_mpi(rpg::kCommWorld, a.mpi_timeout);
+  g_second_int_kills = 0;
+  if (comm->rank() != 0 && !std::freopen("/dev/null", "w", stdout))
+    throw rpg::Error(rpg::Status::NotFound, "cannot silence the standard output of " + comm->describe());
+  int status = 1;
+  try {
+    status = train_run(a, comm.get());
+  } catch (const rpg::Error& e) {
+    const std::string who = comm->describe() + ": ";
+    const std::string message = std::string(e.what()).rfind(who, 0) == 0 ? e.what() : who + e.what();
+    if (comm->broken()) {
+      std::fprintf(stderr, "rpgnet: error: %s; ending the job\n", message.c_str());
+      std::fflush(stderr);
+      comm->abort_job(1);
+    }
+    comm.reset();
+    rpg::finalize_mpi();
+    throw rpg::Error(e.status(), message);
+  } catch (...) {  // a usage error: the same on every rank
+    comm.reset();
+    rpg::finalize_mpi();
+    throw;
+  }
+  std::fflush(stdout);
+  comm.reset();
+  rpg::finalize_mpi();
+  return status;
 }
 
 // The output is a file of the input's kind: a checkpoint (its training state kept) from a

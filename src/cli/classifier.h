@@ -22,6 +22,8 @@ struct Args {
   int64_t checkpoint_every = 1000;
   int64_t report_every = 10;
   int64_t bn_recalibrate = -1;  // --bn-recalibrate N; -1: not given
+  double mpi_timeout = 300;     // --mpi-timeout S: train under mpirun, the longest wait for a rank
+  bool save_all_ranks = false;  // --save-all-ranks: train under mpirun, every rank writes weights
   // export (and train --prune)
   std::string output;         // -o FILE
   int bits = 32;              // --bits B

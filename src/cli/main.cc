@@ -89,12 +89,18 @@ const char* kUsage =
     "                           pruning of the exported rings (stored sparsely)\n"
     "  --bits B                 export: ring values at B bits (2..16; default 32 = float32)\n"
     "  --unshared fp16|fp32     export: precision of every parameter no ring generates\n"
+    "  --mpi-timeout S          train under mpirun: the longest wait, in seconds, for the\n"
+    "                           other ranks before the job ends with an error (default 300)\n"
+    "  --save-all-ranks         train under mpirun: every rank also writes its final weights\n"
+    "                           (<name>.rank<R>.weights) to compare the ranks\n"
     "  -o FILE                  export: the .rpgm to write; recalibrate: the file to write\n"
     "  --darknet FILE           export: also the expanded model as a Darknet .weights file\n"
     "                           (as exported: pruned/quantized); --darknet-cfg FILE writes the\n"
     "                           matching cfg without rings\n"
     "\n"
-    "Ctrl-C during training writes a checkpoint and stops; train on that checkpoint resumes.\n";
+    "Ctrl-C during training writes a checkpoint and stops; train on that checkpoint resumes.\n"
+    "mpirun -np N rpgnet classifier train ... trains one model on N processes, each taking\n"
+    "its share of every batch (README \"Scaling out\"); rank 0 prints and writes the files.\n";
 
 int64_t number(const std::string& name, const std::string& v, int64_t lo, int64_t hi) {
   char* end = nullptr;
@@ -138,6 +144,10 @@ Args parse_args(int argc, char** argv, int first) {
       a.report_every = number(s, value(s), 1, INT64_MAX);
     } else if (s == "--bn-recalibrate") {
       a.bn_recalibrate = number(s, value(s), 0, INT64_MAX);
+    } else if (s == "--mpi-timeout") {
+      a.mpi_timeout = double(number(s, value(s), 1, 1 << 30));
+    } else if (s == "--save-all-ranks") {
+      a.save_all_ranks = true;
     } else if (s == "-o" || s == "--output") {
       a.output = value(s);
     } else if (s == "--bits") {

@@ -387,6 +387,15 @@ void Network::backward(const float* input, float* input_delta) {
 }
 
 void Network::update(float lr) {
+  gather_ring_gradients();
+  apply_gradients(lr);
+}
+
+void Network::gather_ring_gradients() {
+  for (auto& r : rings_) r->accumulate_gradient(*be_);
+}
+
+void Network::apply_gradients(float lr) {
   const float images = float(config_.batch);
   for (auto& l : layers_) {
     Buffer<float>* generated = l->ring.empty() ? nullptr : l->main_weights().value;
@@ -397,12 +406,32 @@ void Network::update(float lr) {
     }
   }
   for (auto& r : rings_) {
-    r->accumulate_gradient(*be_);
     be_->sgd_update(r->values.data(), r->grads.data(), r->size(), lr / images, config_.decay * images,
                     config_.momentum);
     r->apply_mask();  // pruned fine-tuning: frozen entries back to exactly 0
   }
   generate_weights();  // once per update, not per layer call or subdivision
+}
+
+std::vector<Param> Network::trainable() {
+  std::vector<Param> out;
+  for (auto& l : layers_) {
+    Buffer<float>* generated = l->ring.empty() ? nullptr : l->main_weights().value;
+    for (Param& p : l->params())
+      if (p.value != generated) out.push_back(p);
+  }
+  for (auto& r : rings_) out.push_back({&r->values, &r->grads, true});
+  return out;
+}
+
+std::vector<Buffer<float>*> Network::running_statistics() {
+  std::vector<Buffer<float>*> out;
+  for (auto& l : layers_) {
+    const std::vector<Param> params = l->params();
+    for (Buffer<float>* b : l->weight_file_order())
+      if (std::none_of(params.begin(), params.end(), [b](const Param& p) { return p.value == b; })) out.push_back(b);
+  }
+  return out;
 }
 
 std::string Network::non_finite_tensor() {

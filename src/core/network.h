@@ -103,7 +103,20 @@ class Network {
   void clear_gradients();
   // Darknet's SGD step: lr is the current rate (policy applied by the caller); per-parameter
   // lr = lr * layer learning_rate / batch images, weight decay on weights only.
+  // The same as gather_ring_gradients() then apply_gradients(lr).
   void update(float lr);
+  // The two halves of update(), for data-parallel training, which sums the gradients of the
+  // degrees of freedom across processes between them: every ring's gradient gathered from its
+  // layers' weight gradients (which are cleared), then the SGD step of every trainable()
+  // tensor and the regeneration of the ring-bound weights.
+  void gather_ring_gradients();
+  void apply_gradients(float lr);
+  // The degrees of freedom (RPG.md): every tensor the SGD step changes, with its gradient
+  // buffer (which doubles as its momentum): the parameters no ring generates, in layer order,
+  // then the rings' values. Valid until the network is destroyed.
+  std::vector<Param> trainable();
+  // What a weights file holds that no SGD step changes: batch norm's running statistics.
+  std::vector<Buffer<float>*> running_statistics();
   // Where training has diverged: "" when every weight, bias, batch-norm statistic, momentum
   // buffer and ring value is finite, else the first tensor holding a NaN or an infinity
   // ("layer 3 (convolutional)", "ring 'global'"). One reduction per tensor on the backend:

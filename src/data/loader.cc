@@ -47,6 +47,12 @@ BatchLoader::BatchLoader(const Dataset& data, const LoaderOptions& options)
     bad_options("classes must be at least 1, got " + std::to_string(opt_.classes));
   if (data_.size() == 0) bad_options("the dataset is empty");
   if (data_.size() > UINT32_MAX) bad_options("more than 2^32 samples");
+  if (opt_.shard_count != 0 &&
+      (opt_.shard_count < 0 || opt_.shard_offset < 0 || opt_.shard_period < opt_.shard_offset + opt_.shard_count ||
+       opt_.shard_count % opt_.batch != 0))
+    bad_options("shard of " + std::to_string(opt_.shard_count) + " images at " + std::to_string(opt_.shard_offset) +
+                " of every " + std::to_string(opt_.shard_period) + " does not fit, or is not a multiple of batch " +
+                std::to_string(opt_.batch));
   if (data_.channels() != opt_.channels)
     bad_options("the data has " + std::to_string(data_.channels()) +
                 " channels, the network takes " + std::to_string(opt_.channels));
@@ -73,6 +79,18 @@ void BatchLoader::stop() {
   }
   cv_.notify_all();
   if (worker_.joinable()) worker_.join();
+}
+
+int64_t BatchLoader::global_position(int64_t q) const {
+  const int64_t count = opt_.shard_count;
+  if (count == 0) return base_ + q;
+  return base_ + (q / count) * opt_.shard_period + opt_.shard_offset + q % count;
+}
+
+int64_t BatchLoader::position() const {
+  const int64_t count = opt_.shard_count;
+  if (count == 0 || position_ % count != 0) return global_position(position_);
+  return base_ + (position_ / count) * opt_.shard_period;
 }
 
 size_t BatchLoader::sample_at(int64_t p) const {
@@ -117,7 +135,7 @@ void BatchLoader::fill(Slot& slot, int64_t position) {
   std::fill(slot.truth.begin(), slot.truth.end(), 0.f);
   slot.skipped.clear();
   for (int b = 0; b < opt_.batch && !stop_; ++b) {
-    const int64_t p = position + b;
+    const int64_t p = global_position(position + b);
     Image im;
     const size_t i = readable_sample(p, im, slot.skipped);
     const int label = data_.label(i);
@@ -205,7 +223,8 @@ void BatchLoader::seek(int64_t position) {
     s.error = nullptr;
   }
   fill_index_ = take_index_ = 0;
-  produce_at_ = position_ = position;
+  base_ = position;
+  produce_at_ = position_ = 0;
   skipped_.clear();
   start();
 }

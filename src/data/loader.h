@@ -29,6 +29,12 @@ struct LoaderOptions {
   // instead of failing the batch. Deterministic: the batches stay a pure function of the
   // position (and of which files are bad).
   bool skip_bad_samples = false;
+  // Data-parallel training (train/data_parallel.h): of every shard_period positions (a global
+  // batch), this loader takes the shard_count at shard_offset and skips the others, so that the
+  // loaders of the ranks together hand out exactly the images, augmented the same way, that one
+  // loader would (the augmentation is drawn from the position). shard_count a multiple of batch;
+  // 0: every position.
+  int64_t shard_period = 0, shard_offset = 0, shard_count = 0;
 };
 
 // A sample skip_bad_samples replaced: where it is (Dataset::describe) and why.
@@ -58,14 +64,16 @@ class BatchLoader {
 
   // Images handed out so far. Position p is sample order_e[p mod N] of epoch e = p / N, where
   // order_e is a Fisher-Yates shuffle driven by a stream seeded from (seed, e) when training,
-  // else 0..N-1. A batch that crosses the end of an epoch continues into the next.
-  int64_t position() const { return position_; }
+  // else 0..N-1. A batch that crosses the end of an epoch continues into the next. A sharded
+  // loader counts the positions of whole periods (global batches) it has finished, its own and
+  // the other shards' alike; within a period, the position of its next image.
+  int64_t position() const;
   // Restarts at position p (>= 0): the following batches are those an uninterrupted loader
   // hands out after p images.
   void seek(int64_t position);
 
   size_t epoch_size() const { return data_.size(); }
-  int64_t epoch() const { return position_ / int64_t(data_.size()); }
+  int64_t epoch() const { return position() / int64_t(data_.size()); }
 
   // The sample index at position p (the shuffle above); pure, for tests and reports.
   size_t sample_at(int64_t p) const;
@@ -88,16 +96,19 @@ class BatchLoader {
   // sample of the epoch's order when that one cannot be read (recorded in `skipped`).
   size_t readable_sample(int64_t p, Image& im, std::vector<SkippedSample>& skipped);
   const std::vector<uint32_t>& order(int64_t epoch);  // worker thread only
+  // The position of the q-th image this loader hands out after seek().
+  int64_t global_position(int64_t q) const;
 
   const Dataset& data_;
   LoaderOptions opt_;
-  int64_t position_ = 0;  // consumer side: images handed out
+  int64_t base_ = 0;      // the position seek() set
+  int64_t position_ = 0;  // consumer side: images handed out since
   std::vector<SkippedSample> skipped_;  // consumer side: replaced samples not yet taken
 
   std::mutex mu_;
   std::condition_variable cv_;
   Slot slots_[2];
-  int64_t produce_at_ = 0;  // worker side: the position of the next batch to fill
+  int64_t produce_at_ = 0;  // worker side: the next batch to fill (images since seek())
   int fill_index_ = 0, take_index_ = 0;
   std::atomic<bool> stop_{false};
   std::thread worker_;

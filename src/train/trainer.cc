@@ -6,6 +6,9 @@
 #include <chrono>
 #include <cmath>
 #include <cstring>
+#include <exception>
+#include <functional>
+#include <memory>
 #include <set>
 
 #include "base/error.h"
@@ -13,6 +16,7 @@
 #include "io/checkpoint.h"
 #include "io/atomic_file.h"
 #include "io/darknet_weights.h"
+#include "train/data_parallel.h"
 #include "train/policy.h"
 
 namespace rpg {
@@ -87,20 +91,52 @@ TrainResult Trainer::run(TrainState start) {
   TrainState& state = state_;  // kept current, so that state() is right after a failure too
   const std::string ckpt = opt_.backup_dir + "/" + opt_.name + ".ckpt";
   const std::string weights = opt_.backup_dir + "/" + opt_.name + ".weights";
-  check_writable_folder(opt_.backup_dir, backup_bytes_needed(net_));
-  remove_stale_temporaries(ckpt);
-  remove_stale_temporaries(weights);
+  // Data-parallel: comm is null for one process. Rank 0 writes every file.
+  Collective* comm = opt_.collective && opt_.collective->size() > 1 ? opt_.collective : nullptr;
+  const bool writer = !comm || comm->rank() == 0;
+  auto everywhere = [&](const std::string& what, const std::function<void()>& step) {
+    if (comm)
+      on_every_rank(*comm, what, step);
+    else
+      step();
+  };
   const NetConfig& c = net_.config();
-  const int subdivisions = c.subdivisions;
-  const int64_t batch_images = int64_t(net_.batch()) * subdivisions;
+  Shard shard;
+  everywhere("preparing the run", [&] {
+    if (writer) {
+      check_writable_folder(opt_.backup_dir, backup_bytes_needed(net_));
+      remove_stale_temporaries(ckpt);
+      remove_stale_temporaries(weights);
+    }
+    if (comm) {
+      shard = shard_for(c.batch, c.batch / c.subdivisions, comm->rank(), comm->size());
+      net_.set_batch(shard.pass);
+    }
+  });
+  const int passes = comm ? shard.passes : c.subdivisions;
+  const int64_t batch_images = comm ? int64_t(c.batch) : int64_t(net_.batch()) * c.subdivisions;
 
   LoaderOptions lo = loader_options(net_, true);
   lo.skip_bad_samples = true;
+  if (comm) {
+    lo.shard_period = c.batch;
+    lo.shard_offset = shard.offset;
+    lo.shard_count = shard.count;
+  }
   BatchLoader loader(data_, lo);
   loader.seek(state.loader_position);
   std::vector<float> x(size_t(net_.batch() * net_.input_size())), truth(size_t(net_.batch() * net_.output_size()));
+  std::unique_ptr<GradientExchange> exchange;
+  if (comm) exchange = std::make_unique<GradientExchange>(net_, *comm);
 
   TrainResult result;
+  if (comm) {
+    result.ranks = comm->size();
+    result.exchanged_floats = exchange->floats();
+    result.gradient_floats = exchange->gradient_floats();
+    result.statistic_floats = exchange->statistic_floats();
+  }
+  const int64_t bytes_before = comm ? comm->bytes_sent() : 0;
   std::set<std::string> bad_samples;
   int64_t last_checkpoint = -1;  // the update of the last checkpoint this run wrote
   auto diverged = [&](int64_t update, const std::string& what) {
@@ -110,11 +146,15 @@ TrainResult Trainer::run(TrainState start) {
                                    : "no checkpoint was written by this run") +
              "; lower learning_rate (or raise burn_in) in " + net_.cfg_path());
   };
+  // The parameters are the same on every rank, so every rank finds the same NaN; rank 0 writes.
   auto save = [&]() {
     const std::string bad = net_.non_finite_tensor();
     if (!bad.empty()) diverged(state.iteration, bad + " holds a NaN or an infinity (" + ckpt + " not written)");
+    if (exchange) exchange->check_identical(state.iteration);
     state.passes = net_.passes();
-    save_checkpoint(net_, state, ckpt);
+    everywhere("writing checkpoint " + ckpt, [&] {
+      if (writer) save_checkpoint(net_, state, ckpt);
+    });
     result.checkpoint = ckpt;
     last_checkpoint = state.iteration;
   };
@@ -133,21 +173,54 @@ TrainResult Trainer::run(TrainState start) {
   while (state.iteration < end) {
     const float lr = rate_for_update(net_, state.iteration, max_iterations_);
     double loss = 0;
-    for (int s = 0; s < subdivisions; ++s) {
-      loader.next(x.data(), truth.data(), nullptr);
-      loss += net_.train_pass(x.data(), truth.data());
+    bool stopping = false;
+    if (!comm) {
+      for (int s = 0; s < passes; ++s) {
+        loader.next(x.data(), truth.data(), nullptr);
+        loss += net_.train_pass(x.data(), truth.data());
+      }
+      note_bad_samples();
+    } else {
+      // An error of this rank's passes (a corrupt image) travels with the exchange, so that
+      // every rank stops at this update; this rank rethrows it, the others name this rank.
+      std::exception_ptr error;
+      const uint64_t counter = net_.passes();
+      try {
+        exchange->begin_update();
+        for (int s = 0; s < passes; ++s) {
+          loader.next(x.data(), truth.data(), nullptr);
+          net_.set_passes(counter + uint64_t(shard.pass_index(s)));  // the pass one process would run
+          loss += net_.train_pass(x.data(), truth.data());
+        }
+        note_bad_samples();
+        net_.gather_ring_gradients();
+      } catch (...) {
+        error = std::current_exception();
+      }
+      const bool asked = opt_.stop && opt_.stop->load();
+      const GradientExchange::Outcome o = exchange->exchange(loss, asked, result.bad_samples, error != nullptr);
+      if (error) std::rethrow_exception(error);
+      if (!o.failed.empty())
+        fail(Status::CommError, comm->describe() + ": rank " + std::to_string(o.failed.front()) + " failed at update " +
+                                    std::to_string(state.iteration + 1) + " (its own message says why); stopped there");
+      net_.set_passes(counter + uint64_t(shard.counter_step));
+      loss = o.loss;
+      stopping = o.stop;
+      result.bad_samples = o.bad_samples;
     }
-    note_bad_samples();
     const double per_image = loss / double(batch_images);
     // Checked before the update, so that the weights stay those of the last good update.
     if (!std::isfinite(per_image))
       diverged(state.iteration + 1, std::string("the loss is ") + (std::isnan(per_image) ? "nan" : per_image > 0 ? "inf" : "-inf"));
-    net_.update(lr);
+    if (comm)
+      net_.apply_gradients(lr);
+    else
+      net_.update(lr);
     state.count_update(batch_images, loader.position());
     images_since_report += batch_images;
     avg = avg < 0 ? per_image : avg * .9 + per_image * .1;
 
-    const bool stopping = opt_.stop && opt_.stop->load();
+    if (!comm) stopping = opt_.stop && opt_.stop->load();
     const bool last = state.iteration >= end;
     if (opt_.on_progress && (state.iteration % std::max<int64_t>(1, opt_.report_every) == 0 || last || stopping)) {
       const auto now = Clock::now();
@@ -171,7 +244,8 @@ TrainResult Trainer::run(TrainState start) {
     if (result.bad_samples > opt_.max_bad_samples) {
       save();
       fail(Status::FormatError, std::to_string(result.bad_samples) + " training samples cannot be read (more than " +
-                                    std::to_string(opt_.max_bad_samples) + "; the first: " + *bad_samples.begin() +
+                                    std::to_string(opt_.max_bad_samples) + "; the first: " +
+                                    (bad_samples.empty() ? "on another rank" : *bad_samples.begin()) +
                                     "); stopped at update " + std::to_string(state.iteration) + " with checkpoint " +
                                     ckpt + ": fix or remove them from the list, then resume from it");
     }
@@ -183,14 +257,25 @@ TrainResult Trainer::run(TrainState start) {
     if (!last && opt_.checkpoint_every > 0 && state.iteration % opt_.checkpoint_every == 0) save();
   }
   if (!result.interrupted) {
-    if (state.iteration >= max_iterations_ && opt_.bn_recalibrate > 0)
+    if (state.iteration >= max_iterations_ && opt_.bn_recalibrate > 0) {
       recalibrate_batchnorm(net_, data_, opt_.bn_recalibrate);
+      if (exchange) exchange->average_statistics();  // every rank recalibrated at its own batch
+    }
     save();
     if (state.iteration >= max_iterations_) {
       result.finished = true;
       result.weights = weights;
-      save_darknet_weights(net_, result.weights, state.seen);
+      everywhere("writing " + weights, [&] {
+        if (writer) save_darknet_weights(net_, result.weights, state.seen);
+        if (comm && opt_.every_rank_saves && !writer)
+          save_darknet_weights(net_, opt_.backup_dir + "/" + opt_.name + ".rank" + std::to_string(comm->rank()) + ".weights",
+                               state.seen);
+      });
     }
+  }
+  if (exchange) {
+    result.fingerprint = exchange->fingerprint();
+    result.bytes_sent = comm->bytes_sent() - bytes_before;
   }
   result.state = state;
   result.seconds = std::chrono::duration<double>(Clock::now() - t0).count();

@@ -12,6 +12,7 @@
 #include "data/augment.h"
 #include "data/dataset.h"
 #include "core/train_state.h"
+#include "train/collective.h"
 
 namespace rpg {
 
@@ -39,6 +40,14 @@ struct TrainOptions {
   std::function<void(const Progress&)> on_progress;
   std::function<void(const std::string&)> on_warning;  // bad samples, one message each
   const std::atomic<bool>* stop = nullptr;  // polled after every update
+  // Data-parallel training (README "Scaling out"; borrowed, null: one process). With more than
+  // one rank, every rank runs the same Trainer on the same network, data and options: each
+  // takes its shard of every batch (data_parallel.h), the gradients of the degrees of freedom
+  // and the batch-norm running statistics are exchanged before every update, rank 0 alone
+  // writes the checkpoints and the weights, and the run stops on every rank at the same update
+  // (a stop request on any rank, an error on any rank: Error(CommError) on the others).
+  Collective* collective = nullptr;
+  bool every_rank_saves = false;  // ranks > 0 also write <name>.rank<R>.weights at the end
 };
 
 struct TrainResult {
@@ -49,6 +58,12 @@ struct TrainResult {
   std::string weights;        // final Darknet .weights (when finished)
   int64_t bad_samples = 0;    // distinct unreadable samples replaced (reported through on_warning)
   double seconds = 0;
+  // Data-parallel training: the ranks, the floats summed across them per update (gradients of
+  // the degrees of freedom, running statistics, control values) and the bytes this rank sent
+  // during the run; the fingerprint of the final parameters, which every rank checked equal.
+  int ranks = 1;
+  int64_t exchanged_floats = 0, gradient_floats = 0, statistic_floats = 0, bytes_sent = 0;
+  uint64_t fingerprint = 0;
 };
 
 class Trainer {

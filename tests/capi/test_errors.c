@@ -35,6 +35,10 @@ static void globals(void) {
   CHECK(strcmp(rpg_status_string(RPG_STATUS_UNSUPPORTED), "unsupported") == 0);
   CHECK(strcmp(rpg_status_string(42), "unknown status") == 0);
   CHECK(strcmp(rpg_status_string(RPG_STATUS_INTERNAL), "internal error") == 0);
+  CHECK(strcmp(rpg_status_string(RPG_STATUS_COMM_ERROR), "communication error") == 0);
+  /* Data-parallel training: argument checks come before MPI is touched (tests/mpi/ runs it). */
+  FAILS(RPG_STATUS_INVALID_ARGUMENT, rpg_trainer_set_distributed(NULL, RPG_COMM_WORLD, 10, NULL, NULL));
+  OK(rpg_distributed_finalize()); /* MPI never initialised: nothing to do */
   CHECK(strstr(rpg_build_features(), "openblas") == rpg_build_features());
   FAILS(INV, rpg_set_log_callback(NULL, NULL, -1));
   FAILS(INV, rpg_set_log_callback(capture, &hits, RPG_LOG_ERROR + 2));
