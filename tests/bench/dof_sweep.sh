@@ -16,22 +16,26 @@
 # Usage (from the repository root, after `make`; gnuplot from `make bench-deps`):
 #   tests/bench/dof_sweep.sh [BUILD_DIR]
 # Environment:
-#   DOFS     ring DoF fractions             (default "0.003 0.01 0.03 0.1 0.3 1.0")
+#   DOFS     ring DoF fractions             (default "0.001 0.003 0.01 0.03 0.1 0.3 1.0")
 #   SEEDS    seeds (net.seed and ring seed) (default "1 2 3")
-#   BATCHES  training updates of 128 images (default 150: the one budget every network gets)
+#   BATCHES  training updates of 128 images (default 469: one epoch, the one budget every network
+#            gets; issue 19)
 #   RECAL    batches of 128 training images for the batch-norm recalibration (default 100; 0: off)
-#   JOBS     trainings run at once          (default 2, each on 2/JOBS threads; results do not
-#                                            depend on the thread count)
+#   JOBS     trainings run at once          (default 2, each on 2/JOBS threads; on the oneDNN
+#                                            engine a thread count changes only the last bits)
 #   OUT      the table                      (default tests/bench/DOF.md)
 #   PLOT     the plot                       (default tests/bench/dof.png)
-#   WORK     working folder                 (default /tmp/rpgnet-dof-sweep; finished runs are
-#                                            kept there and skipped when the script is rerun)
+#   WORK     working folder                 (default /tmp/rpgnet-dof-sweep: cfgs, training logs,
+#                                            checkpoints)
+#   RESULTS  one small text line per finished run (default tests/bench/dof-runs/b<BATCHES>-
+#            recal<RECAL>, in the repository: commit it as runs finish, and a rerun, even from a
+#            fresh clone, skips them; the sweep can be done in pieces)
 set -euo pipefail
 build=build
 [ $# -gt 0 ] && { build=$1; shift; }
-DOFS=${DOFS:-"0.003 0.01 0.03 0.1 0.3 1.0"}
+DOFS=${DOFS:-"0.001 0.003 0.01 0.03 0.1 0.3 1.0"}
 SEEDS=${SEEDS:-"1 2 3"}
-BATCHES=${BATCHES:-150}
+BATCHES=${BATCHES:-469}
 RECAL=${RECAL:-100}
 JOBS=${JOBS:-2}
 OUT=${OUT:-tests/bench/DOF.md}
@@ -42,7 +46,7 @@ rpgnet="$root/$build/rpgnet"
 [ -x "$rpgnet" ] || { echo "dof_sweep.sh: $rpgnet not built (run make)" >&2; exit 1; }
 command -v gnuplot >/dev/null || { echo "dof_sweep.sh: gnuplot not found (make bench-deps installs it)" >&2; exit 1; }
 . "$root/tests/bench/lib.sh"
-results="$WORK/results-recal$RECAL"
+results=${RESULTS:-$root/tests/bench/dof-runs/b$BATCHES-recal$RECAL}
 mkdir -p "$WORK/cfg" "$results"
 threads=$(( 2 / JOBS > 0 ? 2 / JOBS : 1 ))
 budget=(--set "net.max_batches=$BATCHES" --set "net.burn_in=$(( BATCHES / 10 ))")

@@ -160,7 +160,7 @@ train 2 two.data tiny.cfg --save-all-ranks
 check "one process trains 20 updates" has "trained 20 updates" out.one.data
 check "2 ranks train 20 updates" has "trained 20 updates" out.two.data
 check "2 ranks: only rank 0 prints (one 'trained' line)" [ "$(count_of "trained 20 updates" out.two.data)" = 1 ]
-check "2 ranks: the run says how it split the batch" has "on 2 ranks (1 thread each; 4 images of every batch per rank)" out.two.data
+check "2 ranks: the run says how it split the batch" has "on 2 ranks (1 thread (oneDNN) each; 4 images of every batch per rank)" out.two.data
 summary=$(grep -o 'data-parallel: [0-9]* floats' out.two.data)
 check "2 ranks: the floats exchanged per update are reported (${summary:-none})" [ -n "$summary" ]
 check "parameters after 20 updates: 2 ranks within 1e-5 of one process ($(weights_close b_one/tiny.weights b_two/tiny.weights 1e-5))" \
