@@ -375,6 +375,30 @@ BOOST_AUTO_TEST_CASE(fused_batchnorm_activation_is_bit_identical) {
   }
 }
 
+// The CPU backend's one-pass shortcut (shortcut_activate) against the default's copy,
+// shortcut_forward and activate: bit for bit, for every activation, scales 1 and not, in place
+// and not, on 1 and 2 threads.
+BOOST_AUTO_TEST_CASE(fused_shortcut_activation_is_bit_identical) {
+  const int64_t n = 70001;  // enough for the parallel loop
+  const std::vector<float> x = rpg_test::random_vector(size_t(n), 51, -3.f, 3.f);
+  const std::vector<float> add = rpg_test::random_vector(size_t(n), 52, -3.f, 3.f);
+  int count;
+  const char* const* names = rpg::act_names(&count);
+  for (int threads : {1, 2}) {
+    rpg::CpuBackend be(threads);
+    for (int a = 0; a < count; ++a)
+      for (float s1 : {1.f, 0.7f})
+        for (bool in_place : {false, true}) {
+          std::vector<float> fused(static_cast<size_t>(n)), split(static_cast<size_t>(n));
+          if (in_place) fused = x;
+          be.shortcut_activate(n, in_place ? fused.data() : x.data(), add.data(), s1, 0.3f, rpg::Act(a), fused.data());
+          be.rpg::Backend::shortcut_activate(n, x.data(), add.data(), s1, 0.3f, rpg::Act(a), split.data());
+          BOOST_TEST((fused == split), names[a] << " s1=" << s1 << (in_place ? " in place" : "") << " on " << threads
+                                               << " threads: outputs differ");
+        }
+  }
+}
+
 // The CPU backend's convolutions, forward, weight gradient and backward data pass (both
 // accumulated onto what the buffers held), against a direct convolution in double: im2col
 // (strides, groups, 1x1 direct, 5x5), whose weight gradient sums chunks of 8 images, and

@@ -187,6 +187,15 @@ class Backend {
   //   s1 * out[...] + s2 * add[(b, k, j*stride, i*stride) of (c1, h1, w1)], over the overlap.
   virtual void shortcut_forward(int batch, int w1, int h1, int c1, const float* add, int w2,
                                 int h2, int c2, float s1, float s2, float* out) = 0;
+  // The shortcut of two tensors of one shape: out = act(s1 * x + s2 * add) over n elements (x == out
+  // allowed). The default runs copy, shortcut_forward and activate; a backend may do it in one
+  // pass with the same bits.
+  virtual void shortcut_activate(int64_t n, const float* x, const float* add, float s1, float s2, Act act,
+                                 float* out) {
+    copy(out, x, n);
+    shortcut_forward(1, int(n), 1, 1, add, int(n), 1, 1, s1, s2, out);
+    activate(act, out, out, n);
+  }
   // Adjoint of the add term: add_delta[...] += s2 * out_delta[...] over the same positions.
   virtual void shortcut_backward(int batch, int w1, int h1, int c1, float* add_delta, int w2,
                                  int h2, int c2, float s2, const float* out_delta) = 0;

@@ -751,6 +751,17 @@ void CpuBackend::shortcut_forward(int batch, int w1, int h1, int c1, const float
                          [&](int64_t o, int64_t a) { out[o] = s1 * out[o] + s2 * add[a]; });
 }
 
+void CpuBackend::shortcut_activate(int64_t n, const float* x, const float* add, float s1, float s2, Act a,
+                                   float* out) {
+  with_act(a, [&](auto act) {
+    RPG_PARALLEL_FOR(n)
+    for (int64_t i = 0; i < n; ++i) {
+      const float sum = s1 * x[i] + s2 * add[i];  // as shortcut_forward computes it
+      out[i] = act_apply(act, sum);
+    }
+  });
+}
+
 void CpuBackend::shortcut_backward(int batch, int w1, int h1, int c1, float* add_delta, int w2,
                                    int h2, int c2, float s2, const float* out_delta) {
   for_each_shortcut_pair(batch, w1, h1, c1, w2, h2, c2,

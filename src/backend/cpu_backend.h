@@ -104,6 +104,8 @@ class CpuBackend : public Backend {
 
   void shortcut_forward(int batch, int w1, int h1, int c1, const float* add, int w2, int h2,
                         int c2, float s1, float s2, float* out) override;
+  void shortcut_activate(int64_t n, const float* x, const float* add, float s1, float s2, Act act,
+                         float* out) override;
   void shortcut_backward(int batch, int w1, int h1, int c1, float* add_delta, int w2, int h2,
                          int c2, float s2, const float* out_delta) override;
   void upsample(const float* in, int batch, int channels, int h, int w, int stride, float scale,

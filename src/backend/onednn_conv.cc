@@ -104,13 +104,20 @@ struct Conv {
   int64_t bytes() const { return std::max({fwd.bytes, bwd_weights.bytes, bwd_data.bytes}); }
 };
 
+// Output positions (batch x out_h x out_w) below which Winograd loses: each call transforms the
+// weights into Winograd's layout (about 4 ns per weight here, 10 ms for a 512 x 512 x 3 x 3 layer),
+// which the convolution must win back. At ResNet-18's batch-1 inference Winograd made the pass
+// 3.3x slower than direct convolution.
+constexpr int64_t kWinogradMinPositions = 2048;
+
 // Winograd F(4x4, 3x3) for 3x3 stride-1 convolutions of at least 16 channels and filters, where
 // oneDNN has it (AVX-512 processors; the caller falls back to direct convolution): 2-4x fewer
 // FLOPs. Not for small ones: its scratch is several MiB whatever the size (8 MiB for 4 filters on
 // 8x8), and oneDNN's own "auto" choice skipped it for inference with post-ops, where it is 2x
 // faster than direct convolution on fashion-resnet.
-dnnl::algorithm first_algorithm(const ConvGeometry& g, int groups, int filters) {
-  const bool winograd = g.ksize == 3 && g.stride == 1 && groups == 1 && g.channels >= 16 && filters >= 16;
+dnnl::algorithm first_algorithm(const ConvGeometry& g, int batch, int groups, int filters) {
+  const bool winograd = g.ksize == 3 && g.stride == 1 && groups == 1 && g.channels >= 16 && filters >= 16 &&
+                        int64_t(batch) * g.out_h * g.out_w >= kWinogradMinPositions;
   return winograd ? dnnl::algorithm::convolution_winograd : dnnl::algorithm::convolution_direct;
 }
 
@@ -140,7 +147,7 @@ std::unique_ptr<Conv> build(const dnnl::engine& eng, const ConvGeometry& g, int 
                             int filters) {
   const Shape d(g, batch, groups, filters);
   const auto& [x_md, y_md, w_md, x_any, y_any, w_any, strides, pad] = d;
-  auto alg = first_algorithm(g, groups, filters);
+  auto alg = first_algorithm(g, batch, groups, filters);
   dnnl::primitive_attr attr;
   attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
 
@@ -239,7 +246,7 @@ std::unique_ptr<Conv> build_inference(const dnnl::engine& eng, const ConvGeometr
   }
   try {
     dnnl::convolution_forward::primitive_desc pd;
-    for (auto alg : {first_algorithm(g, groups, filters), dnnl::algorithm::convolution_direct}) {
+    for (auto alg : {first_algorithm(g, batch, groups, filters), dnnl::algorithm::convolution_direct}) {
       try {
         pd = dnnl::convolution_forward::primitive_desc(
             {dnnl::prop_kind::forward_inference, alg, x_any, w_any, b_md, y_any, strides, pad, pad}, attr, eng);
