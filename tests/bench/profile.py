@@ -23,9 +23,12 @@ def main():
     ap.add_argument('--threads', type=int, default=2)
     ap.add_argument('--batch', type=int, default=128)
     ap.add_argument('--reps', type=int, default=3)
-    ap.add_argument('--peak', type=float, default=410.0, help='the machine\'s peak GFLOP/s (BENCH.md: 410 here)')
+    ap.add_argument('--peak', type=float, default=410.0,
+                    help='the machine\'s peak GFLOP/s on all its cores (BENCH.md: 410 for the 2-core machine here); '
+                         'a run on fewer threads is compared with its share')
     ap.add_argument('cfg')
     a = ap.parse_args()
+    a.peak *= min(1.0, a.threads / (os.cpu_count() or a.threads))
     env = dict(os.environ, DNNL_VERBOSE='1')
     p = subprocess.run([os.path.join(a.build, 'bench', 'train_step'), '--threads', str(a.threads), '--batch',
                         str(a.batch), '--reps', str(a.reps), a.cfg], env=env, capture_output=True, text=True)

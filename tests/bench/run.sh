@@ -54,6 +54,14 @@ reps=${2:-5}
   echo
   /usr/bin/python3 tests/bench/compare.py --build "$build" --reps "$reps" \
     cfg/fashion-resnet.cfg cfg/fashion-resnet-rpg.cfg cfg/lenet.cfg
+  # Where the environment sets no OpenBLAS kernel, the comparison again with one set, as some
+  # machines do (Haswell: what the earlier sessions' machines forced).
+  if [ -z "${OPENBLAS_CORETYPE:-}" ]; then
+    echo "## With OPENBLAS_CORETYPE=Haswell set"
+    echo
+    OPENBLAS_CORETYPE=Haswell /usr/bin/python3 tests/bench/compare.py --build "$build" --reps "$reps" --envs as-is \
+      cfg/fashion-resnet.cfg cfg/fashion-resnet-rpg.cfg
+  fi
   if [ -f ../shared/darknet-cfg/resnet18.cfg ]; then
     echo "## ResNet-18 (Darknet's resnet18.cfg) at 224x224, batch 16"
     echo
