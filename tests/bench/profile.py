@@ -52,9 +52,10 @@ def main():
         per_kind[(kind, impl.split(':')[0])] += ms
     passes = a.reps + 1
     print(f'{a.cfg}, batch {a.batch}, {a.threads} thread(s): training step {step_ms:.1f} ms, inference {infer_ms:.1f} ms '
-          f'(medians of {a.reps}); oneDNN time per pass (averaged over the warm-up and measured passes):')
+          f'(medians of {a.reps}); oneDNN time per repetition (one training step and one inference; averaged over the '
+          'warm-up and the measured ones):')
     print()
-    print('| primitive | implementation | ms per pass |')
+    print('| primitive | implementation | ms per repetition (one training step and one inference) |')
     print('|---|---|---|')
     conv_train = conv_infer = reorder = 0.0
     for (kind, impl), ms in sorted(per_kind.items(), key=lambda kv: -kv[1]):
