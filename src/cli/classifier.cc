@@ -174,6 +174,20 @@ void prepare_training(const Args& a, rpg::Collective* comm, ProgressPrinter& pri
     std::fprintf(stderr, "rpgnet: warning: %s%s\n", who.c_str(), message.c_str());
   };
   opt.stop = &g_stop;
+  if (a.valid_every > 0) {
+    if (!t.valid_set) throw UsageError{"--valid-every needs a 'valid' set in " + a.positional[1]};
+    opt.evaluate_every = a.valid_every;
+    opt.on_evaluate = [&t, &printer, comm](int64_t iteration) {
+      if (comm && comm->rank() != 0) return;  // the parameters are the same on every rank
+      printer.finish();
+      auto t0 = std::chrono::steady_clock::now();
+      const rpg::Evaluation e = rpg::evaluate(*t.s.net, *t.valid_set, t.s.data().top);
+      std::printf("valid at update %lld: ", (long long)iteration);
+      print_evaluation(e, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), t.s.labels(),
+                       false);
+      std::fflush(stdout);
+    };
+  }
   opt.collective = comm;
   opt.every_rank_saves = a.save_all_ranks;
   t.trainer = std::make_unique<rpg::Trainer>(net, *t.train_set, opt);

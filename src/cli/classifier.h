@@ -21,6 +21,7 @@ struct Args {
   int top = 0;              // -t N: top-k (0: the .data file's 'top')
   int64_t checkpoint_every = 1000;
   int64_t report_every = 10;
+  int64_t valid_every = 0;  // train: updates between evaluations on the valid set (0: at the end only)
   int64_t bn_recalibrate = -1;  // --bn-recalibrate N; -1: not given
   double mpi_timeout = 300;     // --mpi-timeout S: train under mpirun, the longest wait for a rank
   bool save_all_ranks = false;  // --save-all-ranks: train under mpirun, every rank writes weights

@@ -80,6 +80,8 @@ const char* kUsage =
     "  --confusion              valid: print the confusion matrix\n"
     "  --checkpoint-every N     train: updates between checkpoints (default 1000)\n"
     "  --report-every N         train: updates between progress lines (default 10)\n"
+    "  --valid-every N          train: also evaluate the .data file's valid set every N updates\n"
+    "                           (a 'valid at update U:' line each; a convergence curve)\n"
     "  --quiet                  train: no progress lines\n"
     "  --bn-recalibrate N       train: after the last update, recompute the batch-norm running\n"
     "                           statistics from N training batches with the weights fixed (short\n"
@@ -140,6 +142,8 @@ Args parse_args(int argc, char** argv, int first) {
       a.quiet = true;
     } else if (s == "--checkpoint-every") {
       a.checkpoint_every = number(s, value(s), 0, INT64_MAX);
+    } else if (s == "--valid-every") {
+      a.valid_every = number(s, value(s), 1, INT64_MAX);
     } else if (s == "--report-every") {
       a.report_every = number(s, value(s), 1, INT64_MAX);
     } else if (s == "--bn-recalibrate") {

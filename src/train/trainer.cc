@@ -255,6 +255,10 @@ TrainResult Trainer::run(TrainState start) {
       break;
     }
     if (!last && opt_.checkpoint_every > 0 && state.iteration % opt_.checkpoint_every == 0) save();
+    if (!last && opt_.on_evaluate && opt_.evaluate_every > 0 && state.iteration % opt_.evaluate_every == 0) {
+      opt_.on_evaluate(state.iteration);
+      last_report = Clock::now();  // the evaluation's time is not training speed
+    }
   }
   if (!result.interrupted) {
     if (state.iteration >= max_iterations_ && opt_.bn_recalibrate > 0) {

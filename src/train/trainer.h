@@ -38,6 +38,11 @@ struct TrainOptions {
   // samples were bad, the run writes a checkpoint and stops with Error(FormatError).
   int64_t max_bad_samples = 100;
   std::function<void(const Progress&)> on_progress;
+  // Called after every evaluate_every-th update but the last (0: never), e.g. to measure the
+  // validation accuracy for a convergence curve. It may run inference passes on the network
+  // (Network::predict), which change nothing the training depends on: the run stays bit-exact.
+  int64_t evaluate_every = 0;
+  std::function<void(int64_t iteration)> on_evaluate;
   std::function<void(const std::string&)> on_warning;  // bad samples, one message each
   const std::atomic<bool>* stop = nullptr;  // polled after every update
   // Data-parallel training (README "Scaling out"; borrowed, null: one process). With more than

@@ -10,7 +10,9 @@
 #     loadable checkpoint; training on it prints "resuming at update N" with N > 0; SIGTERM does
 #     the same;
 #  c. `classifier recalibrate` on that checkpoint: a loadable checkpoint out, and clear errors
-#     for a missing -o, --bn-recalibrate 0 and a cfg without batch norm.
+#     for a missing -o, --bn-recalibrate 0 and a cfg without batch norm;
+#  d. --valid-every: a 'valid at update U' line every N updates but the last, and the same
+#     weights, bit for bit, as the run without it.
 # Usage: tests/cli/train_signals.sh path/to/rpgnet
 # Prints PASS/FAIL lines; exits 0 only when every check passed. Everything is bounded by timeouts.
 set -u
@@ -233,4 +235,24 @@ sed '/batch_normalize/d' "$cfg" >"$tmp/nobn.cfg"
 (cd "$tmp" && "$bin" classifier train int.data nobn.cfg --set net.max_batches=2 --quiet --threads 1) >/dev/null 2>&1
 check "recalibrate without batch norm: status 1 naming the cfg" \
   recal_fails 1 "nobn.cfg has no batch-normalised layer" int.data nobn.cfg backup_int/nobn.ckpt -o x.ckpt
+
+# --- d. evaluations during training ------------------------------------------------------------
+for run in plain every; do
+  printf 'classes = 3\ntrain = idx:train-images,train-labels\nvalid = idx:valid-images,valid-labels\nnames = names\nbackup = backup_%s\n' \
+    "$run" >"$tmp/$run.data"
+done
+(cd "$tmp" && timeout 120 "$bin" classifier train plain.data "$cfg" --set net.max_batches=7 --quiet --threads 1) \
+  >"$tmp/plain.out" 2>&1
+(cd "$tmp" && timeout 120 "$bin" classifier train every.data "$cfg" --set net.max_batches=7 --valid-every 3 --quiet \
+  --threads 1) >"$tmp/every.out" 2>&1
+check "--valid-every 3: a line at update 3 and at 6" \
+  [ "$(sed -n 's/^valid at update \([0-9]*\): top-1.*/\1/p' "$tmp/every.out" | tr '\n' ' ')" = "3 6 " ]
+check "--valid-every: the final evaluation as without it" has_line "valid: top-1" "$tmp/every.out"
+check "--valid-every: the same weights, bit for bit, as the run without it" \
+  cmp -s "$tmp/backup_plain/tiny.weights" "$tmp/backup_every/tiny.weights"
+printf 'classes = 3\ntrain = idx:train-images,train-labels\nnames = names\nbackup = backup_nv\n' >"$tmp/novalid.data"
+(cd "$tmp" && timeout 60 "$bin" classifier train novalid.data "$cfg" --valid-every 2 --threads 1) >/dev/null 2>"$tmp/nv.err"
+rc=$?
+nv_refused() { [ "$rc" = 2 ] && grep -qF "needs a 'valid' set in novalid.data" "$tmp/nv.err"; }
+check "--valid-every without a valid set: usage error, status 2 (got $rc), naming the .data file" nv_refused
 finish
