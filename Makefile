@@ -91,7 +91,7 @@ DEPS_PKGS := g++ make libdnnl-dev libopenblas-dev libboost-test-dev zlib1g-dev l
              swig openjdk-17-jdk-headless junit4 golang-go mono-mcs mono-runtime maven libxml2-utils pkg-config python3 \
              openmpi-bin libopenmpi-dev
 
-.PHONY: all deps test demo bench bench-mpi bench-deps dof-sweep export-table clean lib cli tests check-gpu-build install \
+.PHONY: all deps test demo bench bench-mpi bench-deps dof-sweep headline export-table clean lib cli tests check-gpu-build install \
         install-lib install-bindings capi fuzz fuzz-run bindings bindings-pairs
 all: deps
 	@$(MAKE) --no-print-directory lib cli
@@ -329,6 +329,13 @@ bench-mpi: deps
 dof-sweep: bench-deps
 	@$(MAKE) --no-print-directory all
 	tests/bench/dof_sweep.sh $(BUILD)
+
+# `make headline`: tests/bench/HEADLINE.md and convergence.png (issue 19: RPG at dof 0.1 and 0.01
+# against the plain and the same-DoF narrow networks at the demo's budget, three seeds; about
+# an hour and three quarters on two cores; resumable, results in tests/bench/headline-runs).
+headline: bench-deps
+	@$(MAKE) --no-print-directory all
+	tests/bench/headline.sh $(BUILD)
 
 export-table: deps
 	@$(MAKE) --no-print-directory all

@@ -53,26 +53,12 @@ budget=(--set "net.max_batches=$BATCHES" --set "net.burn_in=$(( BATCHES / 10 ))"
 
 # The networks: NAME KIND DOF CFG [--set ...]; KIND is rpg, plain or wN (a narrow network of width N);
 # DOF is the total DoF the model summary prints.
-total_dof() { "$rpgnet" info "$@" | sed -n 's/^total DoF: \([0-9,]*\).*/\1/p' | tr -d ,; }
-params() { "$rpgnet" info "$1" | sed -n 's/^parameters: \([0-9,]*\).*/\1/p' | tr -d ,; }
-narrow_cfg() {  # width -> a fashion-resnet with w and 2w channels
-  local f="$WORK/cfg/narrow-w$1.cfg"
-  [ -f "$f" ] || sed -e "s/^filters=32$/filters=$1/" -e "s/^filters=64$/filters=$(( 2 * $1 ))/" \
-    "$root/cfg/fashion-resnet.cfg" > "$f"
-  echo "$f"
-}
-declare -A width_params
-for w in $(seq 1 32); do width_params[$w]=$(params "$(narrow_cfg "$w")"); done
 nets=()
 for dof in $DOFS; do
   d=$(total_dof "$root/cfg/fashion-resnet-rpg.cfg" --set "ring.global.dof=$dof")
   nets+=("rpg-$dof rpg $d $root/cfg/fashion-resnet-rpg.cfg --set ring.global.dof=$dof")
-  best=1
-  for w in $(seq 1 32); do
-    if awk -v a="${width_params[$w]}" -v b="${width_params[$best]}" -v d="$d" \
-      'BEGIN { exit !((log(a / d))^2 < (log(b / d))^2) }'; then best=$w; fi
-  done
-  nets+=("narrow-$dof w$best ${width_params[$best]} $(narrow_cfg "$best")")
+  narrowest_match "$d"
+  nets+=("narrow-$dof w$best_width ${width_params[$best_width]} $(narrow_cfg "$best_width")")
 done
 nets+=("plain plain $(params "$root/cfg/fashion-resnet.cfg") $root/cfg/fashion-resnet.cfg")
 
@@ -111,16 +97,7 @@ run_one() {  # NAME KIND DOF CFG [--set ...] SEED
 }
 
 # JOBS runs at a time, in the order of nets.
-pids=()
-for net in "${nets[@]}"; do
-  for seed in $SEEDS; do
-    # shellcheck disable=SC2086
-    run_one $net "$seed" &
-    pids+=($!)
-    if [ ${#pids[@]} -ge "$JOBS" ]; then wait "${pids[0]}"; pids=("${pids[@]:1}"); fi
-  done
-done
-for p in "${pids[@]}"; do wait "$p"; done
+run_jobs "$JOBS" "$SEEDS" run_one "${nets[@]}"
 
 # Table, fit and plot.
 cat "$results"/*.txt > "$WORK/all.txt"
