@@ -32,6 +32,11 @@ std::unique_ptr<Backend> make_backend(int gpu, int threads, bool deterministic) 
 
 std::unique_ptr<Backend> make_host_backend(int threads) { return std::make_unique<CpuBackend>(threads); }
 
+bool is_onednn_cpu(const Backend& be) {
+  const auto* cpu = dynamic_cast<const CpuBackend*>(&be);
+  return cpu && cpu->engine() == CpuEngine::OneDnn;
+}
+
 int cuda_device_count() {
 #ifdef RPG_GPU
   return CudaBackend::device_count(nullptr);

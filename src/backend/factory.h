@@ -18,6 +18,10 @@ std::unique_ptr<Backend> make_backend(int gpu, int threads, bool deterministic =
 // only answer questions, such as the architecture of a file being compared.
 std::unique_ptr<Backend> make_host_backend(int threads);
 
+// True when `be` is the CPU backend on its oneDNN engine (host memory; what the int8 inference
+// engine, core/int8_net.h, runs beside).
+bool is_onednn_cpu(const Backend& be);
+
 // The number of CUDA devices this build can use (0 without CUDA support or without a device).
 int cuda_device_count();
 

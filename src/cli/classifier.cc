@@ -16,6 +16,7 @@
 
 #include "backend/factory.h"
 #include "base/error.h"
+#include "core/int8_net.h"
 #include "core/summary.h"
 #include "data/augment.h"
 #include "data/data_config.h"
@@ -139,7 +140,7 @@ void prepare_training(const Args& a, rpg::Collective* comm, ProgressPrinter& pri
 
   if (a.positional.size() == 4) {
     const std::string& w = a.positional[3];
-    const rpg::LoadedWeights l = rpg::load_any_weights(net, w);
+    const rpg::LoadedWeights l = rpg::load_any_weights(net, w, false);
     switch (l.kind) {
       case rpg::WeightsKind::Export:
         std::printf("loaded export %s (training starts at update 0)\n", w.c_str());
@@ -304,7 +305,7 @@ int recalibrate(const Args& a) {
   Setup s = setup(a, a.positional[1], a.positional[2]);
   rpg::Network& net = *s.net;
   auto train_set = s.open("train");
-  const rpg::LoadedWeights loaded = rpg::load_any_weights(net, a.positional[3]);
+  const rpg::LoadedWeights loaded = rpg::load_any_weights(net, a.positional[3], false);
   const bool darknet = loaded.kind == rpg::WeightsKind::Darknet;
   const int64_t batches = a.bn_recalibrate < 0 ? 100 : a.bn_recalibrate;
   const int n = rpg::recalibrate_batchnorm(net, *train_set, batches);
@@ -320,11 +321,18 @@ int recalibrate(const Args& a) {
   return 0;
 }
 
+// Says when an int8 export runs on the int8 engine.
+void print_int8(rpg::Network& net) {
+  const auto* plan = dynamic_cast<const rpg::Int8Plan*>(net.inference_plan());
+  if (plan) std::printf("int8: %d layers run in int8 (rpgnet info on the export lists them; --fp32: float32)\n", plan->int8_layers());
+}
+
 int valid(const Args& a) {
   if (a.positional.size() != 4) throw UsageError{"classifier valid takes <data> <cfg> <weights|checkpoint>"};
   Setup s = setup(a, a.positional[1], a.positional[2]);
   auto valid_set = s.open("valid");
-  rpg::load_any_weights(*s.net, a.positional[3]);
+  rpg::load_any_weights(*s.net, a.positional[3], !a.fp32);
+  print_int8(*s.net);
   auto t0 = std::chrono::steady_clock::now();
   rpg::Evaluation e = rpg::evaluate(*s.net, *valid_set, a.top > 0 ? a.top : s.data().top);
   print_evaluation(e, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), s.labels(),
@@ -343,7 +351,7 @@ int predict(const Args& a) {
   if (a.positional.size() != 5) throw UsageError{"classifier predict takes <data> <cfg> <weights> <image|list>"};
   Setup s = setup(a, a.positional[1], a.positional[2]);
   rpg::Network& net = *s.net;
-  rpg::load_any_weights(net, a.positional[3]);
+  rpg::load_any_weights(net, a.positional[3], !a.fp32);
   net.set_batch(1);
   std::vector<std::string> paths;
   const std::string& target = a.positional[4];

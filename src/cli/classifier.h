@@ -31,6 +31,10 @@ struct Args {
   double prune = -1;          // --prune F; -1: not given
   std::string unshared = "fp32";             // --unshared fp16|fp32
   std::string darknet, darknet_cfg;          // --darknet FILE, --darknet-cfg FILE
+  bool int8 = false;          // export --int8
+  std::string data;           // export --data FILE (calibration)
+  int calibrate = -1;         // export --calibrate N; -1: not given
+  bool fp32 = false;          // valid/predict --fp32: an int8 export in float32
 };
 
 struct UsageError {

@@ -11,12 +11,15 @@
 #include "cfg/cfg_text.h"
 #include "cli/classifier.h"
 #include "base/error.h"
+#include "core/int8_net.h"
 #include "core/network.h"
 #include "core/summary.h"
 #include "io/atomic_file.h"
 #include "io/darknet_weights.h"
 #include "io/export.h"
 #include "io/weights_file.h"
+#include "train/run_setup.h"
+#include "train/trainer.h"
 
 namespace rpg_cli {
 
@@ -37,6 +40,27 @@ void refuse_overwriting_inputs(const std::vector<std::string>& outputs, const st
   }
 }
 
+// The activation ranges for --int8: the model as it will be exported (8-bit rings, one scale
+// each; pruned as asked) is loaded in float32 and run over the calibration batches at the cfg's
+// batch size.
+rpg::Int8Calibration calibrate_export(const Args& a, rpg::Network& net, const rpg::ExportOptions& o, uint64_t seen) {
+  rpg::ExportOptions draft = o;
+  draft.bits = 8;
+  draft.int8 = true;
+  draft.calibration.batches = draft.calibration.images = 1;
+  draft.calibration.ranges.assign(net.layers().size(), {0.f, 0.f});
+  const rpg::ClassifierData cd = rpg::load_classifier_data(a.data);
+  auto exported = rpg::load_export_from_bytes(rpg::encode_export(net, draft, seen), "(calibration draft)", backend_for(a),
+                                              false);
+  rpg::check_classes(cd, *exported);
+  const auto train_set = rpg::open_classifier_set(cd, "train", *exported);
+  const int batches = a.calibrate > 0 ? a.calibrate : 10;
+  rpg::Int8Calibration c = rpg::calibrate_activations(*exported, *train_set, batches);
+  std::printf("calibrated the int8 activation ranges (min/max per tensor) on %d batches of %d images of %s\n", batches,
+              exported->batch(), a.data.c_str());
+  return c;
+}
+
 }  // namespace
 
 int cmd_export(const Args& a) {
@@ -44,24 +68,30 @@ int cmd_export(const Args& a) {
   if (a.output.empty() && a.darknet.empty() && a.darknet_cfg.empty())
     throw UsageError{"export needs -o model.rpgm (or --darknet out.weights)"};
   if (!((a.bits >= 2 && a.bits <= 16) || a.bits == 32)) throw UsageError{"--bits takes 2..16 or 32"};
+  if (a.int8 && a.bits != 8 && a.bits != 32) throw UsageError{"export --int8 stores 8-bit rings: --bits must be 8"};
+  if (a.int8 && a.data.empty()) throw UsageError{"export --int8 needs --data file.data (its training images calibrate)"};
+  if (!a.int8 && (!a.data.empty() || a.calibrate > 0)) throw UsageError{"--data and --calibrate go with export --int8"};
   const std::string& cfg_path = a.positional[0];
   const std::string& weights = a.positional[1];
   refuse_overwriting_inputs({a.output, a.darknet, a.darknet_cfg}, {cfg_path, weights});
   const rpg::CfgFile cfg = load_with_overrides(cfg_path, a.sets);
   rpg::Network net(cfg, backend_for(a), rpg::NetworkOptions{false});
   net.set_batch(1);
-  const uint64_t seen = uint64_t(rpg::load_any_weights(net, weights).seen);
+  const uint64_t seen = uint64_t(rpg::load_any_weights(net, weights, false).seen);
 
   rpg::ExportOptions o;
-  o.bits = a.bits;
+  o.bits = a.int8 ? 8 : a.bits;
   o.prune = a.prune < 0 ? 0 : a.prune;
   o.unshared = a.unshared == "fp16" ? rpg::UnsharedPrecision::fp16 : rpg::UnsharedPrecision::fp32;
   const std::string name = a.output.empty() ? "(export)" : a.output;
+  if (a.int8) o.calibration = calibrate_export(a, net, o, seen);
+  o.int8 = a.int8;
   const std::string bytes = rpg::encode_export(net, o, seen);
   if (!a.output.empty()) {
     rpg::write_file_atomic(a.output, bytes);
     std::fputs(rpg::export_info_text(rpg::describe_export(bytes, a.output)).c_str(), stdout);
   }
+  if (a.int8 && a.bits == 32) std::printf("(--int8: the rings are stored at 8 bits)\n");
   if (!a.darknet.empty()) {
     // The expanded model as exported (pruned and quantized as the .rpgm is).
     auto exported = rpg::load_export_from_bytes(bytes, name, backend_for(a));
@@ -82,7 +112,19 @@ int info_export(const Args& a, const std::string& path) {
   std::fputs(rpg::export_info_text(info).c_str(), stdout);
   const rpg::CfgFile cfg = rpg::parse_cfg(info.cfg_text, path + " (embedded cfg)");
   // A summary needs shapes, not activations.
-  const rpg::Network net(cfg, backend_for(a), rpg::NetworkOptions{false});
+  rpg::Network net(cfg, backend_for(a), rpg::NetworkOptions{false});
+  if (info.int8) {
+    // Which layers the int8 engine runs, and oneDNN's kernels for them at batch 1.
+    rpg::load_export_into_from_bytes(net, rpg::read_file(path), path, !a.fp32);
+    net.set_batch(1);
+    const auto* plan = dynamic_cast<const rpg::Int8Plan*>(net.inference_plan());
+    if (plan)
+      std::printf("  int8 engine (%d threads; kernels at batch 1):\n%s", net.backend().threads(),
+                  rpg::int8_plan_text(*plan, net).c_str());
+    else
+      std::printf("  int8 engine: not used (%s): the model runs in float32\n",
+                  a.fp32 ? "--fp32" : "it needs the CPU backend on oneDNN");
+  }
   std::printf("\nembedded cfg: input %s\n", net.input_shape().str().c_str());
   std::fputs(rpg::summary_table(net).c_str(), stdout);
   return 0;

@@ -62,6 +62,7 @@ const char* kUsage =
     "                                             export .rpgm of the same architecture)\n"
     "  export <cfg> <weights|checkpoint|rpgm> -o model.rpgm [--bits B] [--prune F]\n"
     "         [--unshared fp16|fp32] [--darknet out.weights [--darknet-cfg out.cfg]]\n"
+    "         [--int8 --data file.data [--calibrate N]]\n"
     "                                             compressed self-contained model; info shows it\n"
     "  help                                       this text\n"
     "  version                                    the version\n"
@@ -91,6 +92,12 @@ const char* kUsage =
     "                           pruning of the exported rings (stored sparsely)\n"
     "  --bits B                 export: ring values at B bits (2..16; default 32 = float32)\n"
     "  --unshared fp16|fp32     export: precision of every parameter no ring generates\n"
+    "  --int8                   export: 8-bit rings with one scale each and activation ranges\n"
+    "                           calibrated on the --data file's training images, so that\n"
+    "                           valid/predict (and the C API) run the model in int8 on oneDNN\n"
+    "  --data FILE              export --int8: the .data file whose 'train' list calibrates\n"
+    "  --calibrate N            export --int8: calibration batches (default 10)\n"
+    "  --fp32                   valid/predict: run an int8 export in float32\n"
     "  --mpi-timeout S          train under mpirun: the longest wait, in seconds, for the\n"
     "                           other ranks before the job ends with an error (default 300)\n"
     "  --save-all-ranks         train under mpirun: every rank also writes its final weights\n"
@@ -166,6 +173,14 @@ Args parse_args(int argc, char** argv, int first) {
       a.unshared = value(s);
       if (a.unshared != "fp16" && a.unshared != "fp32")
         throw UsageError{"--unshared takes fp16 or fp32, got '" + a.unshared + "'"};
+    } else if (s == "--int8") {
+      a.int8 = true;
+    } else if (s == "--fp32") {
+      a.fp32 = true;
+    } else if (s == "--data") {
+      a.data = value(s);
+    } else if (s == "--calibrate") {
+      a.calibrate = int(number(s, value(s), 1, 1 << 20));
     } else if (s == "--darknet") {
       a.darknet = value(s);
     } else if (s == "--darknet-cfg") {

@@ -180,7 +180,13 @@ Network::Network(const CfgFile& cfg, std::unique_ptr<Backend> backend, NetworkOp
 }
 
 void Network::generate_weights() {
+  plan_.reset();
   for (auto& r : rings_) r->generate(*be_);
+}
+
+void Network::set_inference_plan(std::unique_ptr<InferencePlan> plan) {
+  if (plan && batch_ > 0) plan->prepare(*this, batch_);
+  plan_ = std::move(plan);
 }
 
 int64_t Network::ring_dof() const {
@@ -243,12 +249,15 @@ void Network::set_batch(int batch) {
     layers_[k]->delta = BufferRef<float>(*be_, delta_pool_[size_t(plan.owner[k])].data(),
                                          int64_t(batch) * layers_[k]->out.size());
   batch_ = batch;
+  if (plan_) plan_->prepare(*this, batch);
 }
 
 void Network::set_threads(int threads) {
   be_->set_threads(threads);
-  if (batch_ > 0)
+  if (batch_ > 0) {
     for (auto& l : layers_) l->prepare(*be_, batch_);
+    if (plan_) plan_->prepare(*this, batch_);
+  }
 }
 
 MemoryEstimate Network::memory_estimate(int batch) const {
@@ -342,7 +351,17 @@ double Network::forward(const float* input, bool train, const float* truth) {
   return run_forward(input, train, truth, false);
 }
 
-void Network::infer(const float* input) { run_forward(input, false, nullptr, true); }
+void Network::infer(const float* input) {
+  if (!plan_) {
+    run_forward(input, false, nullptr, true);
+    return;
+  }
+  need_batch();
+  plan_->run(*this, input);
+  last_truth_ = nullptr;
+  last_train_ = false;
+  last_inference_ = true;
+}
 
 double Network::run_forward(const float* input, bool train, const float* truth, bool inference) {
   need_batch();

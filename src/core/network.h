@@ -52,6 +52,19 @@ struct MemoryEstimate {
   int64_t batch_bytes() const { return activations + workspace; }
 };
 
+class Network;
+
+// An engine that runs Network::infer instead of the layers' own fused pass (the int8 engine of an
+// int8 export, core/int8_net.h). prepare: for a batch size at the backend's thread count
+// (Network::set_batch and set_threads call it); run: one pass, which leaves the result in the
+// last layer's output.
+class InferencePlan {
+ public:
+  virtual ~InferencePlan() = default;
+  virtual void prepare(Network& net, int batch) = 0;
+  virtual void run(Network& net, const float* input) = 0;
+};
+
 class Network {
  public:
   // Builds every layer and allocates buffers for batch = config.batch / config.subdivisions
@@ -73,7 +86,12 @@ class Network {
   const std::vector<std::unique_ptr<Layer>>& layers() const { return layers_; }
   const std::vector<std::unique_ptr<Ring>>& rings() const { return rings_; }
   // Regenerates every ring-bound layer's weights (after ring values change outside update()).
+  // Drops the inference plan, which was made for the old weights.
   void generate_weights();
+  // The engine infer() runs (null: the layers' fused float32 pass). Prepared at once when the
+  // network has a batch. Set by the export loader for int8 exports; generate_weights drops it.
+  void set_inference_plan(std::unique_ptr<InferencePlan> plan);
+  InferencePlan* inference_plan() const { return plan_.get(); }
 
   int batch() const { return batch_; }  // 0 before the first set_batch (allocate_batch=false)
   // Reallocates the per-batch buffers. The memory estimate is compared with what the backend has
@@ -151,6 +169,7 @@ class Network {
   std::unique_ptr<Backend> be_;
   std::vector<std::unique_ptr<Layer>> layers_;
   std::vector<std::unique_ptr<Ring>> rings_;
+  std::unique_ptr<InferencePlan> plan_;
   int batch_ = 0;
   uint64_t passes_ = 0;
   const float* last_truth_ = nullptr;

@@ -105,7 +105,7 @@ std::string encode_ring(const rpg::Ring& r, const ExportOptions& o, size_t rings
   for (int64_t j = 0; j < k; ++j)
     if (!keep[size_t(j)]) v[size_t(j)] = 0.f;
   const int bits = o.bits;
-  const int64_t block = bits == 32 ? 0 : effective_block(k, o.block, rings);
+  const int64_t block = bits == 32 ? 0 : o.int8 ? k : effective_block(k, o.block, rings);
   const uint64_t kept = uint64_t(k - pruned);
   const size_t dense = bits == 32 ? size_t(k) * 4 : io::packed_bytes(uint64_t(k), bits);
   const size_t sparse = size_t(k + 7) / 8 + (bits == 32 ? size_t(kept) * 4 : io::packed_bytes(kept, bits));
@@ -197,18 +197,48 @@ void check_export_options(const ExportOptions& o) {
     fail(Status::InvalidArgument, "export: block must be 1..16777216, got " + std::to_string(o.block));
   if (o.unshared != UnsharedPrecision::fp32 && o.unshared != UnsharedPrecision::fp16)
     fail(Status::InvalidArgument, "export: unknown unshared precision");
+  if (o.int8 && o.bits != 8)
+    fail(Status::InvalidArgument, "export: int8 needs 8-bit rings, got bits " + std::to_string(o.bits));
+  if (o.int8 && (o.calibration.method != 0 || o.calibration.batches < 1 || o.calibration.images < 1 ||
+                 o.calibration.ranges.empty()))
+    fail(Status::InvalidArgument, "export: int8 needs a calibration (min/max ranges from at least one batch)");
+  if (!o.int8 && !o.calibration.ranges.empty())
+    fail(Status::InvalidArgument, "export: a calibration is stored only with int8");
+  for (const auto& [lo, hi] : o.calibration.ranges)
+    if (!std::isfinite(lo) || !std::isfinite(hi) || lo > hi)
+      fail(Status::InvalidArgument, "export: a calibrated range is not finite with min <= max");
 }
+
+namespace {
+
+std::string encode_calibration(const Int8Calibration& c) {
+  io::ByteWriter w;
+  w.u32(c.method);
+  w.u32(c.batches);
+  w.u32(c.images);
+  w.u32(uint32_t(c.ranges.size()));
+  for (const auto& [lo, hi] : c.ranges) {
+    w.floats(&lo, 1);
+    w.floats(&hi, 1);
+  }
+  return std::move(w.data());
+}
+
+}  // namespace
 
 std::string encode_export(Network& net, const ExportOptions& o, uint64_t seen) {
   check_export_options(o);
   if (net.rings().size() > kMaxRings)
     fail(Status::InvalidArgument, "export: at most " + std::to_string(kMaxRings) + " rings");
+  if (o.int8 && o.calibration.ranges.size() != net.layers().size())
+    fail(Status::InvalidArgument, "export: the calibration holds " + std::to_string(o.calibration.ranges.size()) +
+                                      " layer ranges, the network has " + std::to_string(net.layers().size()) + " layers");
   ContainerWriter c;
   io::ByteWriter e;
   e.u32(kExportVersion);
   e.u32(uint32_t(net.layers().size()));
   e.u32(uint32_t(net.rings().size()));
-  e.u32(0);
+  e.u32(o.int8 ? kExportFlagInt8 : 0);
   e.u64(uint64_t(unshared_count(net)));
   e.u64(fingerprint(net));
   e.u64(seen);
@@ -217,6 +247,7 @@ std::string encode_export(Network& net, const ExportOptions& o, uint64_t seen) {
   for (size_t i = 0; i < net.rings().size(); ++i)
     c.add_section(ring_tag(i), encode_ring(*net.rings()[i], o, net.rings().size()));
   c.add_section("UNSH", encode_unshared(net, o.unshared));
+  if (o.int8) c.add_section("CALB", encode_calibration(o.calibration));
   return c.bytes();
 }
 
@@ -266,6 +297,8 @@ ExportInfo describe_export(const std::string& bytes, const std::string& name) {
   info.unshared_bits = d.unshared_bits;
   info.unshared_count = int64_t(d.unshared.size());
   info.unshared_bytes = d.unshared_bytes;
+  info.int8 = (d.flags & kExportFlagInt8) != 0;
+  info.calibration = std::move(d.calibration);
   return info;
 }
 
@@ -292,6 +325,13 @@ std::string export_info_text(const ExportInfo& i) {
   std::snprintf(buf, sizeof buf, "  unshared: %s parameters as float%d, %s bytes\n",
                 with_commas(i.unshared_count).c_str(), i.unshared_bits, with_commas(int64_t(i.unshared_bytes)).c_str());
   s += buf;
+  if (i.int8) {
+    std::snprintf(buf, sizeof buf,
+                  "  int8: one 8-bit scale per ring; activations calibrated (min/max per tensor) on %u batches of %u "
+                  "images\n",
+                  i.calibration.batches, i.calibration.images);
+    s += buf;
+  }
   std::snprintf(buf, sizeof buf, "  total: %s bytes (the format's bound: K*B/8 + unshared + 4096 = %s)\n",
                 with_commas(int64_t(i.total_bytes)).c_str(), with_commas(int64_t(i.size_bound())).c_str());
   s += buf;

@@ -39,11 +39,12 @@ struct RingRecord {
   uint32_t layout = kDense;
   int64_t pruned = 0;
   size_t bytes = 0;           // section payload
+  std::vector<float> scales;  // one per block (none at 32 bits)
   std::vector<float> values;  // K decoded values
 };
 
 struct Decoded {
-  uint32_t container_version = 0, version = 0, layers = 0;
+  uint32_t container_version = 0, version = 0, layers = 0, flags = 0;
   uint64_t fingerprint = 0, seen = 0;
   std::string cfg_text;
   size_t cfg_bytes = 0;
@@ -51,6 +52,9 @@ struct Decoded {
   int unshared_bits = 32;
   std::vector<float> unshared;
   size_t unshared_bytes = 0, total_bytes = 0;
+  Int8Calibration calibration;  // flag int8 only
+  // Per ring: its one 8-bit scale when it has one (int8 files), else 0 (Int8Plan's ring_scales).
+  std::vector<float> int8_ring_scales() const;
 };
 
 // Validates every byte and decodes. Error(FormatError) naming `name`.

@@ -95,7 +95,8 @@ RingRecord decode_ring(const std::string& p, const std::string& tag, const std::
       bad(where, "the bitmap keeps " + std::to_string(count) + " entries, the header says " + std::to_string(m));
     h.skip(size_t(k + 7) / 8);
   }
-  std::vector<float> scales(static_cast<size_t>(blocks));
+  std::vector<float>& scales = g.scales;
+  scales.resize(static_cast<size_t>(blocks));
   h.floats(scales.size(), scales.data());
   for (size_t b = 0; b < scales.size(); ++b)
     if (!std::isfinite(scales[b]) || scales[b] < 0)
@@ -130,7 +131,39 @@ RingRecord decode_ring(const std::string& p, const std::string& tag, const std::
   return g;
 }
 
+Int8Calibration decode_calibration(const std::string& p, const std::string& where, uint32_t layers) {
+  io::ByteReader r(p, where);
+  Int8Calibration c;
+  c.method = r.u32();
+  c.batches = r.u32();
+  c.images = r.u32();
+  const uint32_t count = r.u32();
+  if (c.method != 0) bad(where, "unknown calibration method " + std::to_string(c.method) + " (0: min/max)");
+  if (c.batches < 1 || c.images < 1)
+    bad(where, "calibrated on " + std::to_string(c.batches) + " batches of " + std::to_string(c.images) + " images");
+  if (count != layers) bad(where, std::to_string(count) + " layer ranges for " + std::to_string(layers) + " layers");
+  if (r.remaining() != uint64_t(count) * 8)
+    bad(where, "holds " + std::to_string(r.remaining()) + " bytes of ranges, " + std::to_string(count) +
+                   " ranges need " + std::to_string(uint64_t(count) * 8));
+  std::vector<float> v(size_t(count) * 2);
+  r.floats(v.size(), v.data());
+  for (uint32_t i = 0; i < count; ++i) {
+    const float lo = v[2 * i], hi = v[2 * i + 1];
+    if (!std::isfinite(lo) || !std::isfinite(hi) || lo > hi)
+      bad(where, "the range of layer " + std::to_string(i) + " is [" + std::to_string(lo) + ", " + std::to_string(hi) +
+                     "] (must be finite, min <= max)");
+    c.ranges.emplace_back(lo, hi);
+  }
+  return c;
+}
+
 }  // namespace
+
+std::vector<float> Decoded::int8_ring_scales() const {
+  std::vector<float> s;
+  for (const RingRecord& r : rings) s.push_back(r.bits == 8 && r.scales.size() == 1 ? r.scales[0] : 0.f);
+  return s;
+}
 
 Decoded decode(const std::string& bytes, const std::string& name) {
   const ContainerReader c = ContainerReader::parse(bytes, name);
@@ -144,11 +177,12 @@ Decoded decode(const std::string& bytes, const std::string& name) {
     bad(ew, "holds " + std::to_string(expt.size()) + " bytes, not " + std::to_string(kExptBytes));
   io::ByteReader e(expt, ew);
   d.version = e.u32();
-  if (d.version != kExportVersion)
-    bad(name, "unsupported export version " + std::to_string(d.version) + " (this build reads " +
+  if (d.version < 1 || d.version > kExportVersion)
+    bad(name, "unsupported export version " + std::to_string(d.version) + " (this build reads 1 to " +
                   std::to_string(kExportVersion) + ")");
   d.layers = e.u32();
-  const uint32_t rings = e.u32(), reserved = e.u32();
+  const uint32_t rings = e.u32();
+  d.flags = e.u32();
   const uint64_t unshared = e.u64();
   d.fingerprint = e.u64();
   d.seen = e.u64();
@@ -156,8 +190,13 @@ Decoded decode(const std::string& bytes, const std::string& name) {
     bad(ew, "seen count " + std::to_string(d.seen) + " is beyond " + std::to_string(kMaxTrainCount));
   if (d.layers == 0) bad(ew, "no layers");
   if (rings > kMaxRings) bad(ew, std::to_string(rings) + " rings (at most " + std::to_string(kMaxRings) + ")");
-  if (reserved != 0) bad(ew, "reserved field is " + std::to_string(reserved) + ", not 0");
+  const uint32_t known_flags = d.version == 1 ? 0 : kExportFlagInt8;
+  if (d.flags & ~known_flags)
+    bad(ew, d.version == 1 ? "reserved field is " + std::to_string(d.flags) + ", not 0"
+                           : "unknown flags " + std::to_string(d.flags & ~known_flags));
+  const bool int8 = (d.flags & kExportFlagInt8) != 0;
   std::vector<std::string> known = {"EXPT", "CFGZ", "UNSH"};
+  if (int8) known.push_back("CALB");
   for (uint32_t i = 0; i < rings; ++i) known.push_back(ring_tag(i));
   c.check_known(known);
 
@@ -193,6 +232,13 @@ Decoded decode(const std::string& bytes, const std::string& name) {
   }
   for (size_t i = 0; i < d.unshared.size(); ++i)
     if (!std::isfinite(d.unshared[i])) bad(uw, "value " + std::to_string(i) + " is not finite");
+  if (int8) {
+    for (const RingRecord& g : d.rings)
+      if (g.bits != 8 || g.scales.size() != 1)
+        bad(ew, "flag int8 is set but ring '" + g.name + "' is stored at " + std::to_string(g.bits) + " bits with " +
+                    std::to_string(g.scales.size()) + " scales (int8 needs 8 bits, one scale)");
+    d.calibration = decode_calibration(c.require("CALB", "flag int8 is set"), name + ": section 'CALB'", d.layers);
+  }
   return d;
 }
 
@@ -247,7 +293,7 @@ bool same_rings(Network& net, const Decoded& d) {
   return true;
 }
 
-void apply(Network& net, const Decoded& d, const std::string& name, bool embedded) {
+void apply(Network& net, const Decoded& d, const std::string& name, bool embedded, bool int8) {
   if (fingerprint(net) != d.fingerprint || net.layers().size() != d.layers || !same_rings(net, d) ||
       int64_t(d.unshared.size()) != unshared_count(net))
     fail(Status::FormatError, name + ": " +
@@ -269,16 +315,17 @@ void apply(Network& net, const Decoded& d, const std::string& name, bool embedde
   }
   for (const auto& r : net.rings()) r->apply_mask();
   net.generate_weights();
+  if (int8 && (d.flags & kExportFlagInt8)) net.set_inference_plan(make_int8_plan(net, d.calibration, d.int8_ring_scales()));
 }
 
 }  // namespace
 
-std::unique_ptr<Network> load_export(const std::string& path, std::unique_ptr<Backend> backend) {
-  return load_export_from_bytes(read_file(path), path, std::move(backend));
+std::unique_ptr<Network> load_export(const std::string& path, std::unique_ptr<Backend> backend, bool int8) {
+  return load_export_from_bytes(read_file(path), path, std::move(backend), int8);
 }
 
 std::unique_ptr<Network> load_export_from_bytes(const std::string& bytes, const std::string& name,
-                                                std::unique_ptr<Backend> backend) {
+                                                std::unique_ptr<Backend> backend, bool int8) {
   const Decoded d = decode(bytes, name);
   std::unique_ptr<Network> net;
   try {
@@ -287,16 +334,16 @@ std::unique_ptr<Network> load_export_from_bytes(const std::string& bytes, const 
     if (e.status() != Status::ParseError && e.status() != Status::InvalidArgument) throw;
     fail(Status::FormatError, name + ": the embedded cfg is invalid: " + e.what());
   }
-  apply(*net, d, name, true);
+  apply(*net, d, name, true, int8);
   return net;
 }
 
-void load_export_into(Network& net, const std::string& path) {
-  load_export_into_from_bytes(net, read_file(path), path);
+void load_export_into(Network& net, const std::string& path, bool int8) {
+  load_export_into_from_bytes(net, read_file(path), path, int8);
 }
 
-void load_export_into_from_bytes(Network& net, const std::string& bytes, const std::string& name) {
-  apply(net, decode(bytes, name), name, false);
+void load_export_into_from_bytes(Network& net, const std::string& bytes, const std::string& name, bool int8) {
+  apply(net, decode(bytes, name), name, false, int8);
 }
 
 }  // namespace rpg

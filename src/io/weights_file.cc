@@ -29,13 +29,13 @@ WeightsKind weights_file_kind(const std::string& path) {
                                                                               : WeightsKind::Checkpoint;
 }
 
-LoadedWeights load_any_weights(Network& net, const std::string& path) {
+LoadedWeights load_any_weights(Network& net, const std::string& path, bool int8) {
   LoadedWeights l;
   l.kind = weights_file_kind(path);
   switch (l.kind) {
     case WeightsKind::Export: {
       const std::string bytes = read_file(path);
-      load_export_into_from_bytes(net, bytes, path);
+      load_export_into_from_bytes(net, bytes, path, int8);
       l.seen = int64_t(describe_export(bytes, path).seen);
       break;
     }

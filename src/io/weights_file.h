@@ -29,7 +29,8 @@ WeightsKind weights_file_kind(const std::string& path);
 
 // Loads the file into `net`, whose cfg must have the file's architecture. Errors as the loader
 // of that kind (load_export_into, load_checkpoint, load_darknet_weights); a rejected file
-// leaves the network unchanged.
-LoadedWeights load_any_weights(Network& net, const std::string& path);
+// leaves the network unchanged. int8: an int8 export runs on the int8 engine where the backend
+// has it (load_export_into); false: float32.
+LoadedWeights load_any_weights(Network& net, const std::string& path, bool int8 = true);
 
 }  // namespace rpg

@@ -67,6 +67,11 @@ class Connected final : public Layer {
     if (bn) norm.mark_settled();
   }
   WeightTensor main_weights() override { return {&weights, &weight_grads, outputs}; }
+  bool linear_op(LinearOp* op) const override {
+    *op = {ConvGeometry{inputs, 1, 1, 1, 1, 0, 1, 1}, 1, outputs, act, &weights, &biases, nullptr, nullptr, nullptr};
+    if (bn) op->bn_scales = &norm.scales, op->bn_mean = &norm.rolling_mean, op->bn_var = &norm.rolling_var;
+    return true;
+  }
   int64_t* bn_updates() override { return bn ? &norm.updates : nullptr; }
 };
 

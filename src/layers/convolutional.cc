@@ -84,6 +84,11 @@ class Convolutional final : public Layer {
     if (bn) norm.mark_settled();
   }
   WeightTensor main_weights() override { return {&weights, &weight_grads, int64_t(filters) * size * size}; }
+  bool linear_op(LinearOp* op) const override {
+    *op = {geometry(), groups, filters, act, &weights, &biases, nullptr, nullptr, nullptr};
+    if (bn) op->bn_scales = &norm.scales, op->bn_mean = &norm.rolling_mean, op->bn_var = &norm.rolling_var;
+    return true;
+  }
   int64_t* bn_updates() override { return bn ? &norm.updates : nullptr; }
 };
 

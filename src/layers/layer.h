@@ -50,6 +50,21 @@ struct BuildContext {
   int64_t memory_available;      // the backend's memory when the build started; -1: unknown
 };
 
+// A convolutional or connected layer as the int8 inference engine sees it (core/int8_net.h): a
+// grouped convolution (a connected layer: 1 x 1 on a 1 x 1 input of in.size() channels) with
+// weights filters x channels x k x k, biases, the batch norm to fold (inference statistics), and
+// the activation.
+struct LinearOp {
+  ConvGeometry g{};
+  int groups = 1, filters = 0;
+  Act act = Act::Linear;
+  const Buffer<float>* weights = nullptr;
+  const Buffer<float>* biases = nullptr;
+  const Buffer<float>* bn_scales = nullptr;  // null: no batch norm
+  const Buffer<float>* bn_mean = nullptr;
+  const Buffer<float>* bn_var = nullptr;
+};
+
 class Layer {
  public:
   virtual ~Layer() = default;
@@ -101,6 +116,8 @@ class Layer {
     int64_t fan_out = 0;
   };
   virtual WeightTensor main_weights() { return {}; }
+  // Convolutional and connected layers describe themselves for the int8 engine; false for others.
+  virtual bool linear_op(LinearOp* /*op*/) const { return false; }
   std::string ring;  // the ring generating main_weights(), "" when the weights are free
 
   // Batch norm's count of running-statistics updates (checkpoints save it); null without BN.

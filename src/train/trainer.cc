@@ -303,6 +303,33 @@ int recalibrate_batchnorm(Network& net, const Dataset& data, int64_t batches) {
   return int(counters.size());
 }
 
+Int8Calibration calibrate_activations(Network& net, const Dataset& data, int batches) {
+  check_fit(net, data);
+  if (batches < 1) fail(Status::InvalidArgument, "calibration needs at least 1 batch, got " + std::to_string(batches));
+  if (net.inference_plan())
+    fail(Status::InvalidArgument, net.cfg_path() + ": calibration needs the float32 inference pass (the network has a plan)");
+  Int8Calibration c;
+  c.batches = uint32_t(batches);
+  c.images = uint32_t(net.batch());
+  const auto& layers = net.layers();
+  c.ranges.assign(layers.size(), {INFINITY, -INFINITY});
+  auto widen = [](std::pair<float, float>& r, const std::vector<float>& v) {
+    for (float x : v) r.first = std::min(r.first, x), r.second = std::max(r.second, x);
+  };
+  BatchLoader loader(data, loader_options(net, false));
+  std::vector<float> x(size_t(net.batch() * net.input_size()));
+  for (int b = 0; b < batches; ++b) {
+    loader.next(x.data(), nullptr, nullptr);
+    net.predict(x.data());
+    widen(c.ranges[0], x);
+    for (size_t i = 1; i < layers.size(); ++i) widen(c.ranges[i], layers[i - 1]->output.to_vector());
+  }
+  for (auto& [lo, hi] : c.ranges)
+    if (!std::isfinite(lo) || !std::isfinite(hi))
+      fail(Status::InvalidArgument, net.cfg_path() + ": calibration met a non-finite activation");
+  return c;
+}
+
 Evaluation evaluate(Network& net, const Dataset& data, int k) {
   check_fit(net, data);
   Evaluation e;

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "core/int8_net.h"
 #include "core/network.h"
 #include "data/augment.h"
 #include "data/dataset.h"
@@ -117,6 +118,13 @@ AugmentOptions augment_options(const NetConfig& c);
 // statistics that lag the weights; this is the standard fix before evaluating or exporting.
 // Returns the number of batch-norm layers recalibrated (0: none, nothing run).
 int recalibrate_batchnorm(Network& net, const Dataset& data, int64_t batches);
+
+// The activation ranges the int8 engine needs (core/int8_net.h; method 0, min/max per tensor):
+// `batches` batches of the data set's images at the network's batch size, sequential from the
+// first and without augmentation (as evaluate loads them), through the network's float32
+// inference pass; per layer, the min and max of its input. Deterministic. Error
+// (InvalidArgument) for batches < 1 or a network that infers through an inference plan.
+Int8Calibration calibrate_activations(Network& net, const Dataset& data, int batches);
 
 // Inference over the whole dataset, in order, at the network's batch size. An output that is
 // NaN for the true class never counts as a correct prediction (nor does a NaN win the top-1).

@@ -1,0 +1,203 @@
+// Int8 convolutions on oneDNN (backend/onednn_int8.h).
+#include "backend/onednn_int8.h"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <unordered_map>
+#include <utility>
+
+#include "base/error.h"
+#include <dnnl.hpp>
+
+namespace rpg {
+
+namespace {
+
+using dnnl::memory;
+using Tag = memory::format_tag;
+using Dims = memory::dims;
+using Dt = memory::data_type;
+
+// Runs f with oneDNN (OpenMP) at n threads, the caller's count restored after.
+template <typename F>
+auto at_threads(int n, F&& f) {
+  struct Restore {
+    int saved = omp_get_max_threads();
+    ~Restore() { omp_set_num_threads(saved); }
+  } restore;
+  omp_set_num_threads(n);
+  return f();
+}
+
+// oneDNN's exceptions as rpg::Error.
+template <typename F>
+auto dnnl_guarded(F&& f) {
+  try {
+    return f();
+  } catch (const dnnl::error& e) {
+    fail(e.status == dnnl_out_of_memory ? Status::OutOfMemory : Status::Internal,
+         std::string("oneDNN (int8): ") + e.what());
+  }
+}
+
+Dt code_type(const Int8Code& c) { return c.is_unsigned ? Dt::u8 : Dt::s8; }
+
+struct Step {
+  dnnl::primitive prim;
+  std::unordered_map<int, memory> args;
+};
+
+struct Op {
+  memory user_in, user_out;  // the caller's buffers; data handles set per run
+  std::vector<std::pair<memory, int64_t>> in_arena;
+  std::vector<Step> steps;
+  memory weights, bias;  // owned by oneDNN: the reordered codes, the per-filter bias
+  int64_t arena_bytes = 0, out_int8_bytes = 0;
+  int threads = 1;
+  std::string kernel;
+
+  memory arena_memory(const memory::desc& d, const dnnl::engine& eng) {
+    memory m(d, eng, DNNL_MEMORY_NONE);
+    in_arena.emplace_back(m, arena_bytes);
+    arena_bytes += (int64_t(d.get_size()) + 63) / 64 * 64;
+    return m;
+  }
+};
+
+}  // namespace
+
+bool int8_activation(Act act) {
+  return act == Act::Linear || act == Act::Relu || act == Act::Leaky || act == Act::Relie;
+}
+
+struct OneDnnInt8::Impl {
+  Backend& owner;
+  dnnl::engine eng;
+  dnnl::stream strm;
+  std::vector<std::unique_ptr<Op>> ops;
+  char* arena = nullptr;
+  int64_t arena_bytes = 0;
+
+  explicit Impl(Backend& b) : owner(b), eng(dnnl::engine::kind::cpu, 0), strm(eng) {}
+  ~Impl() { owner.release(arena); }
+
+  std::unique_ptr<Op> build(const Int8ConvSpec& s) {
+    const ConvGeometry& g = s.g;
+    const int64_t in_c = int64_t(g.channels) * s.groups;
+    const Dims xd{s.batch, in_c, g.height, g.width}, yd{s.batch, s.filters, g.out_h, g.out_w};
+    const Dims wd = s.groups > 1 ? Dims{s.groups, s.filters / s.groups, g.channels, g.ksize, g.ksize}
+                                 : Dims{s.filters, g.channels, g.ksize, g.ksize};
+    const memory::desc x_codes(xd, code_type(s.in), Tag::nhwc);
+    const memory::desc y_md = s.out_float ? memory::desc(yd, Dt::f32, Tag::any) : memory::desc(yd, code_type(s.out), Tag::nhwc);
+    const memory::desc w_any(wd, Dt::s8, Tag::any), w_user(wd, Dt::s8, s.groups > 1 ? Tag::goihw : Tag::oihw);
+    const memory::desc b_md({1, s.filters, 1, 1}, Dt::f32, Tag::abcd);
+
+    dnnl::primitive_attr attr;
+    attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+    attr.set_output_scales(1 << 1, s.out_scale);
+    dnnl::post_ops po;
+    po.append_binary(dnnl::algorithm::binary_add, b_md);
+    const float alpha = s.act == Act::Leaky ? .1f : s.act == Act::Relie ? .01f : 0.f;
+    if (s.act != Act::Linear) po.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, alpha, 0.f);
+    attr.set_post_ops(po);
+
+    dnnl::convolution_forward::primitive_desc pd;
+    try {
+      pd = dnnl::convolution_forward::primitive_desc(
+          {dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct, x_codes, w_any, y_md,
+           {g.stride, g.stride}, {g.pad, g.pad}, {g.pad, g.pad}},
+          attr, eng);
+    } catch (const dnnl::error& e) {
+      if (e.status == dnnl_unimplemented) return nullptr;
+      throw;
+    }
+    // oneDNN's reference kernels (plain loops, "ref_int8:any") are slower than the float32 path.
+    if (std::string(pd.impl_info_str()).rfind("ref", 0) == 0) return nullptr;
+    auto op = std::make_unique<Op>();
+    op->kernel = pd.impl_info_str();
+    op->threads = s.threads;
+    // Weights: reordered once (with the compensation oneDNN's s8-input kernels need).
+    op->weights = memory(pd.weights_desc(), eng);
+    memory wu(w_user, eng, const_cast<int8_t*>(s.weights.data()));
+    dnnl::reorder(wu, op->weights).execute(strm, wu, op->weights);
+    op->bias = memory(b_md, eng);
+    std::copy(s.bias.begin(), s.bias.end(), static_cast<float*>(op->bias.get_data_handle()));
+
+    memory src;
+    if (s.in_float) {
+      op->user_in = memory(memory::desc(xd, Dt::f32, Tag::nchw), eng, DNNL_MEMORY_NONE);
+      src = op->arena_memory(x_codes, eng);
+      dnnl::primitive_attr q;
+      q.set_output_scales(0, {s.in.scale > 0 ? 1.f / s.in.scale : 0.f});
+      dnnl::reorder::primitive_desc rpd(eng, op->user_in.get_desc(), eng, x_codes, q);
+      op->steps.push_back({dnnl::reorder(rpd), {{DNNL_ARG_FROM, op->user_in}, {DNNL_ARG_TO, src}}});
+    } else {
+      op->user_in = memory(x_codes, eng, DNNL_MEMORY_NONE);
+      src = op->user_in;
+    }
+    memory dst;
+    if (s.out_float) {
+      op->user_out = memory(memory::desc(yd, Dt::f32, Tag::nchw), eng, DNNL_MEMORY_NONE);
+      dst = pd.dst_desc() == op->user_out.get_desc() ? op->user_out : op->arena_memory(pd.dst_desc(), eng);
+    } else {
+      op->user_out = memory(pd.dst_desc(), eng, DNNL_MEMORY_NONE);
+      op->out_int8_bytes = int64_t(pd.dst_desc().get_size());
+      dst = op->user_out;
+    }
+    const memory scratch = op->arena_memory(pd.scratchpad_desc(), eng);
+    op->steps.push_back({dnnl::convolution_forward(pd),
+                         {{DNNL_ARG_SRC, src},
+                          {DNNL_ARG_WEIGHTS, op->weights},
+                          {DNNL_ARG_DST, dst},
+                          {DNNL_ARG_SCRATCHPAD, scratch},
+                          {DNNL_ARG_ATTR_MULTIPLE_POST_OP(0) | DNNL_ARG_SRC_1, op->bias}}});
+    if (dst != op->user_out)
+      op->steps.push_back({dnnl::reorder(dst, op->user_out), {{DNNL_ARG_FROM, dst}, {DNNL_ARG_TO, op->user_out}}});
+    strm.wait();
+    return op;
+  }
+};
+
+OneDnnInt8::OneDnnInt8(Backend& memory) : impl_(dnnl_guarded([&] { return std::make_unique<Impl>(memory); })) {}
+OneDnnInt8::~OneDnnInt8() = default;
+
+int OneDnnInt8::add(const Int8ConvSpec& s) {
+  const ConvGeometry& g = s.g;
+  const int64_t weights = int64_t(s.filters) * g.channels * g.ksize * g.ksize;
+  if (s.batch < 1 || s.groups < 1 || s.filters < 1 || s.filters % s.groups || int64_t(s.weights.size()) != weights ||
+      int64_t(s.out_scale.size()) != s.filters || int64_t(s.bias.size()) != s.filters || !int8_activation(s.act))
+    fail(Status::InvalidArgument, "int8 convolution: inconsistent specification");
+  return dnnl_guarded([&] {
+    std::unique_ptr<Op> op = at_threads(s.threads, [&] { return impl_->build(s); });
+    if (!op) return -1;
+    if (op->arena_bytes > impl_->arena_bytes) {
+      char* bigger = static_cast<char*>(impl_->owner.alloc(size_t(op->arena_bytes)));
+      impl_->owner.release(impl_->arena);
+      impl_->arena = bigger;
+      impl_->arena_bytes = op->arena_bytes;
+    }
+    impl_->ops.push_back(std::move(op));
+    return int(impl_->ops.size()) - 1;
+  });
+}
+
+int64_t OneDnnInt8::int8_output_bytes(int op) const { return impl_->ops.at(size_t(op))->out_int8_bytes; }
+
+std::string OneDnnInt8::kernel(int op) const { return impl_->ops.at(size_t(op))->kernel; }
+
+void OneDnnInt8::run(int id, const void* in, void* out) {
+  Op& op = *impl_->ops.at(size_t(id));
+  dnnl_guarded([&] {
+    for (auto& [m, offset] : op.in_arena) m.set_data_handle(impl_->arena + offset);
+    op.user_in.set_data_handle(const_cast<void*>(in));
+    op.user_out.set_data_handle(out);
+    return at_threads(op.threads, [&] {
+      for (Step& s : op.steps) s.prim.execute(impl_->strm, s.args);
+      impl_->strm.wait();
+      return 0;
+    });
+  });
+}
+
+}  // namespace rpg
