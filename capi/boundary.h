@@ -81,6 +81,8 @@ struct rpg_export_options {
   int32_t bits = 32;
   double prune_fraction = 0;
   int32_t unshared_bits = 32;
+  std::string int8_data;       // int8: the .data file that calibrates ("" : no int8)
+  int32_t int8_batches = 0;
 };
 
 namespace rpg_capi {

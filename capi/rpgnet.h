@@ -387,6 +387,32 @@ RPG_API rpg_status rpg_network_load_export(rpg_network* net, const char* path);
 RPG_API rpg_status rpg_network_export_darknet(rpg_network* net, const rpg_export_options* options,
                                               const char* weights_path, const char* cfg_path);
 
+/* ---- int8 exports (issue 17; added in ABI 0) --------------------------------------------
+ * An export made with int8 (8-bit rings with one scale each and activation ranges calibrated on
+ * training images; src/io/export.h, src/core/int8_net.h) runs its convolutional and connected
+ * layers on oneDNN's int8 kernels in rpg_network_predict, when it is loaded on the CPU with the
+ * oneDNN engine (not deterministic, not CUDA) and not with RPG_EXPORT_LOAD_FLOAT32. Training
+ * (an update), loading other values, rpg_network_set_device and rpg_network_set_deterministic
+ * return the network to float32. rpg_network_forward always runs float32. */
+
+/* Makes exports with int8: the rings at 8 bits with one scale each (the bits setting is then
+ * ignored), and the activation ranges calibrated on `batches` (>= 1) batches of the 'train' list
+ * of the .data file data_path when the network is exported. data_path NULL: int8 off again. The
+ * path is copied. INVALID_ARGUMENT for batches < 1; the export returns NOT_FOUND, FORMAT_ERROR or
+ * INVALID_ARGUMENT for an unreadable or unsuitable .data file. */
+RPG_API rpg_status rpg_export_options_set_int8(rpg_export_options* options, const char* data_path,
+                                               int32_t batches);
+/* Flags of the _ex loaders. */
+#define RPG_EXPORT_LOAD_FLOAT32 1 /* run an int8 export in float32 (the command's --fp32) */
+/* rpg_network_create_from_export and _buffer with flags (0 or RPG_EXPORT_LOAD_FLOAT32); other
+ * bits: INVALID_ARGUMENT. Without flags (the plain functions) an int8 export runs int8. */
+RPG_API rpg_status rpg_network_create_from_export_ex(const char* path, uint32_t flags,
+                                                     rpg_network** out);
+RPG_API rpg_status rpg_network_create_from_export_buffer_ex(const void* data, size_t size,
+                                                            uint32_t flags, rpg_network** out);
+/* How many layers rpg_network_predict runs in int8 (0: all float32). */
+RPG_API rpg_status rpg_network_int8_layers(const rpg_network* net, int32_t* out);
+
 /* ---- Training from a .data file (the rpgnet classifier train loop) -------------------------
  * A trainer borrows its network: the network must outlive it and must not be used by another
  * thread while rpg_trainer_run or rpg_trainer_evaluate runs. Checkpoints go to

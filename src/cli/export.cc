@@ -18,8 +18,7 @@
 #include "io/darknet_weights.h"
 #include "io/export.h"
 #include "io/weights_file.h"
-#include "train/run_setup.h"
-#include "train/trainer.h"
+#include "train/int8_export.h"
 
 namespace rpg_cli {
 
@@ -40,24 +39,12 @@ void refuse_overwriting_inputs(const std::vector<std::string>& outputs, const st
   }
 }
 
-// The activation ranges for --int8: the model as it will be exported (8-bit rings, one scale
-// each; pruned as asked) is loaded in float32 and run over the calibration batches at the cfg's
-// batch size.
-rpg::Int8Calibration calibrate_export(const Args& a, rpg::Network& net, const rpg::ExportOptions& o, uint64_t seen) {
-  rpg::ExportOptions draft = o;
-  draft.bits = 8;
-  draft.int8 = true;
-  draft.calibration.batches = draft.calibration.images = 1;
-  draft.calibration.ranges.assign(net.layers().size(), {0.f, 0.f});
-  const rpg::ClassifierData cd = rpg::load_classifier_data(a.data);
-  auto exported = rpg::load_export_from_bytes(rpg::encode_export(net, draft, seen), "(calibration draft)", backend_for(a),
-                                              false);
-  rpg::check_classes(cd, *exported);
-  const auto train_set = rpg::open_classifier_set(cd, "train", *exported);
+// The activation ranges for --int8, with a line saying what calibrated them.
+rpg::Int8Calibration calibrate(const Args& a, rpg::Network& net, const rpg::ExportOptions& o, uint64_t seen) {
   const int batches = a.calibrate > 0 ? a.calibrate : 10;
-  rpg::Int8Calibration c = rpg::calibrate_activations(*exported, *train_set, batches);
-  std::printf("calibrated the int8 activation ranges (min/max per tensor) on %d batches of %d images of %s\n", batches,
-              exported->batch(), a.data.c_str());
+  rpg::Int8Calibration c = rpg::calibrate_export(net, o, seen, a.data, batches, backend_for(a));
+  std::printf("calibrated the int8 activation ranges (min/max per tensor) on %d batches of %u images of %s\n", batches,
+              c.images, a.data.c_str());
   return c;
 }
 
@@ -84,7 +71,7 @@ int cmd_export(const Args& a) {
   o.prune = a.prune < 0 ? 0 : a.prune;
   o.unshared = a.unshared == "fp16" ? rpg::UnsharedPrecision::fp16 : rpg::UnsharedPrecision::fp32;
   const std::string name = a.output.empty() ? "(export)" : a.output;
-  if (a.int8) o.calibration = calibrate_export(a, net, o, seen);
+  if (a.int8) o.calibration = calibrate(a, net, o, seen);
   o.int8 = a.int8;
   const std::string bytes = rpg::encode_export(net, o, seen);
   if (!a.output.empty()) {
