@@ -121,6 +121,11 @@ for t in "$build"/tests/test_*; do
   [ -x "$t" ] || continue
   run boost "$(basename "$t")" "$t" "${boost_args[@]}"
 done
+# The int8 engine again on oneDNN's AVX2 kernels (no VNNI: s8 activations, halved weight codes),
+# whatever this processor has beyond AVX2.
+if [ -x "$build/tests/test_int8" ]; then
+  run boost "test_int8[avx2]" env DNNL_MAX_CPU_ISA=AVX2 "$build/tests/test_int8" "${boost_args[@]}"
+fi
 # The CUDA suite of the GPU build (make check-gpu-build); without a device its GPU tests are
 # reported as skipped, with the reason.
 if [ -x build/gpu/tests/test_cuda ] && [ "$build" != build/gpu ]; then

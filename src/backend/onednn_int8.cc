@@ -67,6 +67,14 @@ struct Op {
 
 }  // namespace
 
+bool int8_has_vnni() {
+  return dnnl_guarded([] {
+    const auto isa = unsigned(dnnl::get_effective_cpu_isa());
+    const auto has = [isa](dnnl::cpu_isa want) { return (isa & unsigned(want)) == unsigned(want); };
+    return has(dnnl::cpu_isa::avx512_core_vnni) || has(dnnl::cpu_isa::avx2_vnni);
+  });
+}
+
 bool int8_activation(Act act) {
   return act == Act::Linear || act == Act::Relu || act == Act::Leaky || act == Act::Relie;
 }

@@ -37,6 +37,12 @@ struct Int8ConvSpec {
   Int8Code out;
 };
 
+// Whether oneDNN's int8 kernels on this processor have VNNI (AVX512-VNNI or AVX-VNNI): u8 x s8
+// products accumulate into s32 exactly. Without it (AVX2) they pass through s16 pairs, which
+// u8 inputs above 127 can saturate; s8 inputs are safe because oneDNN then halves the weight
+// codes when it reorders them (and doubles the result): codes round to even, 7 bits of weights.
+bool int8_has_vnni();
+
 // Whether the int8 engine runs this activation as a post-op (a homogeneous one, so that the
 // output's requantization scale can be folded into out_scale and bias).
 bool int8_activation(Act act);

@@ -24,9 +24,10 @@ struct Quantized {
   Int8Code in;
 };
 
-Int8Code input_code(std::pair<float, float> range) {
+// u8 only with VNNI (see int8_has_vnni): without it every activation is s8.
+Int8Code input_code(std::pair<float, float> range, bool vnni) {
   Int8Code c;
-  c.is_unsigned = range.first >= 0;
+  c.is_unsigned = vnni && range.first >= 0;
   const float m = c.is_unsigned ? range.second : std::max(std::fabs(range.first), std::fabs(range.second));
   c.scale = m > 0 ? m / (c.is_unsigned ? 255.f : 127.f) : 1.f;
   return c;
@@ -79,6 +80,7 @@ struct Int8Plan::Impl {
   std::vector<bool> out_int8;
   std::vector<void*> chain;  // two int8 activation buffers, alternating by layer parity
   Backend* owner = nullptr;
+  bool vnni = int8_has_vnni();
 
   ~Impl() { release_chain(); }
   void release_chain() {
@@ -131,7 +133,7 @@ Int8Plan::Int8Plan(Network& net, Int8Calibration cal, std::vector<float> ring_sc
         q->bias[c] -= m[c] * q->bn[c];
       }
     }
-    q->in = input_code(cal.ranges[i]);
+    q->in = input_code(cal.ranges[i], impl_->vnni);
     impl_->layers.push_back(std::move(q));
     impl_->why_float.emplace_back();
   }
@@ -145,6 +147,8 @@ Int8Plan::Int8Plan(Network& net, Int8Calibration cal, std::vector<float> ring_sc
 }
 
 Int8Plan::~Int8Plan() = default;
+
+bool Int8Plan::weights_halved() const { return !impl_->vnni; }
 
 int Int8Plan::int8_layers() const {
   return int(std::count_if(info_.begin(), info_.end(), [](const Int8LayerInfo& i) { return i.int8; }));
@@ -262,7 +266,10 @@ std::string int8_plan_text(const Int8Plan& plan, const Network& net) {
     if (!l.linear_op(&op)) continue;
     if (i.int8)
       std::snprintf(buf, sizeof buf, "  layer %d %s: int8 (%s weights, input %s, output %s; %s)\n", i.layer,
-                    l.type.c_str(), i.exact_weights ? "the ring's exact" : "per-channel rounded",
+                    l.type.c_str(),
+                    plan.weights_halved() ? "even (no VNNI: oneDNN halves the codes)"
+                    : i.exact_weights    ? "the ring's exact"
+                                         : "per-channel rounded",
                     i.in_int8 ? "int8 from the previous layer" : "float32 quantized here",
                     i.out_int8 ? "int8 to the next layer" : "float32", i.kernel.empty() ? "not prepared" : i.kernel.c_str());
     else
