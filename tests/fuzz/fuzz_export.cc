@@ -1,6 +1,8 @@
 // libFuzzer target: the export loader (describe_export, load_export_from_bytes,
-// load_export_into_from_bytes), on the input as it is and with its checksum made valid.
+// load_export_into_from_bytes), on the input as it is and with its checksum made valid; a file
+// that loads with the int8 engine (flag int8, its CALB ranges) also runs one int8 pass.
 #include <cstdint>
+#include <vector>
 
 #include "fuzz/fuzz_nets.h"
 #include "io/export.h"
@@ -20,7 +22,11 @@ void run(const std::string& bytes) {
     rpg_fuzz::check_rejection(e, "fuzz.rpgm");
   }
   try {
-    rpg::load_export_from_bytes(bytes, "fuzz.rpgm", std::make_unique<rpg::CpuBackend>(1));
+    auto net = rpg::load_export_from_bytes(bytes, "fuzz.rpgm", std::make_unique<rpg::CpuBackend>(1));
+    if (net->inference_plan() && net->batch() <= 8 && net->input_size() <= 4096) {
+      net->set_batch(1);
+      net->predict(std::vector<float>(size_t(net->input_size()), .5f).data());
+    }
   } catch (const rpg::Error& e) {
     rpg_fuzz::check_rejection(e, "fuzz.rpgm", true);  // an embedded cfg may ask for too much memory
   }

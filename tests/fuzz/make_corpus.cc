@@ -57,6 +57,17 @@ int main(int argc, char** argv) {
       o.unshared = v.fp16 ? rpg::UnsharedPrecision::fp16 : rpg::UnsharedPrecision::fp32;
       rpg::export_model(*net, o, dir + "/export/" + v.name + ".rpgm", 42);
     }
+    // int8 (flag int8, CALB): calibration ranges of every sign, one degenerate.
+    rpg::ExportOptions int8;
+    int8.bits = 8;
+    int8.int8 = true;
+    int8.calibration.batches = 2;
+    int8.calibration.images = 4;
+    for (size_t i = 0; i < net->layers().size(); ++i)
+      int8.calibration.ranges.emplace_back(i % 2 ? -1.5f : 0.f, i == 2 ? 0.f : 2.f);
+    rpg::export_model(*net, int8, dir + "/export/int8.rpgm", 42);
+    int8.prune = .5;
+    rpg::export_model(*net, int8, dir + "/export/int8-p50.rpgm", 42);
     auto plain = rpg_fuzz::make(rpg_fuzz::plain_cfg());
     rpg::export_model(*plain, rpg::ExportOptions(), dir + "/export/plain.rpgm");
     rpg::TrainState s;
