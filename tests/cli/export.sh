@@ -6,7 +6,10 @@
 #     on the ring-free cfg (--darknet, --darknet-cfg) validates exactly as the .rpgm;
 #  c. pruned fine-tuning prints how many entries it froze, and exporting the result with the same
 #     fraction prunes exactly those;
-#  d. errors: another architecture, a corrupt file, usage mistakes.
+#  d. errors: another architecture, a corrupt file, usage mistakes;
+#  e. int8 (--int8 --data --calibrate): info says what it holds and which layers run int8 on which
+#     oneDNN kernel; valid runs int8 (and float32 with --fp32); calibration is deterministic
+#     (the same file twice); usage mistakes.
 # Usage: tests/cli/export.sh path/to/rpgnet. Prints PASS/FAIL lines; exits 0 only when all pass.
 set -u
 bin=${1:?usage: $0 path/to/rpgnet}
@@ -78,7 +81,7 @@ check "float32 export validates as the checkpoint ($v_ckpt)" [ -n "$v32" -a "$v3
 check "export 4 bits, 50% pruned, fp16, darknet" \
   r export tiny.cfg "$ckpt" -o m4.rpgm --bits 4 --prune 0.5 --unshared fp16 --darknet m4.weights --darknet-cfg plain.cfg
 info=$(r info m4.rpgm)
-check "info: version" grep -q "export version 1" <<<"$info"
+check "info: version" grep -q "export version 2" <<<"$info"
 check "info: ring, bits, kept" grep -q "ring 'shared': K 90,.*4 bits.*kept 50.0% (45 pruned" <<<"$info"
 check "info: unshared as float16" grep -q "as float16" <<<"$info"
 check "info: layer table of the embedded cfg" grep -q "convolutional" <<<"$info"
@@ -119,6 +122,25 @@ r export tiny.cfg "$ckpt" -o x.rpgm --bits 20 >/dev/null 2>&1; rc=$?
 check "--bits 20: usage, exit 2" [ $rc -eq 2 ]
 r export tiny.cfg "$ckpt" -o x.rpgm --prune 1.5 >/dev/null 2>&1; rc=$?
 check "--prune 1.5: usage, exit 2" [ $rc -eq 2 ]
+
+# e. int8
+check "export --int8 calibrated on 2 batches" r export tiny.cfg "$ckpt" -o m8.rpgm --int8 --data t.data --calibrate 2
+info=$(r info m8.rpgm)
+check "info: int8, one scale per ring, the calibration" \
+  grep -q "int8: one 8-bit scale per ring; activations calibrated (min/max per tensor) on 2 batches of 16 images" <<<"$info"
+check "info: the ring at 8 bits with one scale" grep -q "ring 'shared': K 90,.*8 bits, scale every 90 entries" <<<"$info"
+check "info: a layer runs int8 on oneDNN's kernel" grep -qE "layer 1 convolutional: int8 \(.*(jit|brg)[a-z0-9_]*:" <<<"$info"
+out=$(r classifier valid t.data tiny.cfg m8.rpgm)
+check "valid runs int8" grep -qE "^int8: [1-9][0-9]* layers run in int8" <<<"$out"
+check "valid prints top-1" grep -q "^top-1 " <<<"$out"
+out=$(r classifier valid t.data tiny.cfg m8.rpgm --fp32)
+no_int8_line() { ! grep -q "^int8:" <<<"$out" && grep -q "^top-1 " <<<"$out"; }
+check "valid --fp32 runs float32" no_int8_line
+check "export --int8 again" r export tiny.cfg "$ckpt" -o m8b.rpgm --int8 --data t.data --calibrate 2
+check "calibration is deterministic: the same bytes" cmp -s m8.rpgm m8b.rpgm
+check "--int8 without --data: usage" fails_with 2 "needs --data" r export tiny.cfg "$ckpt" -o x.rpgm --int8
+check "--int8 --bits 4: usage" fails_with 2 "--bits must be 8" r export tiny.cfg "$ckpt" -o x.rpgm --int8 --bits 4 --data t.data
+check "--calibrate without --int8: usage" fails_with 2 "go with export --int8" r export tiny.cfg "$ckpt" -o x.rpgm --calibrate 3
 
 echo "export: $passes passed, $failures failed"
 [ "$failures" -eq 0 ]
