@@ -92,6 +92,46 @@ static void keep_warning(int32_t level, const char* message, void* user_data) {
   if (level == RPG_LOG_WARNING) snprintf(g_warning, sizeof g_warning, "%s", message);
 }
 
+/* int8 exports (issue 17): the options, calibration from a .data file, loading with the int8
+ * engine and without it. */
+static void int8_files(rpg_network* net, rpg_export_options* o, const float* x) {
+  rpg_network *i8 = NULL, *f32 = NULL, *sentinel = (rpg_network*)&g_checks, *out = sentinel;
+  int32_t layers = -1;
+  float y8[8], y32[8];
+  int i;
+  FAILS(INV, rpg_export_options_set_int8(o, at("ok.data"), 0));
+  FAILS(INV, rpg_export_options_set_int8(o, "", 2));
+  FAILS(INV, rpg_export_options_set_int8(NULL, at("ok.data"), 2));
+  OK(rpg_export_options_set_int8(o, at("missing.data"), 2));
+  FAILS(NOTF, rpg_network_export(net, o, at("x8.rpgm")));
+  CHECK(strstr(rpg_last_error(), "missing.data") != NULL);
+  OK(rpg_export_options_set_int8(o, at("ok.data"), 2));
+  OK(rpg_network_export(net, o, at("net8.rpgm")));
+  FAILS(INV, rpg_network_create_from_export_ex(at("net8.rpgm"), 2, &out));
+  FAILS(INV, rpg_network_create_from_export_buffer_ex(NULL, 4, 0, &out));
+  FAILS(NOTF, rpg_network_create_from_export_ex(at("missing.rpgm"), 0, &out));
+  CHECK(out == sentinel);
+  OK(rpg_network_create_from_export_ex(at("net8.rpgm"), RPG_EXPORT_LOAD_FLOAT32, &f32));
+  OK(rpg_network_create_from_export(at("net8.rpgm"), &i8));
+  if (!f32 || !i8) return;
+  FAILS(INV, rpg_network_int8_layers(i8, NULL));
+  OK(rpg_network_int8_layers(f32, &layers));
+  CHECK(layers == 0);
+  OK(rpg_network_int8_layers(i8, &layers));
+  CHECK(layers >= 1); /* the ring-bound convolution at least */
+  OK(rpg_network_predict(i8, x, 144, y8, 8));
+  OK(rpg_network_predict(f32, x, 144, y32, 8));
+  for (i = 0; i < 8; ++i) CHECK(y8[i] >= 0.f && y8[i] <= 1.f && y32[i] >= 0.f && y32[i] <= 1.f);
+  /* An update returns the network to float32. */
+  OK(rpg_network_update(i8));
+  OK(rpg_network_int8_layers(i8, &layers));
+  CHECK(layers == 0);
+  OK(rpg_export_options_set_int8(o, NULL, 0)); /* int8 off again: a plain export */
+  OK(rpg_network_export(net, o, at("plain8.rpgm")));
+  rpg_network_free(i8);
+  rpg_network_free(f32);
+}
+
 static void network_files(rpg_network* net, rpg_network* other) {
   float x[144], before[8], after[8];
   const char garbage[] = "this is not a model file, just some bytes of text";
@@ -161,6 +201,7 @@ static void network_files(rpg_network* net, rpg_network* other) {
   OK(rpg_network_load_checkpoint(net, at("net.ckpt")));
   OK(rpg_network_predict(net, x, 144, after, 8));
   CHECK(memcmp(before, after, sizeof before) == 0);
+  int8_files(net, o, x);
   rpg_export_options_free(o);
 }
 
