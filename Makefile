@@ -91,7 +91,7 @@ DEPS_PKGS := g++ make libdnnl-dev libopenblas-dev libboost-test-dev zlib1g-dev l
              swig openjdk-17-jdk-headless junit4 golang-go mono-mcs mono-runtime maven libxml2-utils pkg-config python3 \
              openmpi-bin libopenmpi-dev
 
-.PHONY: all deps test demo bench bench-mpi bench-deps dof-sweep headline export-table clean lib cli tests check-gpu-build install \
+.PHONY: all deps test demo bench bench-mpi bench-deps dof-sweep headline export-table int8-bench clean lib cli tests check-gpu-build install \
         install-lib install-bindings capi fuzz fuzz-run bindings bindings-pairs
 all: deps
 	@$(MAKE) --no-print-directory lib cli
@@ -310,7 +310,8 @@ demo: deps
 # Benchmarks and accuracy studies (never part of make test). `make bench`: tests/bench/RESULTS.md
 # (rpgnet's own step timings, then rpgnet against PyTorch side by side; needs `make bench-deps`).
 # `make dof-sweep`: tests/bench/DOF.md and dof.png (accuracy against DoF, RPG against narrower
-# networks; about an hour on two cores). `make export-table`: tests/bench/EXPORT.md.
+# networks; about an hour on two cores). `make export-table`: tests/bench/EXPORT.md. `make int8-bench`:
+# its int8 section.
 BENCH_PKGS := python3-torch libjemalloc2 gnuplot-nox
 bench-deps:
 	@$(MAKE) --no-print-directory deps DEPS_PKGS="$(DEPS_PKGS) $(BENCH_PKGS)"
@@ -340,6 +341,13 @@ headline: bench-deps
 export-table: deps
 	@$(MAKE) --no-print-directory all
 	tests/bench/export_table.sh $(BUILD)
+
+# `make int8-bench`: the int8 section of tests/bench/EXPORT.md (issue 17: top-1 and inference
+# speed of fashion-resnet-rpg in int8 against float32 on 1 and 2 threads, kernels, a profile;
+# trains the model first unless CKPT=path; about 25 minutes on two cores; needs a quiet machine).
+int8-bench: deps
+	@$(MAKE) --no-print-directory all $(BUILD)/bench/infer_export
+	tests/bench/int8.sh $(BUILD)
 
 $(BUILD)/bench/%: tests/bench/%.cc tests/bench/bench_util.h $(STATIC)
 	@mkdir -p $(dir $@)

@@ -2,7 +2,8 @@
 # The export table (RPG.md, "Pruning and quantization"): fashion-resnet-rpg trained at several
 # DoF, exported at 32, 8 and 4 bits with 0%, 50% and 80% of the ring pruned, the pruned ones also
 # after fine-tuning with the mask frozen (classifier train --prune); Fashion-MNIST test accuracy
-# and file sizes against the format's bound, as a markdown table in tests/bench/EXPORT.md.
+# and file sizes against the format's bound, as a markdown table in tests/bench/EXPORT.md (whose
+# int8 section, written by tests/bench/int8.sh, is kept).
 #
 # Usage (from the repository root, after `make`):
 #   tests/bench/export_table.sh [BUILD_DIR] [--set SECTION.KEY=VALUE ...]
@@ -97,6 +98,11 @@ done
   echo "| DoF | K | pruned | fine-tuned | bits | file (bytes) | bound (bytes) | top-1 (%) | Δ (points) |"
   echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"
   printf '%s\n' "${rows[@]}"
+  # The int8 section (tests/bench/int8.sh) is kept as it was.
+  if [ -f "$OUT" ] && grep -q '^<!-- int8 begin -->$' "$OUT"; then
+    echo
+    sed -n '/^<!-- int8 begin -->$/,/^<!-- int8 end -->$/p' "$OUT"
+  fi
 } > "$OUT.new"
 mv "$OUT.new" "$OUT"
 cat "$OUT"
