@@ -15,4 +15,16 @@ inline double median(std::vector<double> v) {
   return v.empty() ? 0 : (v.size() % 2 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2);
 }
 
+// The median time of `reps` calls of f, in milliseconds.
+template <class F>
+double timed_median(int reps, F&& f) {
+  std::vector<double> ms;
+  for (int r = 0; r < reps; ++r) {
+    const double t0 = now_ms();
+    f();
+    ms.push_back(now_ms() - t0);
+  }
+  return median(ms);
+}
+
 }  // namespace bench

@@ -19,16 +19,8 @@
 # cores. A smoke test of the whole pipeline in a few minutes:
 #   FT_BATCHES=2 OUT=/tmp/export.md tests/bench/export_table.sh build --set net.max_batches=5
 set -euo pipefail
-build=build
-if [ $# -gt 0 ] && [ "${1#--}" = "$1" ]; then build=$1; shift; fi
-train_sets=()
-while [ $# -gt 0 ]; do
-  case $1 in
-    --set) train_sets+=(--set "$2"); shift 2 ;;
-    --set=*) train_sets+=(--set "${1#--set=}"); shift ;;
-    *) echo "export_table.sh: unknown argument '$1'" >&2; exit 2 ;;
-  esac
-done
+. "$(dirname "$0")/lib.sh"
+bench_args export_table.sh "$@"
 DOFS=${DOFS:-"0.1 0.03"}
 THREADS=${THREADS:-2}
 FT_BATCHES=${FT_BATCHES:-300}
@@ -45,7 +37,6 @@ else
   work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
 fi
 
-. "$root/tests/bench/lib.sh"
 
 rows=()
 for dof in $DOFS; do

@@ -20,20 +20,7 @@
 #include "core/int8_net.h"
 #include "io/export.h"
 
-namespace {
-
-template <class F>
-double timed_median(int reps, F&& f) {
-  std::vector<double> ms;
-  for (int r = 0; r < reps; ++r) {
-    const double t0 = bench::now_ms();
-    f();
-    ms.push_back(bench::now_ms() - t0);
-  }
-  return bench::median(ms);
-}
-
-}  // namespace
+using bench::timed_median;
 
 int main(int argc, char** argv) {
   int threads = 1, batch = 128, steps = 20, warmup = 5, latency_reps = 200;

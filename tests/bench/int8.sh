@@ -25,16 +25,8 @@
 # whole pipeline in about two minutes (numbers meaningless):
 #   CALIBRATE=1 STEPS=2 LATENCY_REPS=5 THREADS=1 OUT=/tmp/int8.md tests/bench/int8.sh build --set net.max_batches=5
 set -euo pipefail
-build=build
-if [ $# -gt 0 ] && [ "${1#--}" = "$1" ]; then build=$1; shift; fi
-train_sets=()
-while [ $# -gt 0 ]; do
-  case $1 in
-    --set) train_sets+=(--set "$2"); shift 2 ;;
-    --set=*) train_sets+=(--set "${1#--set=}"); shift ;;
-    *) echo "int8.sh: unknown argument '$1'" >&2; exit 2 ;;
-  esac
-done
+. "$(dirname "$0")/lib.sh"
+bench_args int8.sh "$@"
 CALIBRATE=${CALIBRATE:-10}
 THREADS=${THREADS:-"1 2"}
 TRAIN_THREADS=${TRAIN_THREADS:-2}
@@ -54,7 +46,6 @@ else
   work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
 fi
 
-. "$root/tests/bench/lib.sh"
 
 data=$(make_data "$work/train")
 if [ -n "${CKPT:-}" ]; then

@@ -1,6 +1,24 @@
-# Shared by the accuracy scripts in tests/bench (export_table.sh, dof_sweep.sh, headline.sh);
+# Shared by the accuracy scripts in tests/bench (export_table.sh, int8.sh, dof_sweep.sh, headline.sh);
 # source it after setting root (the repository root), rpgnet (the command) and, for the
 # network helpers, WORK (a scratch folder).
+
+# The arguments of export_table.sh and int8.sh: [BUILD_DIR] [--set SECTION.KEY=VALUE ...]. Sets
+# build (default build) and train_sets (the --set options, for training); $1 names the script in
+# messages. Needs nothing else set.
+bench_args() {
+  local script=$1
+  shift
+  build=build
+  if [ $# -gt 0 ] && [ "${1#--}" = "$1" ]; then build=$1; shift; fi
+  train_sets=()
+  while [ $# -gt 0 ]; do
+    case $1 in
+      --set) train_sets+=(--set "$2"); shift 2 ;;
+      --set=*) train_sets+=(--set "${1#--set=}"); shift ;;
+      *) echo "$script: unknown argument '$1'" >&2; exit 2 ;;
+    esac
+  done
+}
 
 # A .data file like cfg/fashion.data whose checkpoints go to folder $1; prints its path.
 make_data() {

@@ -24,17 +24,7 @@ namespace {
 
 using bench::median;
 using bench::now_ms;
-
-template <class F>
-double timed_median(int reps, F&& f) {
-  std::vector<double> ms;
-  for (int r = 0; r < reps; ++r) {
-    const double t0 = now_ms();
-    f();
-    ms.push_back(now_ms() - t0);
-  }
-  return median(ms);
-}
+using bench::timed_median;
 
 // The process's peak resident set (VmHWM). Not getrusage's ru_maxrss: that one keeps the high-water
 // mark of the process image before execve, so a child of a big parent (a Python driver that
