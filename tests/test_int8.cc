@@ -154,7 +154,7 @@ BOOST_AUTO_TEST_CASE(int8_file_round_trip_and_exact_ring_codes) {
   BOOST_REQUIRE(plan);
   int exact = 0;
   for (const auto& l : net->layers()) {
-    if (!plan->layers()[size_t(l->index)].int8) continue;
+    if (!plan->layers()[size_t(l->index)].int8 || !l->main_weights().value) continue;
     const std::vector<float> w = l->main_weights().value->to_vector();
     const std::vector<int8_t>& q = plan->weight_codes(l->index);
     const std::vector<float>& s = plan->weight_scales(l->index);
@@ -202,12 +202,97 @@ BOOST_AUTO_TEST_CASE(calibration_is_deterministic_min_max_of_each_input) {
   BOOST_CHECK_THROW(rpg::calibrate_activations(*net, f.data, 0), rpg::Error);
 }
 
-// Each int8 layer, on the float32 input the previous layer left (chaining off), against the
-// float32 convolution of the same weights in double: |y - ref| <= |bn_f| (sum_i |w_fi| e_i +
-// w_scale_f / 2 sum_i |x_i| [0 for exact ring codes; w_scale_f sum_i |x_i| where oneDNN halves the
-// codes, without VNNI]) + 1e-5 (1 + sum_i |bn_f w_fi x_i|), e_i =
-// x_scale / 2 + (|x_i| beyond the calibrated range): the input's rounding and saturation, the
-// weights' rounding, and float32 accumulation.
+// |x - the value of x's code|: the rounding (to nearest even) and saturation of quantizing x.
+double code_error(double x, const rpg::Int8Code& c) {
+  const double lo = c.is_unsigned ? 0 : -128, hi = c.is_unsigned ? 255 : 127;
+  const double q = std::min(hi, std::max(lo, std::nearbyint(x / c.scale)));
+  return std::fabs(x - q * c.scale);
+}
+
+// Checks every output of int8 convolution L (with the shortcut after it when they are fused)
+// against the float32 computation, in double, of the same weights on the float32 inputs the run
+// left (the previous layer's output, and the shortcut's source): |y - ref| <= |alpha bn_f| (sum_i
+// |w_fi| e(x_i) + wstep_f sum_i |x_i|) + |beta| e(residual) + (the output's code error, when it
+// is held as codes) + 1e-5 (1 + sum_i |bn_f w_fi x_i| + |shift| + |residual|), where e() is the
+// actual quantization error of a value in its code (code_error), and wstep_f the weights'
+// rounding: 0 for the ring's exact codes, half a step for per-channel rounded ones, a whole step
+// where oneDNN halves the codes (no VNNI). Returns the largest error as a fraction of its bound.
+double check_layer(Network& net, rpg::Int8Plan& plan, int L, const std::vector<float>& input) {
+  const auto& layers = net.layers();
+  const rpg::Int8LayerInfo& li = plan.layers()[size_t(L)];
+  rpg::LinearOp op;
+  BOOST_REQUIRE(layers[size_t(L)]->linear_op(&op));
+  rpg::ShortcutOp sc;
+  const bool fused = li.fused;
+  if (fused) BOOST_REQUIRE(layers[size_t(L) + 1]->shortcut_op(&sc));
+  const int out_layer = fused ? L + 1 : L;
+  const std::vector<float> in = L ? layers[size_t(L) - 1]->output.to_vector() : input;
+  const std::vector<float> res = fused ? layers[size_t(sc.from)]->output.to_vector() : std::vector<float>();
+  const std::vector<float> y = layers[size_t(out_layer)]->output.to_vector();
+  const std::vector<float> w = op.weights->to_vector(), bias = op.biases->to_vector();
+  std::vector<float> g(size_t(op.filters), 1.f), mean(size_t(op.filters), 0.f), var(size_t(op.filters), 0.f);
+  if (op.bn_scales) g = op.bn_scales->to_vector(), mean = op.bn_mean->to_vector(), var = op.bn_var->to_vector();
+  const rpg::Int8Code x_code{plan.input_unsigned(L), plan.input_scale(L)};
+  const rpg::Int8Code* y_code = plan.output_code(out_layer);
+  const rpg::Int8Code* r_code = fused ? plan.output_code(sc.from) : nullptr;
+  if (fused) BOOST_REQUIRE(r_code);
+  const std::vector<float>& ws = plan.weight_scales(L);
+  const double wstep = plan.weights_halved() ? 1.0 : li.exact_weights ? 0.0 : 0.5;
+  const double alpha = fused ? sc.alpha : 1.0, beta = fused ? sc.beta : 0.0;
+  const rpg::Act act = fused ? sc.act : op.act;
+  const rpg::BnEpsilon eps = rpg::BatchNorm::epsilon(false);
+  const rpg::ConvGeometry& c = op.g;
+  double worst = 0;
+  for (int b = 0; b < net.batch(); ++b)
+    for (int fi = 0; fi < op.filters; ++fi) {
+      const double bn = op.bn_scales ? double(g[size_t(fi)]) * eps.inv_std(var[size_t(fi)]) : 1.0;
+      const double shift = op.bn_scales ? bias[size_t(fi)] - mean[size_t(fi)] * bn : bias[size_t(fi)];
+      for (int oy = 0; oy < c.out_h; ++oy)
+        for (int ox = 0; ox < c.out_w; ++ox) {
+          double acc = 0, err = 0, xabs = 0, mag = 0;
+          for (int ch = 0; ch < c.channels; ++ch)
+            for (int ky = 0; ky < c.ksize; ++ky)
+              for (int kx = 0; kx < c.ksize; ++kx) {
+                const int iy = oy * c.stride - c.pad + ky, ix = ox * c.stride - c.pad + kx;
+                if (iy < 0 || iy >= c.height || ix < 0 || ix >= c.width) continue;
+                const double wv = w[size_t(((int64_t(fi) * c.channels + ch) * c.ksize + ky) * c.ksize + kx)];
+                const double xv = in[size_t(((int64_t(b) * c.channels + ch) * c.height + iy) * c.width + ix)];
+                acc += wv * xv;
+                err += std::fabs(wv) * code_error(xv, x_code);
+                xabs += std::fabs(xv);
+                mag += std::fabs(bn * wv * xv);
+              }
+          const size_t at = size_t(((int64_t(b) * op.filters + fi) * c.out_h + oy) * c.out_w + ox);
+          const double r = fused ? res[at] : 0.0;
+          const double ref = rpg::act_apply(act, float(alpha * (bn * acc + shift) + beta * r));
+          double bound = std::fabs(alpha * bn) * (err + wstep * ws[size_t(fi)] * xabs) + 1e-5 * (1.0 + mag + std::fabs(shift) + std::fabs(r));
+          if (fused) bound += std::fabs(beta) * code_error(r, *r_code);
+          // Held as codes: y is the code of a value within the bound above of ref; that code is
+          // within half a step of it, or saturated (ref beyond the range: code_error says how far).
+          if (y_code) bound += std::max(code_error(ref, *y_code), y_code->scale / 2.0);
+          BOOST_REQUIRE_MESSAGE(std::fabs(y[at] - ref) <= bound, "layer " << L << (fused ? " (fused)" : "") << " image " << b
+                                                                     << " filter " << fi << " at " << oy << "," << ox
+                                                                     << ": int8 " << y[at] << ", float32 " << ref
+                                                                     << ", bound " << bound);
+          worst = std::max(worst, std::fabs(y[at] - ref) / bound);
+        }
+    }
+  BOOST_TEST_MESSAGE("layer " << L << (fused ? " (with its shortcut)" : "") << ", " << li.kernel << ": worst error "
+                              << worst << " of the bound");
+  return worst;
+}
+
+std::vector<float> images(const rpg::Dataset& data, size_t first, const Network& net) {
+  std::vector<float> x(size_t(net.batch() * net.input_size()));
+  for (int b = 0; b < net.batch(); ++b) {
+    const rpg::Image im = data.image(first + size_t(b));
+    std::copy(im.data.begin(), im.data.end(), x.begin() + b * net.input_size());
+  }
+  return x;
+}
+
+// Every int8 layer reading and writing float32 (chaining off): each one on the float32 input the
+// previous one left.
 BOOST_AUTO_TEST_CASE(every_int8_layer_within_its_bound_of_float32) {
   Fixture f;
   auto net = rpg::load_export_from_bytes(f.file, "m.rpgm", cpu());
@@ -216,105 +301,48 @@ BOOST_AUTO_TEST_CASE(every_int8_layer_within_its_bound_of_float32) {
   plan->set_chaining(false);
   net->set_threads(1);  // prepares again, without chaining
   BOOST_TEST(plan->int8_layers() >= 5);
-  std::vector<float> x(size_t(net->batch() * net->input_size()));
-  for (int b = 0; b < net->batch(); ++b) {
-    const rpg::Image im = f.data.image(size_t(40 + b));
-    std::copy(im.data.begin(), im.data.end(), x.begin() + b * net->input_size());
-  }
+  const std::vector<float> x = images(f.data, 40, *net);
   net->predict(x.data());
-  const rpg::BnEpsilon eps = rpg::BatchNorm::epsilon(false);
   int checked = 0;
-  for (const auto& l : net->layers()) {
-    const rpg::Int8LayerInfo& li = plan->layers()[size_t(l->index)];
-    if (!li.int8) continue;
-    BOOST_TEST_MESSAGE("layer " << l->index << ": " << li.kernel);
-    rpg::LinearOp op;
-    BOOST_REQUIRE(l->linear_op(&op));
-    const std::vector<float> in = l->index ? net->layers()[size_t(l->index - 1)]->output.to_vector() : x;
-    const std::vector<float> y = l->output.to_vector(), w = op.weights->to_vector(), bias = op.biases->to_vector();
-    std::vector<float> g(size_t(op.filters), 1.f), mean(size_t(op.filters), 0.f), var(size_t(op.filters), 0.f);
-    if (op.bn_scales) g = op.bn_scales->to_vector(), mean = op.bn_mean->to_vector(), var = op.bn_var->to_vector();
-    const float xs = plan->input_scale(l->index);
-    const bool u8 = plan->input_unsigned(l->index);
-    const double top = u8 ? 255.0 * xs : 127.0 * xs, bottom = u8 ? 0.0 : -top;
-    const std::vector<float>& ws = plan->weight_scales(l->index);
-    const rpg::ConvGeometry& c = op.g;
-    double worst = 0;
-    for (int b = 0; b < net->batch(); ++b)
-      for (int fi = 0; fi < op.filters; ++fi) {
-        const double bn = op.bn_scales ? double(g[size_t(fi)]) * eps.inv_std(var[size_t(fi)]) : 1.0;
-        const double shift = op.bn_scales ? bias[size_t(fi)] - mean[size_t(fi)] * bn : bias[size_t(fi)];
-        for (int oy = 0; oy < c.out_h; ++oy)
-          for (int ox = 0; ox < c.out_w; ++ox) {
-            double acc = 0, werr = 0, xabs = 0, mag = 0;
-            for (int ch = 0; ch < c.channels; ++ch)
-              for (int ky = 0; ky < c.ksize; ++ky)
-                for (int kx = 0; kx < c.ksize; ++kx) {
-                  const int iy = oy * c.stride - c.pad + ky, ix = ox * c.stride - c.pad + kx;
-                  if (iy < 0 || iy >= c.height || ix < 0 || ix >= c.width) continue;
-                  const double wv = w[size_t(((int64_t(fi) * c.channels + ch) * c.ksize + ky) * c.ksize + kx)];
-                  const double xv =
-                      in[size_t(((int64_t(b) * c.channels + ch) * c.height + iy) * c.width + ix)];
-                  const double beyond = std::max(0.0, std::max(xv - top, bottom - xv));
-                  acc += wv * xv;
-                  werr += std::fabs(wv) * (xs / 2.0 + beyond);
-                  xabs += std::fabs(xv);
-                  mag += std::fabs(bn * wv * xv);
-                }
-            const double ref = rpg::act_apply(op.act, float(bn * acc + shift));
-            const double wstep = plan->weights_halved() ? 1.0 : li.exact_weights ? 0.0 : 0.5;
-            const double bound = std::fabs(bn) * (werr + wstep * ws[size_t(fi)] * xabs) +
-                                 1e-5 * (1.0 + mag + std::fabs(shift));
-            const double got = y[size_t(((int64_t(b) * op.filters + fi) * c.out_h + oy) * c.out_w + ox)];
-            BOOST_REQUIRE_MESSAGE(std::fabs(got - ref) <= bound, "layer " << l->index << " image " << b << " filter "
-                                                                         << fi << " at " << oy << "," << ox << ": int8 "
-                                                                         << got << ", float32 " << ref << ", bound "
-                                                                         << bound);
-            worst = std::max(worst, std::fabs(got - ref) / bound);
-          }
-      }
-    BOOST_TEST_MESSAGE("layer " << l->index << ": worst error " << worst << " of the bound");
-    ++checked;
-  }
+  for (const auto& l : net->layers())
+    if (plan->layers()[size_t(l->index)].int8) {
+      BOOST_TEST(!plan->layers()[size_t(l->index)].fused);
+      check_layer(*net, *plan, l->index, x);
+      ++checked;
+    }
   BOOST_TEST(checked == plan->int8_layers());
 }
 
-BOOST_AUTO_TEST_CASE(chained_int8_keeps_activations_int8_and_agrees) {
+// Chained (as valid/predict run it): codes between int8 layers, the shortcut fused into the
+// convolution before it; with float copies of every layer's output (the dequantized codes) so
+// that each int8 convolution, fused or not, is checked on the inputs it actually used.
+BOOST_AUTO_TEST_CASE(chained_int8_fuses_shortcuts_and_keeps_codes_between_layers) {
   Fixture f;
   auto net = rpg::load_export_from_bytes(f.file, "m.rpgm", cpu());
-  auto fp = rpg::load_export_from_bytes(f.file, "m.rpgm", cpu(), false);
   auto* plan = dynamic_cast<rpg::Int8Plan*>(net->inference_plan());
   BOOST_REQUIRE(plan);
-  // Layers 1 -> 2: relu into a convolution, nothing else reading layer 1.
-  BOOST_TEST(plan->layers()[1].out_int8);
-  BOOST_TEST(plan->layers()[2].in_int8);
-  // Layer 2 feeds a shortcut: float32. Layer 0 is read by that shortcut: float32.
-  BOOST_TEST(!plan->layers()[2].out_int8);
-  BOOST_TEST(!plan->layers()[0].out_int8);
-  std::vector<float> x(size_t(net->batch() * net->input_size()));
-  for (int b = 0; b < net->batch(); ++b) {
-    const rpg::Image im = f.data.image(size_t(b));
-    std::copy(im.data.begin(), im.data.end(), x.begin() + b * net->input_size());
-  }
-  const std::vector<float> a = net->predict(x.data()), r = fp->predict(x.data());
-  auto un = rpg::load_export_from_bytes(f.file, "m.rpgm", cpu());
-  dynamic_cast<rpg::Int8Plan*>(un->inference_plan())->set_chaining(false);
-  un->set_threads(1);
-  const std::vector<float> u = un->predict(x.data());
-  double chain_diff = 0;
-  for (size_t i = 0; i < a.size(); ++i) chain_diff = std::max(chain_diff, double(std::fabs(a[i] - u[i])));
-  BOOST_TEST_MESSAGE("chained against unchained: largest difference " << chain_diff);
-  // Requantizing inside the kernel gives the codes that quantizing its float32 output would
-  // (up to float rounding at a tie between two codes), so chaining changes the result by no
-  // more than a few codes of the last layers: 1e-3 in probability here.
-  BOOST_TEST(chain_diff <= 1e-3);
-  // The same class as float32 for every image (a sanity check of the whole chain; the per-layer
-  // bounds are the test above).
-  for (int b = 0; b < net->batch(); ++b) {
-    const auto* pa = &a[size_t(b) * 4];
-    const auto* pr = &r[size_t(b) * 4];
-    BOOST_TEST(std::max_element(pa, pa + 4) - pa == std::max_element(pr, pr + 4) - pr);
-  }
+  // 0 stem -> 1 relu -> 2 linear + 3 shortcut from 0 (fused) -> 4 leaky, stride 2 -> 5 -> 6 avgpool.
+  const auto& info = plan->layers();
+  BOOST_TEST(info[0].out_int8);  // read by layer 1 and, as the residual, by the fused shortcut
+  BOOST_TEST(info[1].out_int8);
+  BOOST_TEST(info[2].in_int8);
+  BOOST_TEST(info[2].fused);
+  BOOST_TEST(info[3].fused);
+  BOOST_TEST(info[3].out_int8);
+  BOOST_TEST(info[4].in_int8);
+  BOOST_TEST(!info[5].out_int8);  // read by avgpool, in float32
+  const std::vector<float> x = images(f.data, 0, *net);
+  const std::vector<float> a = net->predict(x.data());
+  plan->set_float_copies(true);
+  net->set_threads(1);
+  BOOST_TEST(net->predict(x.data()) == a);  // the copies change nothing
+  int checked = 0;
+  for (const auto& l : net->layers())
+    if (info[size_t(l->index)].int8 && l->main_weights().value) {
+      check_layer(*net, *plan, l->index, x);
+      ++checked;
+    }
+  BOOST_TEST(checked >= 5);
   // Thread count and batch changes prepare the plan again.
   net->set_threads(2);
   net->set_batch(2);

@@ -53,7 +53,7 @@ struct Op {
   std::vector<std::pair<memory, int64_t>> in_arena;
   std::vector<Step> steps;
   memory weights, bias;  // owned by oneDNN: the reordered codes, the per-filter bias
-  int64_t arena_bytes = 0, out_int8_bytes = 0;
+  int64_t arena_bytes = 0;
   int threads = 1;
   std::string kernel;
 
@@ -107,6 +107,7 @@ struct OneDnnInt8::Impl {
     dnnl::post_ops po;
     po.append_binary(dnnl::algorithm::binary_add, b_md);
     const float alpha = s.act == Act::Leaky ? .1f : s.act == Act::Relie ? .01f : 0.f;
+    if (s.sum_scale != 0) po.append_sum(s.sum_scale, code_type(s.sum));
     if (s.act != Act::Linear) po.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, alpha, 0.f);
     attr.set_post_ops(po);
 
@@ -150,7 +151,6 @@ struct OneDnnInt8::Impl {
       dst = pd.dst_desc() == op->user_out.get_desc() ? op->user_out : op->arena_memory(pd.dst_desc(), eng);
     } else {
       op->user_out = memory(pd.dst_desc(), eng, DNNL_MEMORY_NONE);
-      op->out_int8_bytes = int64_t(pd.dst_desc().get_size());
       dst = op->user_out;
     }
     const memory scratch = op->arena_memory(pd.scratchpad_desc(), eng);
@@ -165,6 +165,33 @@ struct OneDnnInt8::Impl {
     strm.wait();
     return op;
   }
+
+  // A reorder between float32 NCHW and int8 NHWC codes.
+  std::unique_ptr<Op> reorder_op(int batch, int c, int h, int w, Int8Code code, bool quantize, int threads) {
+    const Dims d{batch, c, h, w};
+    const memory::desc f(d, Dt::f32, Tag::nchw), q(d, code_type(code), Tag::nhwc);
+    auto op = std::make_unique<Op>();
+    op->threads = threads;
+    op->user_in = memory(quantize ? f : q, eng, DNNL_MEMORY_NONE);
+    op->user_out = memory(quantize ? q : f, eng, DNNL_MEMORY_NONE);
+    dnnl::primitive_attr a;
+    a.set_output_scales(0, {quantize ? (code.scale > 0 ? 1.f / code.scale : 0.f) : code.scale});
+    dnnl::reorder::primitive_desc pd(eng, op->user_in.get_desc(), eng, op->user_out.get_desc(), a);
+    op->kernel = pd.impl_info_str();
+    op->steps.push_back({dnnl::reorder(pd), {{DNNL_ARG_FROM, op->user_in}, {DNNL_ARG_TO, op->user_out}}});
+    return op;
+  }
+
+  int keep(std::unique_ptr<Op> op) {
+    if (op->arena_bytes > arena_bytes) {
+      char* bigger = static_cast<char*>(owner.alloc(size_t(op->arena_bytes)));
+      owner.release(arena);
+      arena = bigger;
+      arena_bytes = op->arena_bytes;
+    }
+    ops.push_back(std::move(op));
+    return int(ops.size()) - 1;
+  }
 };
 
 OneDnnInt8::OneDnnInt8(Backend& memory) : impl_(dnnl_guarded([&] { return std::make_unique<Impl>(memory); })) {}
@@ -174,23 +201,22 @@ int OneDnnInt8::add(const Int8ConvSpec& s) {
   const ConvGeometry& g = s.g;
   const int64_t weights = int64_t(s.filters) * g.channels * g.ksize * g.ksize;
   if (s.batch < 1 || s.groups < 1 || s.filters < 1 || s.filters % s.groups || int64_t(s.weights.size()) != weights ||
-      int64_t(s.out_scale.size()) != s.filters || int64_t(s.bias.size()) != s.filters || !int8_activation(s.act))
+      int64_t(s.out_scale.size()) != s.filters || int64_t(s.bias.size()) != s.filters || !int8_activation(s.act) ||
+      (s.sum_scale != 0 && s.out_float))
     fail(Status::InvalidArgument, "int8 convolution: inconsistent specification");
   return dnnl_guarded([&] {
     std::unique_ptr<Op> op = at_threads(s.threads, [&] { return impl_->build(s); });
-    if (!op) return -1;
-    if (op->arena_bytes > impl_->arena_bytes) {
-      char* bigger = static_cast<char*>(impl_->owner.alloc(size_t(op->arena_bytes)));
-      impl_->owner.release(impl_->arena);
-      impl_->arena = bigger;
-      impl_->arena_bytes = op->arena_bytes;
-    }
-    impl_->ops.push_back(std::move(op));
-    return int(impl_->ops.size()) - 1;
+    return op ? impl_->keep(std::move(op)) : -1;
   });
 }
 
-int64_t OneDnnInt8::int8_output_bytes(int op) const { return impl_->ops.at(size_t(op))->out_int8_bytes; }
+int OneDnnInt8::add_quantize(int batch, int channels, int height, int width, Int8Code code, int threads) {
+  return dnnl_guarded([&] { return impl_->keep(impl_->reorder_op(batch, channels, height, width, code, true, threads)); });
+}
+
+int OneDnnInt8::add_dequantize(int batch, int channels, int height, int width, Int8Code code, int threads) {
+  return dnnl_guarded([&] { return impl_->keep(impl_->reorder_op(batch, channels, height, width, code, false, threads)); });
+}
 
 std::string OneDnnInt8::kernel(int op) const { return impl_->ops.at(size_t(op))->kernel; }
 

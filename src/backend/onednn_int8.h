@@ -35,6 +35,11 @@ struct Int8ConvSpec {
   bool in_float = true;          // input: float32 NCHW (quantized here), else int8 NHWC codes
   bool out_float = true;         // output: float32 NCHW, else int8 NHWC codes of `out`
   Int8Code out;
+  // A residual sum (a shortcut fused into the convolution), with int8 output only: the output
+  // buffer holds the residual's codes (of code `sum`) when run() is called, and
+  // r = out_scale acc + bias + sum_scale residual goes through the activation. 0: none.
+  float sum_scale = 0;
+  Int8Code sum;
 };
 
 // Whether oneDNN's int8 kernels on this processor have VNNI (AVX512-VNNI or AVX-VNNI): u8 x s8
@@ -59,8 +64,12 @@ class OneDnnInt8 {
   // reference kernel (plain loops, slower than the float32 path). Error
   // (InvalidArgument) for inconsistent sizes, (Internal/OutOfMemory) when oneDNN fails.
   int add(const Int8ConvSpec& spec);
-  // Bytes of one int8 NHWC output of an op.
-  int64_t int8_output_bytes(int op) const;
+  // Reorders between the framework's float32 NCHW tensors and int8 NHWC codes: quantize
+  // (code = x / code.scale, rounded to nearest even, saturated) and dequantize (x = code scale),
+  // for batch x shape (channels, height, width). Their op ids, for run() (quantize: in float32,
+  // out codes; dequantize: the other way).
+  int add_quantize(int batch, int channels, int height, int width, Int8Code code, int threads);
+  int add_dequantize(int batch, int channels, int height, int width, Int8Code code, int threads);
   // Runs op: in and out as the spec says (host memory of the CPU backend).
   void run(int op, const void* in, void* out);
   // oneDNN's implementation (impl_info_str), e.g. "jit_uni_int8:avx2".

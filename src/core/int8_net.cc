@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <set>
 
 #include "backend/factory.h"
@@ -71,21 +72,29 @@ float ring_weight_scale(Network& net, const Layer& l, const std::vector<float>& 
 
 }  // namespace
 
+enum class Kind { Float, Int8, FusedConv, FusedShortcut };
+
 struct Int8Plan::Impl {
   std::vector<std::unique_ptr<Quantized>> layers;  // null: runs float32
   std::vector<std::string> why_float;
-  std::set<int> referenced;  // outputs read by route or shortcut layers
-  std::unique_ptr<OneDnnInt8> engine;
-  std::vector<int> op;  // per layer: the engine's op, or -1
-  std::vector<bool> out_int8;
-  std::vector<void*> chain;  // two int8 activation buffers, alternating by layer parity
+  std::vector<std::pair<float, float>> ranges;  // per layer: its input's calibrated range
+  std::vector<bool> referenced;                 // outputs read by a route or shortcut layer
   Backend* owner = nullptr;
   bool vnni = int8_has_vnni();
+  // Prepared: per layer its kind and op; per tensor t (0: the network input, t = L + 1: layer
+  // L's output) whether it has int8 codes, their code and buffer, and its reorders.
+  std::unique_ptr<OneDnnInt8> engine;
+  std::vector<Kind> kind;
+  std::vector<int> op, quantize, dequantize;
+  std::vector<bool> reads_float;
+  std::vector<Int8Code> code;
+  std::vector<void*> codes;
+  std::vector<size_t> code_bytes;
 
-  ~Impl() { release_chain(); }
-  void release_chain() {
-    for (void* p : chain) owner->release(p);
-    chain.clear();
+  ~Impl() { release_codes(); }
+  void release_codes() {
+    for (void* p : codes) owner->release(p);
+    codes.clear();
   }
 };
 
@@ -99,8 +108,11 @@ Int8Plan::Int8Plan(Network& net, Int8Calibration cal, std::vector<float> ring_sc
     if (!std::isfinite(lo) || !std::isfinite(hi) || lo > hi)
       fail(Status::InvalidArgument, "int8: a calibrated range is not finite with min <= max");
   impl_->owner = &net.backend();
+  impl_->ranges = cal.ranges;
+  impl_->referenced.assign(layers.size(), false);
   for (const auto& l : layers)
-    for (int s : l->delta_sources()) impl_->referenced.insert(s);
+    for (int s : l->delta_sources())
+      if (s >= 0 && size_t(s) < layers.size()) impl_->referenced[size_t(s)] = true;
   const BnEpsilon eps = BatchNorm::epsilon(false);
   for (size_t i = 0; i < layers.size(); ++i) {
     Layer& l = *layers[i];
@@ -154,76 +166,174 @@ int Int8Plan::int8_layers() const {
   return int(std::count_if(info_.begin(), info_.end(), [](const Int8LayerInfo& i) { return i.int8; }));
 }
 
-float Int8Plan::input_scale(int layer) const { return impl_->layers.at(size_t(layer))->in.scale; }
-bool Int8Plan::input_unsigned(int layer) const { return impl_->layers.at(size_t(layer))->in.is_unsigned; }
-const std::vector<float>& Int8Plan::weight_scales(int layer) const { return impl_->layers.at(size_t(layer))->w_scale; }
-const std::vector<int8_t>& Int8Plan::weight_codes(int layer) const { return impl_->layers.at(size_t(layer))->codes; }
+namespace {
+const Quantized& quantized(const std::vector<std::unique_ptr<Quantized>>& layers, int layer) {
+  if (layer < 0 || size_t(layer) >= layers.size() || !layers[size_t(layer)])
+    fail(Status::InvalidArgument, "int8: layer " + std::to_string(layer) + " is not a quantized convolution");
+  return *layers[size_t(layer)];
+}
+}  // namespace
+
+float Int8Plan::input_scale(int layer) const { return quantized(impl_->layers, layer).in.scale; }
+bool Int8Plan::input_unsigned(int layer) const { return quantized(impl_->layers, layer).in.is_unsigned; }
+const Int8Code* Int8Plan::output_code(int layer) const {
+  const size_t t = size_t(layer) + 1;
+  return layer >= 0 && t < impl_->codes.size() && impl_->codes[t] ? &impl_->code[t] : nullptr;
+}
+const std::vector<float>& Int8Plan::weight_scales(int layer) const { return quantized(impl_->layers, layer).w_scale; }
+const std::vector<int8_t>& Int8Plan::weight_codes(int layer) const { return quantized(impl_->layers, layer).codes; }
+
+namespace {
+
+// The tensors a layer reads: its input (tensor L) and its route / shortcut sources.
+std::vector<size_t> sources(const Layer& l, size_t index) {
+  std::vector<size_t> t{index};
+  for (int s : l.delta_sources()) t.push_back(size_t(s) + 1);
+  return t;
+}
+
+}  // namespace
 
 void Int8Plan::prepare(Network& net, int batch) {
   Impl& m = *impl_;
-  const size_t n = m.layers.size();
-  std::vector<bool> runs(n);
+  const auto& layers = net.layers();
+  const size_t n = layers.size();
+  std::vector<bool> runs(n), fusable(n, false);
   for (size_t i = 0; i < n; ++i) runs[i] = m.layers[i] != nullptr;
-  // Ops are created for a guess of which layers run int8; a layer oneDNN has no kernel for
-  // turns float32, and the chain around it is planned again.
+  // A convolution with a linear activation, read only by the shortcut after it, whose
+  // activation has a post-op and whose shapes agree: the shortcut becomes a sum post-op.
+  for (size_t i = 0; chain_ && i + 2 < n; ++i) {  // not the last layer: its output is float32
+    ShortcutOp sc;
+    fusable[i] = runs[i] && m.layers[i]->op.act == Act::Linear && !m.referenced[i] &&
+                 layers[i + 1]->shortcut_op(&sc) && sc.same_shape && int8_activation(sc.act) && sc.from >= 0 &&
+                 size_t(sc.from) < i;
+  }
+  // Ops are created for a guess; a layer (or a fusion) oneDNN has no kernel for is dropped and
+  // the plan made again.
   for (;;) {
-    std::vector<bool> out_int8(n, false);
+    std::vector<Kind> kind(n, Kind::Float);
+    for (size_t i = 0; i < n; ++i)
+      if (runs[i]) kind[i] = Kind::Int8;
     for (size_t i = 0; i + 1 < n; ++i)
-      out_int8[i] = chain_ && runs[i] && runs[i + 1] && !m.referenced.count(int(i)) &&
-                    (net.layers()[i + 1]->type == "convolutional" || net.layers()[i]->out.spatial() == 1);
+      if (fusable[i] && kind[i] == Kind::Int8) kind[i] = Kind::FusedConv, kind[i + 1] = Kind::FusedShortcut;
+    std::vector<bool> reads_float(n, false), need_i8(n + 1, false), need_f32(n + 1, false);
+    for (size_t i = 0; i < n; ++i) {
+      const Layer& l = *layers[i];
+      if (kind[i] == Kind::Float) {
+        for (size_t t : sources(l, i)) need_f32[t] = true;
+      } else if (kind[i] == Kind::FusedShortcut) {
+        ShortcutOp sc;
+        l.shortcut_op(&sc);
+        need_i8[size_t(sc.from) + 1] = true;
+      } else {
+        // A connected layer reads its input flattened in NCHW order: int8 NHWC codes of a
+        // spatial tensor would be in the wrong order.
+        const ConvGeometry& g = m.layers[i]->op.g;
+        reads_float[i] = !chain_ || int64_t(g.height) * g.width * g.channels != l.in.size() / m.layers[i]->op.groups;
+        (reads_float[i] ? need_f32 : need_i8)[i] = true;
+      }
+    }
+    need_f32[n] = true;
+    if (float_copies_)
+      for (size_t t = 1; t <= n; ++t) need_f32[t] = kind[t - 1] != Kind::FusedConv;
+    // A fused shortcut's sum is over int8 codes: its output is int8 (dequantized where needed).
+    for (size_t i = 0; i + 1 < n; ++i)
+      if (kind[i] == Kind::FusedConv) need_i8[i + 2] = true;
+    std::vector<Int8Code> code(n + 1);
+    for (size_t t = 0; t < n; ++t)
+      if (need_i8[t]) code[t] = input_code(m.ranges[t], m.vnni);
     auto engine = std::make_unique<OneDnnInt8>(net.backend());
-    std::vector<int> op(n, -1);
-    int64_t chain_bytes = 0;
+    const int threads = net.backend().threads();
+    std::vector<int> op(n, -1), quantize(n + 1, -1), dequantize(n + 1, -1);
+    auto shape_of = [&](size_t t) { return t == 0 ? net.input_shape() : layers[t - 1]->out; };
+    auto reorders = [&](size_t t, bool from_float) {
+      const Shape sh = shape_of(t);
+      if (from_float && need_i8[t]) quantize[t] = engine->add_quantize(batch, sh.c, sh.h, sh.w, code[t], threads);
+      if (!from_float && need_f32[t]) dequantize[t] = engine->add_dequantize(batch, sh.c, sh.h, sh.w, code[t], threads);
+    };
+    reorders(0, true);
     size_t failed = n;
     for (size_t i = 0; i < n && failed == n; ++i) {
-      if (!runs[i]) continue;
+      if (kind[i] == Kind::Float) reorders(i + 1, true);
+      if (kind[i] != Kind::Int8 && kind[i] != Kind::FusedConv) continue;
       const Quantized& q = *m.layers[i];
+      const bool fused = kind[i] == Kind::FusedConv;
+      const size_t out = fused ? i + 2 : i + 1;
       Int8ConvSpec s;
       s.g = q.op.g;
       s.batch = batch;
       s.groups = q.op.groups;
       s.filters = q.op.filters;
-      s.threads = net.backend().threads();
+      s.threads = threads;
       s.weights = q.codes;
       s.act = q.op.act;
       s.in = q.in;
-      s.in_float = !(i > 0 && out_int8[i - 1]);
-      s.out_float = !out_int8[i];
-      const float y = s.out_float ? 1.f : m.layers[i + 1]->in.scale;
-      if (!s.out_float) s.out = m.layers[i + 1]->in;
+      s.in_float = reads_float[i];
+      s.out_float = !need_i8[out];
+      float y = 1, alpha = 1;
+      if (!s.out_float) s.out = code[out], y = code[out].scale;
+      if (fused) {
+        ShortcutOp sc;
+        layers[i + 1]->shortcut_op(&sc);
+        s.act = sc.act;
+        alpha = sc.alpha;
+        s.sum = code[size_t(sc.from) + 1];
+        s.sum_scale = sc.beta * s.sum.scale / y;
+        if (s.sum_scale == 0) s.sum_scale = 1e-30f;  // beta 0: still a sum (of nothing)
+      }
       s.out_scale.resize(size_t(s.filters));
       s.bias.resize(size_t(s.filters));
       for (size_t f = 0; f < size_t(s.filters); ++f) {
-        s.out_scale[f] = q.w_scale[f] * q.in.scale * q.bn[f] / y;
-        s.bias[f] = q.bias[f] / y;
+        s.out_scale[f] = alpha * q.w_scale[f] * q.in.scale * q.bn[f] / y;
+        s.bias[f] = alpha * q.bias[f] / y;
       }
       op[i] = engine->add(s);
-      if (op[i] < 0) failed = i;
-      else if (!s.out_float) chain_bytes = std::max(chain_bytes, engine->int8_output_bytes(op[i]));
+      if (op[i] < 0) {
+        failed = i;
+        break;
+      }
+      if (!s.out_float) reorders(out, false);
     }
     if (failed < n) {
-      runs[failed] = false;
-      info_[failed].int8 = false;
-      info_[failed].kernel = "float32 (oneDNN has no int8 kernel but its reference loops for this shape)";
+      if (fusable[failed]) {
+        fusable[failed] = false;
+      } else {
+        runs[failed] = false;
+        info_[failed].int8 = false;
+        info_[failed].kernel = "float32 (oneDNN has no int8 kernel but its reference loops for this shape)";
+      }
       continue;
     }
-    std::vector<void*> chain;
+    std::vector<void*> codes(n + 1, nullptr);
+    std::vector<size_t> bytes(n + 1, 0);
     try {
-      for (int k = 0; k < 2 && chain_bytes > 0; ++k) chain.push_back(net.backend().alloc(size_t(chain_bytes)));
+      for (size_t t = 0; t <= n; ++t)
+        if (need_i8[t]) {
+          bytes[t] = size_t(batch) * size_t(shape_of(t).size());
+          codes[t] = net.backend().alloc(bytes[t]);
+        }
     } catch (...) {
-      for (void* p : chain) net.backend().release(p);
+      for (void* p : codes) net.backend().release(p);
       throw;
     }
-    m.release_chain();
-    m.chain = std::move(chain);
+    m.release_codes();
+    m.codes = std::move(codes);
+    m.code_bytes = std::move(bytes);
+    m.code = std::move(code);
     m.engine = std::move(engine);
+    m.kind = std::move(kind);
     m.op = std::move(op);
-    m.out_int8 = std::move(out_int8);
+    m.quantize = std::move(quantize);
+    m.dequantize = std::move(dequantize);
+    m.reads_float = std::move(reads_float);
     for (size_t i = 0; i < n; ++i) {
-      info_[i].int8 = runs[i];
-      info_[i].in_int8 = runs[i] && i > 0 && m.out_int8[i - 1];
-      info_[i].out_int8 = m.out_int8[i];
-      if (runs[i]) info_[i].kernel = m.engine->kernel(m.op[i]);
+      const Kind k = m.kind[i];
+      info_[i].int8 = k != Kind::Float;
+      info_[i].fused = k == Kind::FusedConv || k == Kind::FusedShortcut;
+      info_[i].in_int8 = (k == Kind::Int8 || k == Kind::FusedConv) && !m.reads_float[i] && i > 0 && m.kind[i - 1] != Kind::Float;
+      info_[i].out_int8 = k != Kind::Float && k != Kind::FusedConv && m.codes[i + 1] != nullptr;
+      if (k == Kind::Int8 || k == Kind::FusedConv) info_[i].kernel = m.engine->kernel(m.op[i]);
+      if (k == Kind::FusedShortcut) info_[i].kernel = "fused into layer " + std::to_string(i - 1);
     }
     return;
   }
@@ -235,19 +345,34 @@ void Int8Plan::run(Network& net, const float* input) {
   NetState s{net.backend()};
   s.batch = net.batch();
   s.inference = true;
-  const float* x = input;
   const auto& layers = net.layers();
+  auto float_of = [&](size_t t) { return t == 0 ? input : layers[t - 1]->output.data(); };
+  if (m.quantize[0] >= 0) m.engine->run(m.quantize[0], input, m.codes[0]);
   for (size_t i = 0; i < layers.size(); ++i) {
     Layer& l = *layers[i];
-    if (m.op[i] >= 0) {
-      const void* in = i > 0 && m.out_int8[i - 1] ? m.chain[(i - 1) % 2] : static_cast<const void*>(x);
-      void* out = m.out_int8[i] ? m.chain[i % 2] : static_cast<void*>(l.output.data());
-      m.engine->run(m.op[i], in, out);
-    } else {
-      s.input = x;
-      l.forward(s);
+    size_t out = i + 1;
+    switch (m.kind[i]) {
+      case Kind::Float:
+        s.input = float_of(i);
+        l.forward(s);
+        if (m.quantize[out] >= 0) m.engine->run(m.quantize[out], l.output.data(), m.codes[out]);
+        continue;
+      case Kind::FusedShortcut:
+        continue;  // its convolution computed it
+      case Kind::FusedConv: {
+        ShortcutOp sc;
+        layers[i + 1]->shortcut_op(&sc);
+        out = i + 2;
+        std::memcpy(m.codes[out], m.codes[size_t(sc.from) + 1], m.code_bytes[out]);  // the residual
+        break;
+      }
+      case Kind::Int8:
+        break;
     }
-    x = l.output.data();
+    const void* in = m.reads_float[i] ? static_cast<const void*>(float_of(i)) : m.codes[i];
+    float* y = layers[out - 1]->output.data();
+    m.engine->run(m.op[i], in, m.codes[out] ? m.codes[out] : static_cast<void*>(y));
+    if (m.dequantize[out] >= 0) m.engine->run(m.dequantize[out], m.codes[out], y);
   }
 }
 
@@ -263,17 +388,23 @@ std::string int8_plan_text(const Int8Plan& plan, const Network& net) {
   for (const Int8LayerInfo& i : plan.layers()) {
     const Layer& l = *net.layers()[size_t(i.layer)];
     LinearOp op;
-    if (!l.linear_op(&op)) continue;
-    if (i.int8)
+    ShortcutOp sc;
+    const bool linear = l.linear_op(&op), shortcut = l.shortcut_op(&sc);
+    if (!linear && !(shortcut && i.int8)) continue;
+    const char* out = i.out_int8 ? "int8 codes" : "float32";
+    if (!i.int8)
+      std::snprintf(buf, sizeof buf, "  layer %d %s: %s\n", i.layer, l.type.c_str(), i.kernel.c_str());
+    else if (shortcut)
+      std::snprintf(buf, sizeof buf, "  layer %d %s: int8, %s (a sum post-op); output %s\n", i.layer, l.type.c_str(),
+                    i.kernel.c_str(), out);
+    else
       std::snprintf(buf, sizeof buf, "  layer %d %s: int8 (%s weights, input %s, output %s; %s)\n", i.layer,
                     l.type.c_str(),
                     plan.weights_halved() ? "even (no VNNI: oneDNN halves the codes)"
                     : i.exact_weights    ? "the ring's exact"
                                          : "per-channel rounded",
-                    i.in_int8 ? "int8 from the previous layer" : "float32 quantized here",
-                    i.out_int8 ? "int8 to the next layer" : "float32", i.kernel.empty() ? "not prepared" : i.kernel.c_str());
-    else
-      std::snprintf(buf, sizeof buf, "  layer %d %s: %s\n", i.layer, l.type.c_str(), i.kernel.c_str());
+                    i.in_int8 ? "int8 codes of the previous layer" : "quantized from float32",
+                    i.fused ? "into the shortcut after it" : out, i.kernel.empty() ? "not prepared" : i.kernel.c_str());
     s += buf;
   }
   return s;

@@ -19,13 +19,22 @@
 // std_f; 1 without batch norm) and the bias b_f = beta_f - mean_f bn_f (or the layer's bias),
 // so that the s32 accumulator acc gives y_f = act(m_f acc + b_f), run by the kernel.
 //
-// Between layers. A layer's output stays int8 (NHWC codes at the next layer's input scale:
-// m and b divided by it, which commutes with the homogeneous activations) when the next layer
-// runs int8 too, no route or shortcut reads it, it is not the last layer, and (for a connected
-// next layer) it is 1 x 1 spatially; its float32 output buffer is then not written. Otherwise
-// the int8 layer writes float32 NCHW and the next layer quantizes it with a reorder.
+// Shortcuts. A convolution with a linear activation read only by the shortcut after it (same
+// shapes, an activation with a post-op) runs with the shortcut fused: its output buffer is first
+// given the residual's codes, and a sum post-op adds them (scaled) before the shortcut's
+// activation: y = act(alpha (m acc + b) + beta residual).
 //
-// Error of one layer against the float32 convolution of the same weights on the same input:
+// Between layers. Every tensor (a layer's output, or the network input) is held as int8 NHWC
+// codes, coded by its calibrated range (the range of the input of the layer after it), when an
+// int8 layer or a fused shortcut reads it, and as float32 NCHW (the layer's output buffer) when a
+// float32 layer reads it or it is the last. An int8 layer writes the codes directly (m and b
+// divided by the output scale, which commutes with the homogeneous activations) and dequantizes
+// them with a reorder only where float32 is needed too; a float32 layer's output is quantized by
+// a reorder where int8 is needed. A connected layer whose input is spatial reads float32 (its
+// flattening is in NCHW order).
+//
+// Error of one layer (unfused, set_chaining(false)) against the float32 convolution of the same
+// weights on the same input:
 // at most |bn_f| (x_scale / 2 sum_i |w_fi| + w_scale_f / 2 sum_i |x_i|) + (x beyond the range)
 // for float32 outputs (the weight term is 0 for exact ring codes, and w_scale_f sum_i |x_i| when
 // the weights are halved), plus y_scale / 2 when the output is requantized; relu-type
@@ -37,6 +46,7 @@
 #include <utility>
 #include <vector>
 
+#include "backend/onednn_int8.h"
 #include "core/network.h"
 
 namespace rpg {
@@ -55,6 +65,7 @@ struct Int8LayerInfo {
   bool int8 = false;
   bool exact_weights = false;          // the ring's codes, without rounding
   bool in_int8 = false, out_int8 = false;  // int8 codes from the previous layer / to the next
+  bool fused = false;                  // a convolution and the shortcut after it, one op
   std::string kernel;                  // oneDNN's implementation, or why the layer runs float32
 };
 
@@ -73,16 +84,21 @@ class Int8Plan final : public InferencePlan {
   // false: every int8 layer reads and writes float32 (quantizing its input itself), so that the
   // layers can be compared one by one with float32 (tests). Takes effect at the next prepare.
   void set_chaining(bool chain) { chain_ = chain; }
+  // true: every layer's float32 output is written too (int8 codes dequantized), except the
+  // convolutions fused with a shortcut (tests). Takes effect at the next prepare.
+  void set_float_copies(bool copies) { float_copies_ = copies; }
   // One entry per layer, for the last prepare (before it: what would run int8, no kernels).
   const std::vector<Int8LayerInfo>& layers() const { return info_; }
   int int8_layers() const;
   // True on processors without VNNI (backend/onednn_int8.h, int8_has_vnni): every activation is
   // then s8 (also a relu's output, at 7 bits) and oneDNN rounds the weight codes to even ones.
   bool weights_halved() const;
-  // The codes of a layer's input (valid for int8 layers).
+  // The codes of a quantized convolution's input (Error(InvalidArgument) for other layers).
   float input_scale(int layer) const;
   bool input_unsigned(int layer) const;
-  // Per output channel: the weight codes' scale (valid for int8 layers); the codes themselves.
+  // The code of a layer's output where it is held as int8 codes (after prepare); null otherwise.
+  const Int8Code* output_code(int layer) const;
+  // Per output channel: the weight codes' scale; the codes themselves (as input_scale).
   const std::vector<float>& weight_scales(int layer) const;
   const std::vector<int8_t>& weight_codes(int layer) const;
 
@@ -90,7 +106,7 @@ class Int8Plan final : public InferencePlan {
   struct Impl;
   std::unique_ptr<Impl> impl_;
   std::vector<Int8LayerInfo> info_;
-  bool chain_ = true;
+  bool chain_ = true, float_copies_ = false;
 };
 
 // The plan for an int8 export when the network's backend can run it (the CPU backend on oneDNN);

@@ -65,6 +65,15 @@ struct LinearOp {
   const Buffer<float>* bn_var = nullptr;
 };
 
+// A shortcut layer as the int8 engine sees it: out = act(alpha * prev + beta * layer[from]);
+// same_shape false for Darknet's partial sums over differing shapes.
+struct ShortcutOp {
+  int from = 0;
+  Act act = Act::Linear;
+  float alpha = 1, beta = 1;
+  bool same_shape = true;
+};
+
 class Layer {
  public:
   virtual ~Layer() = default;
@@ -118,6 +127,9 @@ class Layer {
   virtual WeightTensor main_weights() { return {}; }
   // Convolutional and connected layers describe themselves for the int8 engine; false for others.
   virtual bool linear_op(LinearOp* /*op*/) const { return false; }
+  // Shortcut layers describe themselves for the int8 engine (which fuses them into the
+  // convolution before them); false for others.
+  virtual bool shortcut_op(ShortcutOp* /*op*/) const { return false; }
   std::string ring;  // the ring generating main_weights(), "" when the weights are free
 
   // Batch norm's count of running-statistics updates (checkpoints save it); null without BN.

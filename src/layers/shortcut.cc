@@ -46,6 +46,10 @@ class Shortcut final : public Layer {
                          out.c, beta, delta.data());
   }
   std::vector<int> delta_sources() const override { return {from}; }
+  bool shortcut_op(ShortcutOp* op) const override {
+    *op = {from, act, alpha, beta, from_shape == out};
+    return true;
+  }
   std::string summary_filters() const override { return std::to_string(from); }
   std::string summary_note() const override {
     return from_shape == out ? "" : "Darknet shortcut: shapes differ, partial sum";
