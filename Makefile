@@ -203,7 +203,7 @@ $(BUILD)/capi/%: tests/capi/%.c $(wildcard tests/capi/*.h) $(CAPI_DEP)
 # TSAN_TESTS under ThreadSanitizer; the CUDA suite on emulated CUDA (tests/gpu/emulate); the
 # bindings' tests and, per binding, a project outside the tree built against `make install`
 # (tests/bindings/sample.sh).
-SAN_TESTS  := test_cfg test_io test_export test_data test_layers test_rpg test_train
+SAN_TESTS  := test_cfg test_io test_export test_int8 test_data test_layers test_rpg test_train
 TSAN_TESTS := test_concurrency
 test: deps
 	@$(MAKE) --no-print-directory lib cli tests capi bindings

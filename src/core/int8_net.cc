@@ -299,8 +299,6 @@ void Int8Plan::prepare(Network& net, int batch) {
         fusable[failed] = false;
       } else {
         runs[failed] = false;
-        info_[failed].int8 = false;
-        info_[failed].kernel = "float32 (oneDNN has no int8 kernel but its reference loops for this shape)";
       }
       continue;
     }
@@ -334,6 +332,9 @@ void Int8Plan::prepare(Network& net, int batch) {
       info_[i].out_int8 = k != Kind::Float && k != Kind::FusedConv && m.codes[i + 1] != nullptr;
       if (k == Kind::Int8 || k == Kind::FusedConv) info_[i].kernel = m.engine->kernel(m.op[i]);
       if (k == Kind::FusedShortcut) info_[i].kernel = "fused into layer " + std::to_string(i - 1);
+      if (k == Kind::Float)  // a quantizable layer runs float32 only when oneDNN had no kernel for it
+        info_[i].kernel = m.layers[i] ? "float32 (oneDNN has no int8 kernel but its reference loops for this shape)"
+                                      : m.why_float[i];
     }
     return;
   }
