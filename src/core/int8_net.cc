@@ -196,6 +196,10 @@ std::vector<size_t> sources(const Layer& l, size_t index) {
 
 void Int8Plan::prepare(Network& net, int batch) {
   Impl& m = *impl_;
+  // What was prepared for another batch or thread count goes first: a failure below leaves the
+  // plan unprepared (run() then refuses), never running old primitives on new buffers.
+  m.engine.reset();
+  m.release_codes();
   const auto& layers = net.layers();
   const size_t n = layers.size();
   std::vector<bool> runs(n), fusable(n, false);
@@ -342,7 +346,8 @@ void Int8Plan::prepare(Network& net, int batch) {
 
 void Int8Plan::run(Network& net, const float* input) {
   Impl& m = *impl_;
-  if (!m.engine) fail(Status::InvalidArgument, "int8: the plan was not prepared for a batch");
+  if (!m.engine)
+    fail(Status::InvalidArgument, net.cfg_path() + ": int8: the engine is not prepared for this batch (its preparation failed)");
   NetState s{net.backend()};
   s.batch = net.batch();
   s.inference = true;
