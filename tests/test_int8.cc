@@ -31,7 +31,7 @@ namespace {
 
 // A small residual network on 8 x 8 x 3 inputs: an unbound stem, ring-bound convolutions with
 // batch norm (relu into a linear one, a shortcut, a strided one), average pooling and a
-// ring-bound classifier.
+// ring-bound classifier (an int8 inner product).
 const char* kCfg =
     "[net]\nbatch=4\nwidth=8\nheight=8\nchannels=3\nseed=5\nlearning_rate=0.05\nmomentum=0.9\ndecay=0.0005\n\n"
     "[ring]\nname=g\ndof=0.2\n\n"
@@ -42,7 +42,7 @@ const char* kCfg =
     "[convolutional]\nfilters=32\nsize=3\nstride=2\npad=1\nbatch_normalize=1\nactivation=leaky\nring=g\n\n"
     "[convolutional]\nfilters=32\nsize=1\nstride=1\npad=0\nactivation=relu\nring=g\n\n"
     "[avgpool]\n\n"
-    "[connected]\noutput=4\nactivation=linear\nring=g\n\n"
+    "[connected]\noutput=10\nactivation=linear\nring=g\n\n"
     "[softmax]\n";
 
 std::unique_ptr<rpg::Backend> cpu() { return std::make_unique<rpg::CpuBackend>(1); }
@@ -331,6 +331,7 @@ BOOST_AUTO_TEST_CASE(chained_int8_fuses_shortcuts_and_keeps_codes_between_layers
   BOOST_TEST(info[3].out_int8);
   BOOST_TEST(info[4].in_int8);
   BOOST_TEST(!info[5].out_int8);  // read by avgpool, in float32
+  BOOST_TEST(info[7].int8);       // the classifier, an inner product
   const std::vector<float> x = images(f.data, 0, *net);
   const std::vector<float> a = net->predict(x.data());
   plan->set_float_copies(true);
@@ -346,7 +347,7 @@ BOOST_AUTO_TEST_CASE(chained_int8_fuses_shortcuts_and_keeps_codes_between_layers
   // Thread count and batch changes prepare the plan again.
   net->set_threads(2);
   net->set_batch(2);
-  BOOST_TEST(net->predict(x.data()).size() == 8u);
+  BOOST_TEST(net->predict(x.data()).size() == 20u);
 }
 
 BOOST_AUTO_TEST_CASE(corrupt_and_truncated_int8_files_are_rejected) {

@@ -90,17 +90,9 @@ struct OneDnnInt8::Impl {
   explicit Impl(Backend& b) : owner(b), eng(dnnl::engine::kind::cpu, 0), strm(eng) {}
   ~Impl() { owner.release(arena); }
 
-  std::unique_ptr<Op> build(const Int8ConvSpec& s) {
-    const ConvGeometry& g = s.g;
-    const int64_t in_c = int64_t(g.channels) * s.groups;
-    const Dims xd{s.batch, in_c, g.height, g.width}, yd{s.batch, s.filters, g.out_h, g.out_w};
-    const Dims wd = s.groups > 1 ? Dims{s.groups, s.filters / s.groups, g.channels, g.ksize, g.ksize}
-                                 : Dims{s.filters, g.channels, g.ksize, g.ksize};
-    const memory::desc x_codes(xd, code_type(s.in), Tag::nhwc);
-    const memory::desc y_md = s.out_float ? memory::desc(yd, Dt::f32, Tag::any) : memory::desc(yd, code_type(s.out), Tag::nhwc);
-    const memory::desc w_any(wd, Dt::s8, Tag::any), w_user(wd, Dt::s8, s.groups > 1 ? Tag::goihw : Tag::oihw);
-    const memory::desc b_md({1, s.filters, 1, 1}, Dt::f32, Tag::abcd);
-
+  // The attributes of an op: per-channel output scales, then the bias (a binary add of b_md),
+  // the residual sum, the activation.
+  static dnnl::primitive_attr attributes(const Int8ConvSpec& s, const memory::desc& b_md) {
     dnnl::primitive_attr attr;
     attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
     attr.set_output_scales(1 << 1, s.out_scale);
@@ -110,23 +102,32 @@ struct OneDnnInt8::Impl {
     if (s.sum_scale != 0) po.append_sum(s.sum_scale, code_type(s.sum));
     if (s.act != Act::Linear) po.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, alpha, 0.f);
     attr.set_post_ops(po);
+    return attr;
+  }
 
-    dnnl::convolution_forward::primitive_desc pd;
+  // A primitive descriptor from make(), or none when oneDNN has no implementation but its
+  // reference loops (plain loops, "ref_int8:any", slower than the float32 path).
+  template <typename Pd, typename Make>
+  static bool usable(Pd* pd, Make&& make) {
     try {
-      pd = dnnl::convolution_forward::primitive_desc(
-          {dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct, x_codes, w_any, y_md,
-           {g.stride, g.stride}, {g.pad, g.pad}, {g.pad, g.pad}},
-          attr, eng);
+      *pd = make();
     } catch (const dnnl::error& e) {
-      if (e.status == dnnl_unimplemented) return nullptr;
+      if (e.status == dnnl_unimplemented) return false;
       throw;
     }
-    // oneDNN's reference kernels (plain loops, "ref_int8:any") are slower than the float32 path.
-    if (std::string(pd.impl_info_str()).rfind("ref", 0) == 0) return nullptr;
+    return std::string(pd->impl_info_str()).rfind("ref", 0) != 0;
+  }
+
+  // The op around a primitive: weights reordered once (with the compensation oneDNN's s8-input
+  // kernels need), the input quantized into the arena when it is float32, the output reordered
+  // to the caller's float32 NCHW when the kernel writes another layout.
+  template <typename Prim, typename Pd>
+  std::unique_ptr<Op> assemble(const Pd& pd, const Int8ConvSpec& s, const memory::desc& x_codes,
+                               const memory::desc& x_float, const memory::desc& y_float, const memory::desc& w_user,
+                               const memory::desc& b_md) {
     auto op = std::make_unique<Op>();
     op->kernel = pd.impl_info_str();
     op->threads = s.threads;
-    // Weights: reordered once (with the compensation oneDNN's s8-input kernels need).
     op->weights = memory(pd.weights_desc(), eng);
     memory wu(w_user, eng, const_cast<int8_t*>(s.weights.data()));
     dnnl::reorder(wu, op->weights).execute(strm, wu, op->weights);
@@ -135,11 +136,11 @@ struct OneDnnInt8::Impl {
 
     memory src;
     if (s.in_float) {
-      op->user_in = memory(memory::desc(xd, Dt::f32, Tag::nchw), eng, DNNL_MEMORY_NONE);
+      op->user_in = memory(x_float, eng, DNNL_MEMORY_NONE);
       src = op->arena_memory(x_codes, eng);
       dnnl::primitive_attr q;
       q.set_output_scales(0, {s.in.scale > 0 ? 1.f / s.in.scale : 0.f});
-      dnnl::reorder::primitive_desc rpd(eng, op->user_in.get_desc(), eng, x_codes, q);
+      dnnl::reorder::primitive_desc rpd(eng, x_float, eng, x_codes, q);
       op->steps.push_back({dnnl::reorder(rpd), {{DNNL_ARG_FROM, op->user_in}, {DNNL_ARG_TO, src}}});
     } else {
       op->user_in = memory(x_codes, eng, DNNL_MEMORY_NONE);
@@ -147,14 +148,14 @@ struct OneDnnInt8::Impl {
     }
     memory dst;
     if (s.out_float) {
-      op->user_out = memory(memory::desc(yd, Dt::f32, Tag::nchw), eng, DNNL_MEMORY_NONE);
-      dst = pd.dst_desc() == op->user_out.get_desc() ? op->user_out : op->arena_memory(pd.dst_desc(), eng);
+      op->user_out = memory(y_float, eng, DNNL_MEMORY_NONE);
+      dst = pd.dst_desc() == y_float ? op->user_out : op->arena_memory(pd.dst_desc(), eng);
     } else {
       op->user_out = memory(pd.dst_desc(), eng, DNNL_MEMORY_NONE);
       dst = op->user_out;
     }
     const memory scratch = op->arena_memory(pd.scratchpad_desc(), eng);
-    op->steps.push_back({dnnl::convolution_forward(pd),
+    op->steps.push_back({Prim(pd),
                          {{DNNL_ARG_SRC, src},
                           {DNNL_ARG_WEIGHTS, op->weights},
                           {DNNL_ARG_DST, dst},
@@ -164,6 +165,43 @@ struct OneDnnInt8::Impl {
       op->steps.push_back({dnnl::reorder(dst, op->user_out), {{DNNL_ARG_FROM, dst}, {DNNL_ARG_TO, op->user_out}}});
     strm.wait();
     return op;
+  }
+
+  std::unique_ptr<Op> build(const Int8ConvSpec& s) {
+    const ConvGeometry& g = s.g;
+    const int64_t in_c = int64_t(g.channels) * s.groups;
+    const Dims xd{s.batch, in_c, g.height, g.width}, yd{s.batch, s.filters, g.out_h, g.out_w};
+    const Dims wd = s.groups > 1 ? Dims{s.groups, s.filters / s.groups, g.channels, g.ksize, g.ksize}
+                                 : Dims{s.filters, g.channels, g.ksize, g.ksize};
+    const memory::desc x_codes(xd, code_type(s.in), Tag::nhwc), x_float(xd, Dt::f32, Tag::nchw);
+    const memory::desc w_any(wd, Dt::s8, Tag::any), w_user(wd, Dt::s8, s.groups > 1 ? Tag::goihw : Tag::oihw);
+    // A connected layer (1 x 1 on a 1 x 1 input) is an inner product; its output (batch x
+    // filters) is NCHW already. The convolution when oneDNN has no inner product kernel for it.
+    const bool inner = s.groups == 1 && g.ksize == 1 && g.height == 1 && g.width == 1 && g.out_h == 1 &&
+                       g.out_w == 1 && g.pad == 0 && s.sum_scale == 0;
+    if (inner) {
+      const Dims y2{s.batch, s.filters};
+      const memory::desc y_md = s.out_float ? memory::desc(y2, Dt::f32, Tag::any) : memory::desc(y2, code_type(s.out), Tag::nc);
+      const memory::desc b_md({1, s.filters}, Dt::f32, Tag::ab);
+      dnnl::inner_product_forward::primitive_desc pd;
+      if (usable(&pd, [&] {
+            return dnnl::inner_product_forward::primitive_desc({dnnl::prop_kind::forward_inference, x_codes, w_any, y_md},
+                                                                 attributes(s, b_md), eng);
+          }))
+        return assemble<dnnl::inner_product_forward>(pd, s, x_codes, x_float, memory::desc(y2, Dt::f32, Tag::nc), w_user,
+                                                     b_md);
+    }
+    const memory::desc y_md = s.out_float ? memory::desc(yd, Dt::f32, Tag::any) : memory::desc(yd, code_type(s.out), Tag::nhwc);
+    const memory::desc b_md({1, s.filters, 1, 1}, Dt::f32, Tag::abcd);
+    dnnl::convolution_forward::primitive_desc pd;
+    if (!usable(&pd, [&] {
+          return dnnl::convolution_forward::primitive_desc(
+              {dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct, x_codes, w_any, y_md,
+               {g.stride, g.stride}, {g.pad, g.pad}, {g.pad, g.pad}},
+              attributes(s, b_md), eng);
+        }))
+      return nullptr;
+    return assemble<dnnl::convolution_forward>(pd, s, x_codes, x_float, memory::desc(yd, Dt::f32, Tag::nchw), w_user, b_md);
   }
 
   // A reorder between float32 NCHW and int8 NHWC codes.

@@ -1,10 +1,10 @@
 // Int8 convolutions on oneDNN's CPU primitives, for the int8 inference engine (core/int8_net.h).
 //
-// One op is a convolution with s8 weights (reordered once, when the op is added, into the
-// layout oneDNN's kernel wants), u8 or s8 activations and s32 accumulation, whose result
-// r = out_scale[f] * acc + bias[f] goes through the activation post-op and is written as float32
-// (planar NCHW) or as int8 codes (NHWC, saturated, rounded to nearest even) of the next layer's
-// input. Its input is float32 NCHW (quantized by a reorder into the arena: code = x / in.scale,
+// One op is a convolution (an inner product for a connected layer's 1 x 1 on 1 x 1) with s8
+// weights (reordered once, when the op is added, into the layout oneDNN's kernel wants), u8 or
+// s8 activations and s32 accumulation, whose result r = out_scale[f] * acc + bias[f] (+ a
+// residual) goes through the activation post-op and is written as float32 (planar NCHW) or as
+// int8 codes (NHWC, saturated, rounded to nearest even) of the next layer's input. Its input is float32 NCHW (quantized by a reorder into the arena: code = x / in.scale,
 // saturated) or the previous op's int8 NHWC codes. Everything is created by add(), for one batch
 // size and thread count; run() creates and allocates nothing. On AVX2 machines oneDNN picks
 // jit_uni_int8:avx2; with AVX-512 VNNI, brgconv:avx512_core_vnni (kernel() says which).

@@ -2,7 +2,7 @@
 // --int8 --calibrate N`), on oneDNN's int8 convolutions (backend/onednn_int8.h).
 //
 // Which layers run int8: every convolutional and connected layer (a connected layer is a 1 x 1
-// convolution of its flattened input) whose activation is linear, relu, leaky or relie, when
+// convolution of its flattened input, run as an inner product) whose activation is linear, relu, leaky or relie, when
 // oneDNN has an int8 kernel for its shape other than its reference loops; and the shortcuts
 // fused into such a convolution (below). The others run their float32 inference pass unchanged.
 //
