@@ -391,9 +391,10 @@ RPG_API rpg_status rpg_network_export_darknet(rpg_network* net, const rpg_export
  * An export made with int8 (8-bit rings with one scale each and activation ranges calibrated on
  * training images; src/io/export.h, src/core/int8_net.h) runs its convolutional and connected
  * layers on oneDNN's int8 kernels in rpg_network_predict, when it is loaded on the CPU with the
- * oneDNN engine (not deterministic, not CUDA) and not with RPG_EXPORT_LOAD_FLOAT32. Training
- * (an update), loading other values, rpg_network_set_device and rpg_network_set_deterministic
- * return the network to float32. rpg_network_forward always runs float32. */
+ * oneDNN engine (not deterministic, not CUDA) and not with RPG_EXPORT_LOAD_FLOAT32. An update,
+ * a training-mode rpg_network_forward (batch norm's statistics move), loading other values,
+ * rpg_network_ring_set_values, rpg_network_set_device and rpg_network_set_deterministic return
+ * the network to float32. rpg_network_forward always runs float32. */
 
 /* Makes exports with int8: the rings at 8 bits with one scale each (the bits setting is then
  * ignored), and the activation ranges calibrated on `batches` (>= 1) batches of the 'train' list

@@ -173,7 +173,11 @@ BOOST_AUTO_TEST_CASE(int8_file_round_trip_and_exact_ring_codes) {
   // Without the engine the same file is an ordinary float32 export.
   auto fp = rpg::load_export_from_bytes(f.file, "m.rpgm", cpu(), false);
   BOOST_TEST(!fp->inference_plan());
-  // Training drops the plan (its weights are gone).
+  // A training-mode pass (batch norm's statistics move) drops the plan, and so does an update.
+  auto again = rpg::load_export_from_bytes(f.file, "m.rpgm", cpu());
+  BOOST_TEST(again->inference_plan());
+  again->predict(rpg_test::random_vector(size_t(again->batch() * again->input_size()), 4).data(), true);
+  BOOST_TEST(!again->inference_plan());
   net->train_pass(rpg_test::random_vector(size_t(net->batch() * net->input_size()), 3).data(),
                   std::vector<float>(size_t(net->batch() * net->output_size()), .25f).data());
   net->update(.01f);

@@ -368,7 +368,10 @@ double Network::run_forward(const float* input, bool train, const float* truth, 
   NetState s = state(train);
   s.inference = inference;
   const float* x = input;
-  if (train) ++passes_;
+  if (train) {
+    ++passes_;
+    plan_.reset();  // batch norm's running statistics change: an inference plan holds the old ones
+  }
   for (size_t i = 0; i < layers_.size(); ++i) {
     Layer& l = *layers_[i];
     s.input = x;

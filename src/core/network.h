@@ -89,7 +89,9 @@ class Network {
   // Drops the inference plan, which was made for the old weights.
   void generate_weights();
   // The engine infer() runs (null: the layers' fused float32 pass). Prepared at once when the
-  // network has a batch. Set by the export loader for int8 exports; generate_weights drops it.
+  // network has a batch. Set by the export loader for int8 exports; dropped by whatever changes
+  // what it was made from: generate_weights (every update and loader), a training-mode forward
+  // pass (batch norm's running statistics), loading Darknet weights.
   void set_inference_plan(std::unique_ptr<InferencePlan> plan);
   InferencePlan* inference_plan() const { return plan_.get(); }
 
