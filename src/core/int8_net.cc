@@ -348,9 +348,12 @@ void Int8Plan::run(Network& net, const float* input) {
   Impl& m = *impl_;
   if (!m.engine)
     fail(Status::InvalidArgument, net.cfg_path() + ": int8: the engine is not prepared for this batch (its preparation failed)");
+  // The float32 layers run their plain inference forward (train false), not the fused pass:
+  // that one may keep activations in oneDNN's layouts, and this engine hands planar NCHW
+  // tensors between layers.
   NetState s{net.backend()};
   s.batch = net.batch();
-  s.inference = true;
+  s.train = false;
   const auto& layers = net.layers();
   auto float_of = [&](size_t t) { return t == 0 ? input : layers[t - 1]->output.data(); };
   if (m.quantize[0] >= 0) m.engine->run(m.quantize[0], input, m.codes[0]);
