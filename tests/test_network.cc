@@ -21,6 +21,7 @@
 #include "base/error.h"
 #include "cfg/cfg.h"
 #include "core/network.h"
+#include "io/darknet_weights.h"
 #include "reference.h"
 #include "testing.h"
 
@@ -817,6 +818,73 @@ BOOST_AUTO_TEST_CASE(fused_inference_matches_the_unfused_pass_and_refuses_backwa
     } catch (const rpg::Error& e) {
       BOOST_TEST(int(e.status()) == int(rpg::Status::InvalidArgument));
       BOOST_TEST(std::string(e.what()).find("no backward pass after an inference pass") != std::string::npos, e.what());
+    }
+  }
+}
+
+// The fused inference pass keeps each layer's folded weights while the network's parameters stay
+// the same (Network::params_version): after every kind of change (an update, a training-mode pass
+// moving the running statistics, a Darknet weights file loaded, ring values written and the
+// weights regenerated, a tensor written through trainable()) its output is again that of the
+// unfused pass, and two passes without a change between them agree exactly.
+BOOST_AUTO_TEST_CASE(fused_inference_follows_every_change_of_the_parameters) {
+  const std::string body =
+      "[convolutional]\nbatch_normalize=1\nfilters=16\nsize=3\npad=1\nactivation=leaky\n"
+      "[convolutional]\nbatch_normalize=1\nfilters=16\nsize=3\npad=1\nactivation=relu\n"
+      "[avgpool]\n[connected]\noutput=5\nactivation=linear\n[softmax]\n";
+  const std::string head = "[net]\nbatch=4\nwidth=10\nheight=10\nchannels=3\nlearning_rate=0.05\nmomentum=0.9\n";
+  for (bool rings : {false, true}) {
+    const std::string cfg = rings ? head + "[ring]\nname=r\ndof=0.5\n" + body : head + body;
+    std::string text = cfg;
+    if (rings)  // both convolutions on the ring
+      for (size_t at = 0; (at = text.find("[convolutional]\n", at)) != std::string::npos; at += 16)
+        text.insert(at + 16, "ring=r\n");
+    auto net = rpg_test::net_from_text(text, 2);
+    const int b = net->batch();
+    const auto x = rpg_test::random_vector(size_t(b * net->input_size()), 81);
+    rpg::Buffer<float> in(net->backend(), int64_t(x.size()));
+    in.upload(x);
+    std::vector<float> t(size_t(b * net->output_size()), 0.f);
+    for (int i = 0; i < b; ++i) t[size_t(i * net->output_size() + i % 5)] = 1.f;
+    std::vector<float> last;
+    auto check = [&](const std::string& after) {
+      const std::vector<float> fused = net->predict(x.data());
+      BOOST_TEST((fused == net->predict(x.data())), after << ": two passes differ");
+      net->forward(in.data(), false);
+      const std::vector<float> plain = net->layers().back()->output.to_vector();
+      BOOST_REQUIRE(fused.size() == plain.size());
+      double worst = 0;
+      for (size_t i = 0; i < fused.size(); ++i) worst = std::max(worst, double(std::fabs(fused[i] - plain[i])));
+      BOOST_TEST(worst <= 1e-5, (rings ? "rings, " : "") << after << ": fused and unfused outputs differ by " << worst);
+      BOOST_TEST((fused != last), (rings ? "rings, " : "") << after << ": the output did not change");
+      last = fused;
+    };
+    check("first pass");
+    net->train_pass(x.data(), t.data());
+    net->update(0.05f);
+    check("an update");
+    const auto x2 = rpg_test::random_vector(x.size(), 82, -3.f, 3.f);
+    net->predict(x2.data(), true);
+    check("a training-mode pass");
+    for (const rpg::Param& p : net->trainable()) {
+      std::vector<float> v = p.value->to_vector();
+      for (float& e : v) e *= 1.25f;
+      p.value->upload(v);
+      break;
+    }
+    check("a tensor written through trainable()");
+    if (rings) {
+      rpg::Ring& r = *net->rings()[0];
+      std::vector<float> v = r.values.to_vector();
+      for (float& e : v) e = -e;
+      r.values.upload(v);
+      net->generate_weights();
+      check("ring values written");
+    } else {
+      auto other = rpg_test::net_from_text(text, 1);
+      const std::string bytes = rpg::encode_darknet_weights(*other, 0);
+      rpg::load_darknet_weights_from_bytes(*net, bytes, "<other>");
+      check("a Darknet weights file loaded");
     }
   }
 }

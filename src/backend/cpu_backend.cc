@@ -38,9 +38,10 @@ std::string CpuBackend::conv_kernels(const ConvGeometry& g, int batch, int group
 }
 void CpuBackend::conv_inference(const ConvGeometry& g, int batch, int groups, int filters, const float* in,
                                 const float* weights, const float* biases, const BnInference* bn, Act act,
-                                float* out) {
-  if (dnn_ && dnn_->inference(g, batch, groups, filters, threads_, in, weights, biases, bn, act, out)) return;
-  Backend::conv_inference(g, batch, groups, filters, in, weights, biases, bn, act, out);
+                                float* out, uint64_t params_version) {
+  if (dnn_ && dnn_->inference(g, batch, groups, filters, threads_, in, weights, biases, bn, act, out, params_version))
+    return;
+  Backend::conv_inference(g, batch, groups, filters, in, weights, biases, bn, act, out, params_version);
 }
 void CpuBackend::conv_prepare(const ConvGeometry& g, int batch, int groups, int filters, Act act) {
   if (dnn_) dnn_->prepare(g, batch, groups, filters, act, threads_);

@@ -96,9 +96,12 @@ struct Phase {
 struct Conv {
   memory x, w, y, dy, dw, dx;  // the caller's planar buffers; their pointers are set per call
   Phase fwd, bwd_weights, bwd_data;
-  // Inference: where fwd's folded weights and bias lie in the arena, and whether the kernel runs
-  // the activation.
-  int64_t folded_weights = 0, folded_bias = 0;
+  // Inference: the folded weights (planar, in the arena at folded_weights) are reordered into
+  // `kernel_w` (the layout the kernel reads) with `fold`; kernel_w and kernel_b point into the
+  // layer's Folded copy. Whether the kernel runs the activation.
+  int64_t folded_weights = 0;
+  memory kernel_w, kernel_b;
+  dnnl::primitive fold;  // null: the planar layout is the kernel's
   bool activates = false;
   uint64_t used = 0;
   int64_t bytes() const { return std::max({fwd.bytes, bwd_weights.bytes, bwd_data.bytes}); }
@@ -257,18 +260,21 @@ std::unique_ptr<Conv> build_inference(const dnnl::engine& eng, const ConvGeometr
     }
     c->x = memory(x_md, eng, DNNL_MEMORY_NONE);
     c->y = memory(y_md, eng, DNNL_MEMORY_NONE);
+    c->kernel_w = memory(pd.weights_desc(), eng, DNNL_MEMORY_NONE);
+    c->kernel_b = memory(b_md, eng, DNNL_MEMORY_NONE);
     Phase& f = c->fwd;
-    c->folded_weights = f.bytes;
-    c->w = f.arena_memory(w_md, eng);
-    c->folded_bias = f.bytes;
-    const memory b = f.arena_memory(b_md, eng);
-    const memory fx = f.input(c->x, pd.src_desc(), eng), fw = f.input(c->w, pd.weights_desc(), eng);
+    if (pd.weights_desc() != w_md) {
+      c->folded_weights = f.bytes;
+      c->w = f.arena_memory(w_md, eng);
+      c->fold = dnnl::reorder(c->w, c->kernel_w);
+    }
+    const memory fx = f.input(c->x, pd.src_desc(), eng);
     const bool y_plain = pd.dst_desc() == y_md;
     const memory fy = y_plain ? c->y : f.arena_memory(pd.dst_desc(), eng);
     const memory fs = f.arena_memory(pd.scratchpad_desc(), eng);
     f.ops.push_back({dnnl::convolution_forward(pd),
-                     {{DNNL_ARG_SRC, fx}, {DNNL_ARG_WEIGHTS, fw}, {DNNL_ARG_BIAS, b}, {DNNL_ARG_DST, fy},
-                      {DNNL_ARG_SCRATCHPAD, fs}}});
+                     {{DNNL_ARG_SRC, fx}, {DNNL_ARG_WEIGHTS, c->kernel_w}, {DNNL_ARG_BIAS, c->kernel_b},
+                      {DNNL_ARG_DST, fy}, {DNNL_ARG_SCRATCHPAD, fs}}});
     if (!y_plain) f.ops.push_back({dnnl::reorder(fy, c->y), {{DNNL_ARG_FROM, fy}, {DNNL_ARG_TO, c->y}}});
     f.kernel = pd.impl_info_str();
   } catch (const dnnl::error& e) {
@@ -290,17 +296,78 @@ Key key_of(const ConvGeometry& g, int batch, int groups, int filters, int thread
 
 }  // namespace
 
+// One layer's folded inference weights and bias, in the layout its kernel reads, kept while the
+// network's parameters stay the same (Backend::conv_inference's params_version).
+struct Folded {
+  char* data = nullptr;  // weights (kernel layout), then the bias at bias_offset
+  size_t bytes = 0, bias_offset = 0;
+  memory::desc layout;   // the kernel's weights layout they were written for
+  uint64_t version = 0;  // 0: never written
+  const float* biases = nullptr;
+  bool has_bn = false;
+  BnInference bn{};  // the batch-norm tensors (pointers) they were folded from
+};
+
 struct OneDnnConvolutions::Impl {
   Backend& owner;
   dnnl::engine eng;
   dnnl::stream strm;
   std::map<Key, std::unique_ptr<Conv>> convs;  // a null entry: no oneDNN implementation
+  std::unordered_map<const float*, Folded> folded;  // by the layer's weights
   char* arena = nullptr;
   int64_t arena_bytes = 0;
   uint64_t clock = 0;
 
   explicit Impl(Backend& b) : owner(b), eng(dnnl::engine::kind::cpu, 0), strm(eng) {}
-  ~Impl() { owner.release(arena); }
+  ~Impl() {
+    for (auto& [w, f] : folded) owner.release(f.data);
+    owner.release(arena);
+  }
+
+  // The layer's folded copy for this kernel: current when the parameters have not changed since
+  // it was written (same version, layout, bias and batch-norm tensors), else written now.
+  Folded& fold(Conv& c, const ConvGeometry& g, int filters, int threads, const float* weights, const float* biases,
+               const BnInference* bn, uint64_t version) {
+    Folded& f = folded[weights];
+    const memory::desc& layout = c.kernel_w.get_desc();
+    const bool same_bn = bn ? f.has_bn && f.bn.scales == bn->scales && f.bn.mean == bn->mean && f.bn.var == bn->var &&
+                                  f.bn.eps.inside == bn->eps.inside && f.bn.eps.outside == bn->eps.outside
+                            : !f.has_bn;
+    if (version != 0 && f.version == version && f.layout == layout && f.biases == biases && same_bn) return f;
+    const size_t bias_offset = (layout.get_size() + 63) / 64 * 64, bytes = bias_offset + size_t(filters) * 4;
+    if (bytes != f.bytes) {
+      char* data = static_cast<char*>(owner.alloc(bytes));
+      owner.release(f.data);
+      f.data = data;
+      f.bytes = bytes;
+    }
+    f.version = 0;  // until written
+    f.bias_offset = bias_offset;
+    // Batch norm folded: w' = w s, b' = biases - mean s with s = scales / std, per filter.
+    float* w = reinterpret_cast<float*>(c.fold ? arena + c.folded_weights : f.data);
+    float* b = reinterpret_cast<float*>(f.data + bias_offset);
+    const int64_t per_filter = int64_t(g.channels) * g.ksize * g.ksize;
+#pragma omp parallel for num_threads(threads) if (per_filter * filters > 65536)
+    for (int o = 0; o < filters; ++o) {
+      const float s = bn ? bn->scales[o] * bn->eps.inv_std(bn->var[o]) : 1.f;
+      b[o] = bn ? biases[o] - bn->mean[o] * s : biases[o];
+      const float* src = weights + o * per_filter;
+      float* dst = w + o * per_filter;
+      for (int64_t i = 0; i < per_filter; ++i) dst[i] = src[i] * s;
+    }
+    if (c.fold) {
+      c.w.set_data_handle(w);
+      c.kernel_w.set_data_handle(f.data);
+      c.fold.execute(strm, {{DNNL_ARG_FROM, c.w}, {DNNL_ARG_TO, c.kernel_w}});
+      strm.wait();
+    }
+    f.layout = layout;
+    f.biases = biases;
+    f.has_bn = bn != nullptr;
+    f.bn = bn ? *bn : BnInference{};
+    f.version = version;
+    return f;
+  }
 
   // The training primitives of a shape with the caller's input and weights in place; null when
   // oneDNN has none.
@@ -313,8 +380,9 @@ struct OneDnnConvolutions::Impl {
     }
     return c;
   }
-  // purpose: -1 training, else int(Act) of an inference pass.
-  Conv* get(const ConvGeometry& g, int batch, int groups, int filters, int threads, int purpose = -1) {
+  // The primitives of a shape, built and kept at the first call (the arena is not grown: see
+  // get). purpose: -1 training, else int(Act) of an inference pass.
+  Conv* find(const ConvGeometry& g, int batch, int groups, int filters, int threads, int purpose) {
     const Key k = key_of(g, batch, groups, filters, threads, purpose);
     auto it = convs.find(k);
     if (it == convs.end()) {
@@ -322,12 +390,6 @@ struct OneDnnConvolutions::Impl {
       {
         OmpThreads t(threads);  // oneDNN sizes its kernels' blocking for the thread count
         c = purpose < 0 ? build(eng, g, batch, groups, filters) : build_inference(eng, g, batch, groups, filters, Act(purpose));
-      }
-      if (c && c->bytes() > arena_bytes) {  // a failure here leaves the old arena in place
-        char* bigger = static_cast<char*>(owner.alloc(size_t(c->bytes())));
-        owner.release(arena);
-        arena = bigger;
-        arena_bytes = c->bytes();
       }
       if (convs.size() >= kMaxShapes) {
         auto oldest = convs.begin();
@@ -339,6 +401,17 @@ struct OneDnnConvolutions::Impl {
     }
     if (it->second) it->second->used = ++clock;
     return it->second.get();
+  }
+  // find, with the arena grown to fit the shape (a failure leaves the old arena in place).
+  Conv* get(const ConvGeometry& g, int batch, int groups, int filters, int threads, int purpose = -1) {
+    Conv* c = find(g, batch, groups, filters, threads, purpose);
+    if (c && c->bytes() > arena_bytes) {
+      char* bigger = static_cast<char*>(owner.alloc(size_t(c->bytes())));
+      owner.release(arena);
+      arena = bigger;
+      arena_bytes = c->bytes();
+    }
+    return c;
   }
 };
 
@@ -368,10 +441,9 @@ bool OneDnnConvolutions::prepare(const ConvGeometry& g, int batch, int groups, i
 
 int64_t OneDnnConvolutions::workspace_bytes(const ConvGeometry& g, int batch, int groups, int filters, Act act,
                                             int threads) {
-  return guarded([&]() -> int64_t {
-    OmpThreads t(threads);
-    const auto training = build(impl_->eng, g, batch, groups, filters);
-    const auto inference = build_inference(impl_->eng, g, batch, groups, filters, act);
+  return guarded([&]() -> int64_t {  // built once: prepare finds them
+    const Conv* training = impl_->find(g, batch, groups, filters, threads, -1);
+    const Conv* inference = impl_->find(g, batch, groups, filters, threads, int(act));
     return std::max(training ? training->bytes() : 0, inference ? inference->bytes() : 0);
   });
 }
@@ -399,23 +471,14 @@ bool OneDnnConvolutions::forward(const ConvGeometry& g, int batch, int groups, i
 
 bool OneDnnConvolutions::inference(const ConvGeometry& g, int batch, int groups, int filters, int threads,
                                    const float* in, const float* weights, const float* biases, const BnInference* bn,
-                                   Act act, float* out) {
+                                   Act act, float* out, uint64_t params_version) {
   return guarded([&] {
     Conv* c = impl_->get(g, batch, groups, filters, threads, int(act));
     if (!c) return false;
     OmpThreads t(threads);
-    // Batch norm folded: w' = w s, b' = biases - mean s with s = scales / std, per filter.
-    float* w = reinterpret_cast<float*>(impl_->arena + c->folded_weights);
-    float* b = reinterpret_cast<float*>(impl_->arena + c->folded_bias);
-    const int64_t per_filter = int64_t(g.channels) * g.ksize * g.ksize;
-#pragma omp parallel for num_threads(threads) if (per_filter * filters > 65536)
-    for (int f = 0; f < filters; ++f) {
-      const float s = bn ? bn->scales[f] * bn->eps.inv_std(bn->var[f]) : 1.f;
-      b[f] = bn ? biases[f] - bn->mean[f] * s : biases[f];
-      const float* src = weights + f * per_filter;
-      float* dst = w + f * per_filter;
-      for (int64_t i = 0; i < per_filter; ++i) dst[i] = src[i] * s;
-    }
+    const Folded& f = impl_->fold(*c, g, filters, threads, weights, biases, bn, params_version);
+    c->kernel_w.set_data_handle(f.data);
+    c->kernel_b.set_data_handle(f.data + f.bias_offset);
     c->x.set_data_handle(const_cast<float*>(in));
     c->y.set_data_handle(out);
     c->fwd.run(impl_->strm, impl_->arena);

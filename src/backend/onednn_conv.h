@@ -32,8 +32,8 @@ class OneDnnConvolutions {
   // allocation failure; what was prepared before stays usable.
   // Both the training primitives and the inference one (for the activation act).
   bool prepare(const ConvGeometry& g, int batch, int groups, int filters, Act act, int threads);
-  // The arena bytes one shape needs (creates its primitives without keeping them); 0 when
-  // oneDNN has no implementation for it.
+  // The arena bytes one shape needs (creates its primitives and keeps them for prepare, without
+  // growing the arena); 0 when oneDNN has no implementation for it.
   int64_t workspace_bytes(const ConvGeometry& g, int batch, int groups, int filters, Act act, int threads);
 
   // Backend::conv_forward and conv_backward. False (nothing done) when the shape has no
@@ -46,9 +46,12 @@ class OneDnnConvolutions {
 
   // Backend::conv_inference: the batch norm folded into a copy of the weights and a bias, the
   // activation run by the kernel where oneDNN has it (else by the backend afterwards). False
-  // when the shape has no oneDNN implementation.
+  // when the shape has no oneDNN implementation. Each layer's folded copy (known by `weights`)
+  // is kept, in the kernel's layout, and reused while params_version (nonzero) stays the same:
+  // its memory is allocated by the layer's first inference pass and kept until the backend goes.
   bool inference(const ConvGeometry& g, int batch, int groups, int filters, int threads, const float* in,
-                 const float* weights, const float* biases, const BnInference* bn, Act act, float* out);
+                 const float* weights, const float* biases, const BnInference* bn, Act act, float* out,
+                 uint64_t params_version);
 
   // The implementations oneDNN chose for a shape (e.g. "jit:avx2"), for reports.
   std::string kernels(const ConvGeometry& g, int batch, int groups, int filters, int threads);

@@ -181,6 +181,7 @@ Network::Network(const CfgFile& cfg, std::unique_ptr<Backend> backend, NetworkOp
 
 void Network::generate_weights() {
   for (auto& r : rings_) r->generate(*be_);
+  parameters_changed();
 }
 
 int64_t Network::ring_dof() const {
@@ -348,8 +349,12 @@ double Network::run_forward(const float* input, bool train, const float* truth, 
   need_batch();
   NetState s = state(train);
   s.inference = inference;
+  s.params_version = params_version_;
   const float* x = input;
-  if (train) ++passes_;
+  if (train) {
+    ++passes_;
+    parameters_changed();  // batch norm moves its running statistics
+  }
   for (size_t i = 0; i < layers_.size(); ++i) {
     Layer& l = *layers_[i];
     s.input = x;
@@ -414,6 +419,7 @@ void Network::apply_gradients(float lr) {
 }
 
 std::vector<Param> Network::trainable() {
+  parameters_changed();  // the caller may write through what it gets
   std::vector<Param> out;
   for (auto& l : layers_) {
     Buffer<float>* generated = l->ring.empty() ? nullptr : l->main_weights().value;
@@ -425,6 +431,7 @@ std::vector<Param> Network::trainable() {
 }
 
 std::vector<Buffer<float>*> Network::running_statistics() {
+  parameters_changed();  // the caller may write through what it gets
   std::vector<Buffer<float>*> out;
   for (auto& l : layers_) {
     const std::vector<Param> params = l->params();

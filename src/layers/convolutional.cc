@@ -43,7 +43,7 @@ class Convolutional final : public Layer {
       const BnInference fixed{norm.scales.data(), norm.rolling_mean.data(), norm.rolling_var.data(),
                               BatchNorm::epsilon(false)};
       be.conv_inference(geometry(), s.batch, groups, filters, s.input, weights.data(), biases.data(),
-                        bn ? &fixed : nullptr, act, output.data());
+                        bn ? &fixed : nullptr, act, output.data(), s.params_version);
       return;
     }
     be.conv_forward(geometry(), s.batch, groups, filters, s.input, weights.data(), output.data());

@@ -25,6 +25,7 @@ struct NetState {
   // No backward pass follows (Network::predict): layers may fuse operations and keep nothing for
   // one. Only with train == false.
   bool inference = false;
+  uint64_t params_version = 0;   // Network::params_version() (inference passes; 0: unknown)
   const float* input = nullptr;  // this layer's input: the previous layer's output
   float* input_delta = nullptr;  // where to accumulate d loss / d input; null: not needed
   const float* truth = nullptr;  // batch x outputs of the last layer, for loss layers
