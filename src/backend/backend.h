@@ -168,6 +168,13 @@ class Backend {
   virtual void maxpool_forward(const PoolGeometry& g, const float* in, float* out, int32_t* idx) = 0;
   virtual void maxpool_backward(const PoolGeometry& g, const float* delta_out, const int32_t* idx,
                                 float* delta_in) = 0;
+  // Max pooling in an inference pass: maxpool_forward's out; no backward pass follows, so idx is
+  // scratch the backend may leave unwritten. maxpool_prepare builds what it needs for one
+  // geometry ahead of the passes (Network::set_batch; optional, as conv_prepare).
+  virtual void maxpool_inference(const PoolGeometry& g, const float* in, float* out, int32_t* idx) {
+    maxpool_forward(g, in, out, idx);
+  }
+  virtual void maxpool_prepare(const PoolGeometry& /*g*/) {}
   virtual void avgpool_forward(int batch, int channels, int64_t spatial, const float* in,
                                float* out) = 0;
   virtual void avgpool_backward(int batch, int channels, int64_t spatial, const float* delta_out,

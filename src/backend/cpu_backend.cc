@@ -135,6 +135,10 @@ void CpuBackend::gemm(bool ta, bool tb, int m, int n, int k, float alpha, const 
         for (int j = 0; j < n; ++j) c[int64_t(i) * ldc + j] *= beta;
     return;
   }
+  if (dnn_) {  // the oneDNN engine: its sgemm (tests/bench/ops.cc measures it against the loop below)
+    onednn_gemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, threads_);
+    return;
+  }
   // OpenBLAS runs single-threaded in the calling thread; this backend splits C into one block
   // per thread itself (see cpu_backend.h).
   if (openblas_get_num_threads() != 1) openblas_set_num_threads(1);
@@ -605,30 +609,46 @@ void CpuBackend::bn_running_update(const float* mean, const float* var, int chan
 }
 
 void CpuBackend::maxpool_forward(const PoolGeometry& g, const float* in, float* out, int32_t* idx) {
+  // Each window's rows and columns inside the input are found once, so the scan has no bounds
+  // checks. The first maximum in scan order wins (the first element inside the window, then
+  // only a strictly greater one); an empty window gives 0 and index -1.
   const int off = -g.padding / 2;
-  const int64_t planes = int64_t(g.batch) * g.channels;
+  const int64_t planes = int64_t(g.batch) * g.channels, plane_size = int64_t(g.height) * g.width;
   RPG_PARALLEL_FOR(planes * g.out_h * g.out_w * g.size * g.size)
   for (int64_t p = 0; p < planes; ++p) {
-    const int64_t in_base = p * g.height * g.width;
-    for (int y = 0; y < g.out_h; ++y)
+    const float* plane = in + p * plane_size;
+    for (int y = 0; y < g.out_h; ++y) {
+      const int y0 = off + y * g.stride;
+      const int n0 = std::max(0, -y0), n1 = std::min(g.size, g.height - y0);
       for (int x = 0; x < g.out_w; ++x) {
-        float best = -FLT_MAX;
+        const int x0 = off + x * g.stride;
+        const int m0 = std::max(0, -x0), m1 = std::min(g.size, g.width - x0);
+        float best = 0.f;
         int64_t best_i = -1;
-        for (int n = 0; n < g.size; ++n)
-          for (int m = 0; m < g.size; ++m) {
-            const int iy = off + y * g.stride + n, ix = off + x * g.stride + m;
-            if (iy < 0 || iy >= g.height || ix < 0 || ix >= g.width) continue;
-            const int64_t i = in_base + int64_t(iy) * g.width + ix;
-            if (in[i] > best || best_i < 0) {
-              best = in[i];
-              best_i = i;
-            }
+        if (n0 < n1 && m0 < m1) {
+          best_i = int64_t(y0 + n0) * g.width + x0 + m0;
+          best = plane[best_i];
+          for (int n = n0; n < n1; ++n) {
+            const int64_t row = int64_t(y0 + n) * g.width + x0;
+            for (int m = (n == n0 ? m0 + 1 : m0); m < m1; ++m)
+              if (plane[row + m] > best) best = plane[row + m], best_i = row + m;
           }
+        }
         const int64_t o = (p * g.out_h + y) * g.out_w + x;
-        out[o] = best_i < 0 ? 0.f : best;
-        idx[o] = int32_t(best_i);
+        out[o] = best;
+        idx[o] = best_i < 0 ? -1 : int32_t(p * plane_size + best_i);
       }
+    }
   }
+}
+
+void CpuBackend::maxpool_inference(const PoolGeometry& g, const float* in, float* out, int32_t* idx) {
+  if (dnn_ && dnn_->maxpool(g, threads_, in, out)) return;
+  maxpool_forward(g, in, out, idx);
+}
+
+void CpuBackend::maxpool_prepare(const PoolGeometry& g) {
+  if (dnn_) dnn_->maxpool_prepare(g, threads_);
 }
 
 void CpuBackend::maxpool_backward(const PoolGeometry& g, const float* delta_out, const int32_t* idx,

@@ -285,6 +285,39 @@ std::unique_ptr<Conv> build_inference(const dnnl::engine& eng, const ConvGeometr
   return c;
 }
 
+// Max pooling for inference on planar NCHW, Darknet's windows (from -padding / 2); null where
+// oneDNN's result could differ from Darknet's (a window wholly in the padding, where Darknet
+// gives 0) or where oneDNN has no implementation.
+struct Pool {
+  memory src, dst;
+  dnnl::primitive prim;
+};
+
+std::unique_ptr<Pool> build_maxpool(const dnnl::engine& eng, const PoolGeometry& g) {
+  const int pad_l = g.padding / 2;
+  const auto fits = [&](int extent, int out) { return pad_l < g.size && (out - 1) * g.stride - pad_l <= extent - 1; };
+  if (!fits(g.height, g.out_h) || !fits(g.width, g.out_w)) return nullptr;
+  const Dims pad_r{(g.out_h - 1) * g.stride + g.size - g.height - pad_l, (g.out_w - 1) * g.stride + g.size - g.width - pad_l};
+  if (pad_r[0] < 0 || pad_r[1] < 0) return nullptr;
+  auto p = std::make_unique<Pool>();
+  try {
+    p->src = memory({{g.batch, g.channels, g.height, g.width}, kF32, Tag::nchw}, eng, DNNL_MEMORY_NONE);
+    p->dst = memory({{g.batch, g.channels, g.out_h, g.out_w}, kF32, Tag::nchw}, eng, DNNL_MEMORY_NONE);
+    const dnnl::pooling_forward::primitive_desc pd({dnnl::prop_kind::forward_inference, dnnl::algorithm::pooling_max,
+                                                    p->src.get_desc(), p->dst.get_desc(), {g.stride, g.stride},
+                                                    {g.size, g.size}, {pad_l, pad_l}, pad_r},
+                                                   eng);
+    p->prim = dnnl::pooling_forward(pd);
+  } catch (const dnnl::error& e) {
+    if (e.status == dnnl_unimplemented || e.status == dnnl_invalid_arguments) return nullptr;
+    fail(e.status == dnnl_out_of_memory ? Status::OutOfMemory : Status::Internal,
+         std::string("oneDNN could not create a max pooling: ") + e.what());
+  }
+  return p;
+}
+
+using PoolKey = std::array<int, 8>;
+
 // Shape, batch, groups, filters, threads, and what the primitives are for: -1 training (forward
 // and both gradients), else inference with that activation.
 using Key = std::array<int, 13>;
@@ -314,6 +347,7 @@ struct OneDnnConvolutions::Impl {
   dnnl::stream strm;
   std::map<Key, std::unique_ptr<Conv>> convs;  // a null entry: no oneDNN implementation
   std::unordered_map<const float*, Folded> folded;  // by the layer's weights
+  std::map<PoolKey, std::unique_ptr<Pool>> pools;    // a null entry: not on oneDNN
   char* arena = nullptr;
   int64_t arena_bytes = 0;
   uint64_t clock = 0;
@@ -402,6 +436,16 @@ struct OneDnnConvolutions::Impl {
     if (it->second) it->second->used = ++clock;
     return it->second.get();
   }
+  Pool* pool(const PoolGeometry& g, int threads) {
+    const PoolKey k{g.batch, g.channels, g.height, g.width, g.size, g.stride, g.padding, threads};
+    auto it = pools.find(k);
+    if (it == pools.end()) {
+      if (pools.size() >= kMaxShapes) pools.clear();
+      OmpThreads t(threads);
+      it = pools.emplace(k, build_maxpool(eng, g)).first;
+    }
+    return it->second.get();
+  }
   // find, with the arena grown to fit the shape (a failure leaves the old arena in place).
   Conv* get(const ConvGeometry& g, int batch, int groups, int filters, int threads, int purpose = -1) {
     Conv* c = find(g, batch, groups, filters, threads, purpose);
@@ -428,6 +472,15 @@ auto guarded(F&& f) {
 }
 }  // namespace
 
+void onednn_gemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const float* a, int lda,
+                 const float* b, int ldb, float beta, float* c, int ldc, int threads) {
+  OmpThreads t(threads);
+  const dnnl_status_t st = dnnl_sgemm(trans_a ? 'T' : 'N', trans_b ? 'T' : 'N', m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+  if (st != dnnl_success)
+    fail(st == dnnl_out_of_memory ? Status::OutOfMemory : Status::Internal,
+         "oneDNN sgemm failed (status " + std::to_string(int(st)) + ")");
+}
+
 OneDnnConvolutions::OneDnnConvolutions(Backend& memory)
     : impl_(guarded([&] { return std::make_unique<Impl>(memory); })) {}
 OneDnnConvolutions::~OneDnnConvolutions() = default;
@@ -446,6 +499,23 @@ int64_t OneDnnConvolutions::workspace_bytes(const ConvGeometry& g, int batch, in
     const Conv* inference = impl_->find(g, batch, groups, filters, threads, int(act));
     return std::max(training ? training->bytes() : 0, inference ? inference->bytes() : 0);
   });
+}
+
+bool OneDnnConvolutions::maxpool(const PoolGeometry& g, int threads, const float* in, float* out) {
+  return guarded([&] {
+    Pool* p = impl_->pool(g, threads);
+    if (!p) return false;
+    OmpThreads t(threads);
+    p->src.set_data_handle(const_cast<float*>(in));
+    p->dst.set_data_handle(out);
+    p->prim.execute(impl_->strm, {{DNNL_ARG_SRC, p->src}, {DNNL_ARG_DST, p->dst}});
+    impl_->strm.wait();
+    return true;
+  });
+}
+
+void OneDnnConvolutions::maxpool_prepare(const PoolGeometry& g, int threads) {
+  guarded([&] { return impl_->pool(g, threads); });
 }
 
 std::string OneDnnConvolutions::kernels(const ConvGeometry& g, int batch, int groups, int filters, int threads) {

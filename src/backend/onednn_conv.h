@@ -19,6 +19,12 @@
 
 namespace rpg {
 
+// Backend::gemm on oneDNN's sgemm (row-major; C = alpha op(A) op(B) + beta C) with `threads`
+// OpenMP threads: the oneDNN engine's matrix products (the connected layer). Throws Error if
+// oneDNN fails. Results are reproducible for one thread count only.
+void onednn_gemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const float* a, int lda,
+                 const float* b, int ldb, float beta, float* c, int ldc, int threads);
+
 class OneDnnConvolutions {
  public:
   // Memory (the arena) is allocated through `memory`, so that its failures are the backend's.
@@ -52,6 +58,12 @@ class OneDnnConvolutions {
   bool inference(const ConvGeometry& g, int batch, int groups, int filters, int threads, const float* in,
                  const float* weights, const float* biases, const BnInference* bn, Act act, float* out,
                  uint64_t params_version);
+
+  // Backend::maxpool_inference (Darknet's windows, from -padding / 2) and maxpool_prepare. False
+  // (nothing done) where oneDNN's result could differ from Darknet's: a window that can fall
+  // wholly into the padding (Darknet gives 0 there), or padding oneDNN does not take.
+  bool maxpool(const PoolGeometry& g, int threads, const float* in, float* out);
+  void maxpool_prepare(const PoolGeometry& g, int threads);
 
   // The implementations oneDNN chose for a shape (e.g. "jit:avx2"), for reports.
   std::string kernels(const ConvGeometry& g, int batch, int groups, int filters, int threads);

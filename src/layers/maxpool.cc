@@ -27,8 +27,12 @@ class Maxpool final : public Layer {
     Layer::allocate(s, batch);
     s.add(argmax, int64_t(batch) * out.size());
   }
+  void prepare(Backend& be, int batch) override { be.maxpool_prepare(geometry(batch)); }
   void forward(NetState& s) override {
-    s.be.maxpool_forward(geometry(s.batch), s.input, output.data(), argmax.data());
+    if (s.inference)
+      s.be.maxpool_inference(geometry(s.batch), s.input, output.data(), argmax.data());
+    else
+      s.be.maxpool_forward(geometry(s.batch), s.input, output.data(), argmax.data());
   }
   void backward(NetState& s) override {
     if (s.input_delta) s.be.maxpool_backward(geometry(s.batch), delta.data(), argmax.data(), s.input_delta);
