@@ -825,8 +825,8 @@ BOOST_AUTO_TEST_CASE(fused_inference_matches_the_unfused_pass_and_refuses_backwa
 // The fused inference pass keeps each layer's folded weights while the network's parameters stay
 // the same (Network::params_version): after every kind of change (an update, a training-mode pass
 // moving the running statistics, a Darknet weights file loaded, ring values written and the
-// weights regenerated, a tensor written through trainable()) its output is again that of the
-// unfused pass, and two passes without a change between them agree exactly.
+// weights regenerated, a tensor written through trainable(), a running mean written directly)
+// its output is again that of the unfused pass, and two passes without a change between them agree exactly.
 BOOST_AUTO_TEST_CASE(fused_inference_follows_every_change_of_the_parameters) {
   const std::string body =
       "[convolutional]\nbatch_normalize=1\nfilters=16\nsize=3\npad=1\nactivation=leaky\n"
@@ -873,6 +873,13 @@ BOOST_AUTO_TEST_CASE(fused_inference_follows_every_change_of_the_parameters) {
       break;
     }
     check("a tensor written through trainable()");
+    {  // a running mean written directly, without parameters_changed(): compared by value
+      rpg::Buffer<float>* mean = net->layers()[rings ? 1 : 0]->weight_file_order()[2];
+      std::vector<float> v = mean->to_vector();
+      for (float& e : v) e += 0.5f;
+      mean->upload(v);
+    }
+    check("a running mean written directly");
     if (rings) {
       rpg::Ring& r = *net->rings()[0];
       std::vector<float> v = r.values.to_vector();

@@ -90,9 +90,9 @@ class Backend {
   // per output channel (bn's shift is `biases`). No backward pass may follow (nothing is kept for
   // one), which lets a backend fold the batch norm into the weights and fuse the activation. The
   // default runs conv_forward, then the batch norm or the bias, then the activation, in place.
-  // params_version (Network::params_version) says when weights, biases and batch-norm tensors
-  // last changed: a backend may keep the folded weights of a layer (known by its weights pointer)
-  // and reuse them while the version stays the same. 0: unknown, fold again.
+  // params_version (Network::params_version) says when the weights last changed: a backend may
+  // keep the folded weights of a layer (known by its weights pointer) while the version stays the
+  // same and the biases and batch-norm tensors hold the same values. 0: unknown, fold again.
   virtual void conv_inference(const ConvGeometry& g, int batch, int groups, int filters, const float* in,
                               const float* weights, const float* biases, const BnInference* bn, Act act, float* out,
                               uint64_t params_version) {

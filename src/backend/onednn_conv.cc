@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cstring>
 #include <map>
 #include <unordered_map>
 #include <utility>
@@ -329,16 +330,36 @@ Key key_of(const ConvGeometry& g, int batch, int groups, int filters, int thread
 
 }  // namespace
 
-// One layer's folded inference weights and bias, in the layout its kernel reads, kept while the
-// network's parameters stay the same (Backend::conv_inference's params_version).
+// One layer's folded inference weights and bias, in the layout its kernel reads. Kept while the
+// weights are unchanged (Backend::conv_inference's params_version) and the per-filter tensors
+// (bias, batch-norm scales and statistics: compared by value on every call, which costs little)
+// are the same as when they were folded.
 struct Folded {
   char* data = nullptr;  // weights (kernel layout), then the bias at bias_offset
   size_t bytes = 0, bias_offset = 0;
   memory::desc layout;   // the kernel's weights layout they were written for
   uint64_t version = 0;  // 0: never written
-  const float* biases = nullptr;
+  std::vector<float> sources;  // biases, then (with batch norm) scales, mean, var, eps
   bool has_bn = false;
-  BnInference bn{};  // the batch-norm tensors (pointers) they were folded from
+
+  static std::vector<float> sources_of(int filters, const float* biases, const BnInference* bn) {
+    std::vector<float> v(biases, biases + filters);
+    if (bn) {
+      for (const float* t : {bn->scales, bn->mean, bn->var}) v.insert(v.end(), t, t + filters);
+      v.push_back(bn->eps.inside);
+      v.push_back(bn->eps.outside);
+    }
+    return v;
+  }
+  bool same_sources(int filters, const float* biases, const BnInference* bn) const {
+    const size_t n = size_t(filters) * (bn ? 4 : 1) + (bn ? 2 : 0);
+    if (has_bn != (bn != nullptr) || sources.size() != n) return false;
+    const auto same = [&](const float* t, size_t at) { return std::memcmp(t, &sources[at], size_t(filters) * 4) == 0; };
+    if (!same(biases, 0)) return false;
+    if (!bn) return true;
+    return same(bn->scales, size_t(filters)) && same(bn->mean, 2 * size_t(filters)) &&
+           same(bn->var, 3 * size_t(filters)) && sources[n - 2] == bn->eps.inside && sources[n - 1] == bn->eps.outside;
+  }
 };
 
 struct OneDnnConvolutions::Impl {
@@ -364,10 +385,7 @@ struct OneDnnConvolutions::Impl {
                const BnInference* bn, uint64_t version) {
     Folded& f = folded[weights];
     const memory::desc& layout = c.kernel_w.get_desc();
-    const bool same_bn = bn ? f.has_bn && f.bn.scales == bn->scales && f.bn.mean == bn->mean && f.bn.var == bn->var &&
-                                  f.bn.eps.inside == bn->eps.inside && f.bn.eps.outside == bn->eps.outside
-                            : !f.has_bn;
-    if (version != 0 && f.version == version && f.layout == layout && f.biases == biases && same_bn) return f;
+    if (version != 0 && f.version == version && f.layout == layout && f.same_sources(filters, biases, bn)) return f;
     const size_t bias_offset = (layout.get_size() + 63) / 64 * 64, bytes = bias_offset + size_t(filters) * 4;
     if (bytes != f.bytes) {
       char* data = static_cast<char*>(owner.alloc(bytes));
@@ -396,9 +414,8 @@ struct OneDnnConvolutions::Impl {
       strm.wait();
     }
     f.layout = layout;
-    f.biases = biases;
+    f.sources = Folded::sources_of(filters, biases, bn);
     f.has_bn = bn != nullptr;
-    f.bn = bn ? *bn : BnInference{};
     f.version = version;
     return f;
   }

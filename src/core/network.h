@@ -75,11 +75,12 @@ class Network {
   // Regenerates every ring-bound layer's weights (after ring values change outside update()).
   // Counts as parameters_changed().
   void generate_weights();
-  // Says that parameters (weights, biases, batch-norm scales or running statistics, ring values)
-  // were written outside the network's own passes and updates: inference passes then fold them
-  // again (a backend keeps each layer's folded weights while params_version() stays the same).
-  // Loaders and every other writer of parameters call it; update(), generate_weights() and a
-  // training-mode forward pass (which moves the running statistics) count as a change.
+  // Says that parameters (weights above all, or ring values) were written outside the network's
+  // own passes and updates: inference passes then fold them again (a backend keeps each layer's
+  // folded weights while params_version() stays the same; biases and batch-norm tensors it
+  // compares by value). Loaders and every other writer of parameters call it; update(),
+  // generate_weights(), trainable(), running_statistics() and a training-mode forward pass count
+  // as a change.
   void parameters_changed() { ++params_version_; }
   uint64_t params_version() const { return params_version_; }
 
