@@ -532,9 +532,9 @@ BOOST_AUTO_TEST_CASE(fused_inference_convolution_matches_the_unfused_passes) {
         for (bool with_bn : {false, true}) {
           const rpg::Act act = rpg::Act(a);
           be.conv_inference(g, cs.batch, cs.groups, cs.filters, bx.data(), bw.data(), bb.data(), with_bn ? &bn : nullptr,
-                            act, fused.data(), 0);
+                            act, fused.data(), 0, 0, 0);
           be.rpg::Backend::conv_inference(g, cs.batch, cs.groups, cs.filters, bx.data(), bw.data(), bb.data(),
-                                          with_bn ? &bn : nullptr, act, plain.data(), 0);
+                                          with_bn ? &bn : nullptr, act, plain.data(), 0, 0, 0);
           const std::vector<float> f = fused.to_vector(), p = plain.to_vector();
           double num = 0, den = 0;
           for (size_t i = 0; i < f.size(); ++i) num += (f[i] - p[i]) * double(f[i] - p[i]), den += double(p[i]) * p[i];

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "backend/activation.h"
+#include "base/error.h"
 
 namespace rpg {
 
@@ -93,10 +94,14 @@ class Backend {
   // params_version (Network::params_version) says when the weights last changed: a backend may
   // keep the folded weights of a layer (known by its weights pointer) while the version stays the
   // same and the biases and batch-norm tensors hold the same values. 0: unknown, fold again.
+  // in_layout, out_layout: the layouts of in and out, 0 for planar NCHW, else one the backend
+  // asked for through conv_inference_layout (the network's inference plan). The default takes
+  // planar tensors only.
   virtual void conv_inference(const ConvGeometry& g, int batch, int groups, int filters, const float* in,
                               const float* weights, const float* biases, const BnInference* bn, Act act, float* out,
-                              uint64_t params_version) {
+                              uint64_t params_version, int in_layout, int out_layout) {
     (void)params_version;
+    if (in_layout || out_layout) fail(Status::Internal, name() + ": conv_inference takes planar tensors only");
     conv_forward(g, batch, groups, filters, in, weights, out);
     const int64_t spatial = int64_t(g.out_h) * g.out_w;
     if (bn) {
@@ -107,6 +112,21 @@ class Backend {
     }
     if (act != Act::Linear) activate(act, out, out, int64_t(batch) * filters * spatial);
   }
+  // The layouts conv_inference takes for this shape: -1 planar NCHW only (the default); else
+  // any layout for its input, and for its output the one it would rather write: 1 channels last
+  // (NHWC), 8 or 16 channel-blocked ([batch][channels / B][h][w][B], oneDNN's nChw8c / nChw16c,
+  // only where B divides the channels), or 0 (planar NCHW, or a layout the plan does not keep).
+  // Network::set_batch plans the inference pass with it: a convolution's output stays in its
+  // layout when every layer reading it takes that layout (convolutions that take any, and
+  // shortcuts of one shape, which work element by element), so no reorder runs between them.
+  virtual int conv_inference_layout(const ConvGeometry& /*g*/, int /*batch*/, int /*groups*/, int /*filters*/,
+                                   Act /*act*/) {
+    return -1;
+  }
+  // Builds what conv_inference needs for one shape with these layouts ahead of the passes
+  // (as conv_prepare; optional).
+  virtual void conv_prepare_inference(const ConvGeometry& /*g*/, int /*batch*/, int /*groups*/, int /*filters*/,
+                                      Act /*act*/, int /*in_layout*/, int /*out_layout*/) {}
   // Builds what conv_forward and conv_backward need for one shape ahead of the passes
   // (Network::set_batch calls it for every convolution), so that a step creates and allocates
   // nothing. Throws Error on failure, leaving what was prepared before usable. Optional: a

@@ -38,10 +38,19 @@ std::string CpuBackend::conv_kernels(const ConvGeometry& g, int batch, int group
 }
 void CpuBackend::conv_inference(const ConvGeometry& g, int batch, int groups, int filters, const float* in,
                                 const float* weights, const float* biases, const BnInference* bn, Act act,
-                                float* out, uint64_t params_version) {
-  if (dnn_ && dnn_->inference(g, batch, groups, filters, threads_, in, weights, biases, bn, act, out, params_version))
+                                float* out, uint64_t params_version, int in_layout, int out_layout) {
+  if (dnn_ && dnn_->inference(g, batch, groups, filters, threads_, in, weights, biases, bn, act, out, params_version,
+                              in_layout, out_layout))
     return;
-  Backend::conv_inference(g, batch, groups, filters, in, weights, biases, bn, act, out, params_version);
+  Backend::conv_inference(g, batch, groups, filters, in, weights, biases, bn, act, out, params_version, in_layout,
+                          out_layout);
+}
+void CpuBackend::conv_prepare_inference(const ConvGeometry& g, int batch, int groups, int filters, Act act,
+                                        int in_layout, int out_layout) {
+  if (dnn_) dnn_->prepare_inference(g, batch, groups, filters, act, threads_, in_layout, out_layout);
+}
+int CpuBackend::conv_inference_layout(const ConvGeometry& g, int batch, int groups, int filters, Act act) {
+  return dnn_ ? dnn_->inference_layout(g, batch, groups, filters, act, threads_) : -1;
 }
 void CpuBackend::conv_prepare(const ConvGeometry& g, int batch, int groups, int filters, Act act) {
   if (dnn_) dnn_->prepare(g, batch, groups, filters, act, threads_);

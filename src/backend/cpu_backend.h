@@ -59,7 +59,10 @@ class CpuBackend : public Backend {
                      float* in_delta) override;
   void conv_inference(const ConvGeometry& g, int batch, int groups, int filters, const float* in,
                       const float* weights, const float* biases, const BnInference* bn, Act act,
-                      float* out, uint64_t params_version) override;
+                      float* out, uint64_t params_version, int in_layout, int out_layout) override;
+  int conv_inference_layout(const ConvGeometry& g, int batch, int groups, int filters, Act act) override;
+  void conv_prepare_inference(const ConvGeometry& g, int batch, int groups, int filters, Act act, int in_layout,
+                              int out_layout) override;
   void conv_prepare(const ConvGeometry& g, int batch, int groups, int filters, Act act) override;
   int64_t conv_workspace_bytes(const ConvGeometry& g, int batch, int groups, int filters, Act act) override;
   void im2col(const ConvGeometry& g, const float* im, float* col) override;

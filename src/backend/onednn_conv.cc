@@ -104,6 +104,7 @@ struct Conv {
   memory kernel_w, kernel_b;
   dnnl::primitive fold;  // null: the planar layout is the kernel's
   bool activates = false;
+  int kernel_layout = 0;  // inference: the kernel's output layout (Backend::conv_inference_layout; 0: other)
   uint64_t used = 0;
   int64_t bytes() const { return std::max({fwd.bytes, bwd_weights.bytes, bwd_data.bytes}); }
 };
@@ -230,12 +231,20 @@ bool eltwise_of(Act act, dnnl::algorithm* alg, float* alpha, float* beta) {
   }
 }
 
+// An activation tensor's descriptor in one of the layouts Backend::conv_inference_layout names:
+// 1 channels last (NHWC), 8 and 16 oneDNN's channel-blocked nChw8c and nChw16c.
+memory::desc blocked(const memory::desc& plain, int layout) {
+  return memory::desc(plain.dims(), kF32, layout == 16 ? Tag::nChw16c : layout == 8 ? Tag::nChw8c : Tag::nhwc);
+}
+
 // The inference primitive of one shape and activation: weights and bias are written by the
 // caller into the arena (folded), the activation is a post-op where oneDNN has it.
 std::unique_ptr<Conv> build_inference(const dnnl::engine& eng, const ConvGeometry& g, int batch, int groups,
-                                      int filters, Act act) {
+                                      int filters, Act act, int in_layout, int out_layout) {
   const Shape d(g, batch, groups, filters);
-  const auto& [x_md, y_md, w_md, x_any, y_any, w_any, strides, pad] = d;
+  const auto& [x_plain, y_plain_md, w_md, x_any, y_any, w_any, strides, pad] = d;
+  const memory::desc x_md = in_layout ? blocked(x_plain, in_layout) : x_plain;
+  const memory::desc y_md = out_layout ? blocked(y_plain_md, out_layout) : y_plain_md;
   const memory::desc b_md({filters}, kF32, Tag::x);
   auto c = std::make_unique<Conv>();
   dnnl::primitive_attr attr;
@@ -278,6 +287,8 @@ std::unique_ptr<Conv> build_inference(const dnnl::engine& eng, const ConvGeometr
                       {DNNL_ARG_DST, fy}, {DNNL_ARG_SCRATCHPAD, fs}}});
     if (!y_plain) f.ops.push_back({dnnl::reorder(fy, c->y), {{DNNL_ARG_FROM, fy}, {DNNL_ARG_TO, c->y}}});
     f.kernel = pd.impl_info_str();
+    for (int layout : {1, 8, 16})  // blocked only where no channel padding is needed
+      if (filters % layout == 0 && pd.dst_desc() == blocked(y_plain_md, layout)) c->kernel_layout = layout;
   } catch (const dnnl::error& e) {
     if (e.status == dnnl_unimplemented) return nullptr;
     fail(e.status == dnnl_out_of_memory ? Status::OutOfMemory : Status::Internal,
@@ -318,6 +329,10 @@ std::unique_ptr<Pool> build_maxpool(const dnnl::engine& eng, const PoolGeometry&
 }
 
 using PoolKey = std::array<int, 8>;
+
+// What an inference primitive is for: the activation and the layouts of its input and output
+// (Backend::conv_inference_layout's codes), in one int of the key.
+int inference_purpose(Act act, int in_layout, int out_layout) { return int(act) + 100 * in_layout + 10000 * out_layout; }
 
 // Shape, batch, groups, filters, threads, and what the primitives are for: -1 training (forward
 // and both gradients), else inference with that activation.
@@ -440,7 +455,9 @@ struct OneDnnConvolutions::Impl {
       std::unique_ptr<Conv> c;
       {
         OmpThreads t(threads);  // oneDNN sizes its kernels' blocking for the thread count
-        c = purpose < 0 ? build(eng, g, batch, groups, filters) : build_inference(eng, g, batch, groups, filters, Act(purpose));
+        c = purpose < 0 ? build(eng, g, batch, groups, filters)
+                        : build_inference(eng, g, batch, groups, filters, Act(purpose % 100), purpose / 100 % 100,
+                                          purpose / 10000);
       }
       if (convs.size() >= kMaxShapes) {
         auto oldest = convs.begin();
@@ -535,6 +552,19 @@ void OneDnnConvolutions::maxpool_prepare(const PoolGeometry& g, int threads) {
   guarded([&] { return impl_->pool(g, threads); });
 }
 
+void OneDnnConvolutions::prepare_inference(const ConvGeometry& g, int batch, int groups, int filters, Act act,
+                                           int threads, int in_layout, int out_layout) {
+  guarded([&] { return impl_->get(g, batch, groups, filters, threads, inference_purpose(act, in_layout, out_layout)); });
+}
+
+int OneDnnConvolutions::inference_layout(const ConvGeometry& g, int batch, int groups, int filters, Act act,
+                                        int threads) {
+  return guarded([&] {
+    const Conv* c = impl_->find(g, batch, groups, filters, threads, inference_purpose(act, 0, 0));
+    return c ? c->kernel_layout : -1;
+  });
+}
+
 std::string OneDnnConvolutions::kernels(const ConvGeometry& g, int batch, int groups, int filters, int threads) {
   return guarded([&]() -> std::string {
     const Conv* c = impl_->get(g, batch, groups, filters, threads);
@@ -558,9 +588,9 @@ bool OneDnnConvolutions::forward(const ConvGeometry& g, int batch, int groups, i
 
 bool OneDnnConvolutions::inference(const ConvGeometry& g, int batch, int groups, int filters, int threads,
                                    const float* in, const float* weights, const float* biases, const BnInference* bn,
-                                   Act act, float* out, uint64_t params_version) {
+                                   Act act, float* out, uint64_t params_version, int in_layout, int out_layout) {
   return guarded([&] {
-    Conv* c = impl_->get(g, batch, groups, filters, threads, int(act));
+    Conv* c = impl_->get(g, batch, groups, filters, threads, inference_purpose(act, in_layout, out_layout));
     if (!c) return false;
     OmpThreads t(threads);
     const Folded& f = impl_->fold(*c, g, filters, threads, weights, biases, bn, params_version);

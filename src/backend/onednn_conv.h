@@ -55,9 +55,16 @@ class OneDnnConvolutions {
   // when the shape has no oneDNN implementation. Each layer's folded copy (known by `weights`)
   // is kept, in the kernel's layout, and reused while params_version (nonzero) stays the same:
   // its memory is allocated by the layer's first inference pass and kept until the backend goes.
+  // in_layout, out_layout: the layouts of in and out (Backend::conv_inference_layout).
   bool inference(const ConvGeometry& g, int batch, int groups, int filters, int threads, const float* in,
                  const float* weights, const float* biases, const BnInference* bn, Act act, float* out,
-                 uint64_t params_version);
+                 uint64_t params_version, int in_layout, int out_layout);
+  // Backend::conv_inference_layout: the layout the inference kernel writes (1 NHWC, 8 nChw8c,
+  // 16 nChw16c), 0 when it writes another, -1 when the shape is not on oneDNN.
+  int inference_layout(const ConvGeometry& g, int batch, int groups, int filters, Act act, int threads);
+  // Backend::conv_prepare_inference.
+  void prepare_inference(const ConvGeometry& g, int batch, int groups, int filters, Act act, int threads, int in_layout,
+                         int out_layout);
 
   // Backend::maxpool_inference (Darknet's windows, from -padding / 2) and maxpool_prepare. False
   // (nothing done) where oneDNN's result could differ from Darknet's: a window that can fall

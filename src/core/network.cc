@@ -231,6 +231,8 @@ void Network::set_batch(int batch) {
     staging.add(input_, int64_t(batch) * input_size());
     staging.add(truth_, int64_t(batch) * output_size());
   });
+  std::vector<int> blocks;
+  allocating("the inference pass's kernels", [&] { blocks = plan_inference_layouts(batch); });
   DeltaPlan plan = plan_deltas(batch);
   std::vector<Buffer<float>> pool(plan.capacity.size());
   allocating("the layers' deltas", [&] {
@@ -240,16 +242,63 @@ void Network::set_batch(int batch) {
   staging.commit();
   delta_pool_.swap(pool);
   zero_before_.swap(plan.zero_before);
-  for (size_t k = 0; k < layers_.size(); ++k)
+  for (size_t k = 0; k < layers_.size(); ++k) {
     layers_[k]->delta = BufferRef<float>(*be_, delta_pool_[size_t(plan.owner[k])].data(),
                                          int64_t(batch) * layers_[k]->out.size());
+    layers_[k]->infer_layout = blocks[k];
+  }
   batch_ = batch;
 }
 
 void Network::set_threads(int threads) {
   be_->set_threads(threads);
-  if (batch_ > 0)
+  if (batch_ > 0) {
     for (auto& l : layers_) l->prepare(*be_, batch_);
+    const std::vector<int> blocks = plan_inference_layouts(batch_);
+    for (size_t k = 0; k < layers_.size(); ++k) layers_[k]->infer_layout = blocks[k];
+  }
+}
+
+// Each layer's output starts in the layout it would rather write (elementwise layers: their
+// inputs' common layout); then a tensor not planar goes back to planar wherever a reader does not
+// take it (a planar-only layer, an elementwise one in another layout, the network's output),
+// until nothing changes: layouts only ever turn planar, so this ends.
+std::vector<int> Network::plan_inference_layouts(int batch) {
+  using In = Layer::InferInputs;
+  const size_t n = layers_.size();
+  std::vector<In> how(n);
+  std::vector<int> block(n, 0);
+  std::vector<std::vector<int>> reads(n);
+  for (size_t i = 0; i < n; ++i) {
+    Layer& l = *layers_[i];
+    how[i] = l.infer_inputs(*be_, batch);
+    block[i] = how[i] == In::Any ? l.preferred_infer_layout(*be_, batch) : how[i] == In::Elementwise ? -1 : 0;
+    reads[i] = l.inputs();  // -1: the network's input, planar
+  }
+  for (bool changed = true; changed;) {
+    changed = false;
+    for (size_t j = 0; j < n; ++j) {
+      if (how[j] == In::Elementwise && block[j] != 0) {
+        int common = reads[j][0] < 0 ? 0 : block[size_t(reads[j][0])];
+        for (int i : reads[j])
+          if (i < 0 || block[size_t(i)] != common) common = 0;
+        const int next = block[j] == -1 || block[j] == common ? std::max(common, 0) : 0;
+        changed |= next != block[j];
+        block[j] = next;
+      }
+      if (j + 1 == n && block[j] != 0) block[j] = 0, changed = true;
+      for (int i : reads[j]) {
+        if (i < 0 || block[size_t(i)] <= 0) continue;
+        const bool takes = how[j] == In::Any || (how[j] == In::Elementwise && block[j] == block[size_t(i)]);
+        if (!takes) block[size_t(i)] = 0, changed = true;
+      }
+    }
+  }
+  for (size_t i = 0; i < n; ++i) {
+    block[i] = std::max(block[i], 0);
+    if (how[i] == In::Any) layers_[i]->prepare_inference(*be_, batch, i ? block[i - 1] : 0, block[i]);
+  }
+  return block;
 }
 
 MemoryEstimate Network::memory_estimate(int batch) const {
@@ -351,6 +400,7 @@ double Network::run_forward(const float* input, bool train, const float* truth, 
   s.inference = inference;
   s.params_version = params_version_;
   const float* x = input;
+  int block = 0;  // the layout of x in an inference pass
   if (train) {
     ++passes_;
     parameters_changed();  // batch norm moves its running statistics
@@ -358,10 +408,12 @@ double Network::run_forward(const float* input, bool train, const float* truth, 
   for (size_t i = 0; i < layers_.size(); ++i) {
     Layer& l = *layers_[i];
     s.input = x;
+    s.input_layout = inference ? block : 0;
     s.truth = i + 1 == layers_.size() ? truth : nullptr;
     s.seed = mix64(config_.seed ^ mix64(passes_ * 0x9e3779b97f4a7c15ULL + i));
     l.forward(s);
     x = l.output.data();
+    block = l.infer_layout;
   }
   last_truth_ = truth;
   last_train_ = train;

@@ -178,6 +178,8 @@ class Network {
     std::vector<std::vector<int>> zero_before;
   };
   DeltaPlan plan_deltas(int batch) const;
+  // The inference pass's layouts at `batch` (Layer::infer_layout), the kernels for them built.
+  std::vector<int> plan_inference_layouts(int batch);
 };
 
 }  // namespace rpg
