@@ -558,16 +558,32 @@ BOOST_AUTO_TEST_CASE(winograd_convolution_gradients) {
   }
 }
 
+// A planar NCHW tensor in one of Backend::conv_inference_layout's layouts: 1 NHWC, 8 / 16
+// nChw8c / nChw16c.
+std::vector<float> to_layout(const std::vector<float>& x, int n, int c, int h, int w, int layout) {
+  std::vector<float> y(x.size());
+  for (int b = 0; b < n; ++b)
+    for (int k = 0; k < c; ++k)
+      for (int i = 0; i < h * w; ++i) {
+        const size_t from = (size_t(b) * c + k) * h * w + i;
+        const size_t to = layout == 1 ? (size_t(b) * h * w + i) * c + k
+                                      : ((size_t(b) * (c / layout) + k / layout) * h * w + i) * layout + k % layout;
+        y[to] = x[from];
+      }
+  return y;
+}
+
 // Max pooling: the CPU backend's loop against a naive scan of every window position (Darknet's
 // definition: windows from -padding / 2, the first maximum in scan order, 0 and index -1 for an
 // empty window), outputs and argmax indices exactly; and the inference pass (oneDNN where it
-// gives Darknet's result) exactly equal to it, on geometries with overhanging windows, windows
+// gives Darknet's result, also in the layouts the inference plan keeps) exactly equal to it, on geometries with overhanging windows, windows
 // wholly in the padding, stride above size and odd sizes; 1 and 2 threads.
 BOOST_AUTO_TEST_CASE(max_pooling_loop_and_inference_match_a_naive_scan) {
   struct Case { int batch, c, h, w, size, stride, padding; };
   const Case cases[] = {{2, 3, 8, 8, 2, 2, 1},  {3, 2, 7, 9, 3, 2, 2},  {1, 4, 112, 112, 3, 2, 2},
                         {2, 3, 6, 5, 3, 1, 2},  {2, 2, 7, 7, 2, 2, 0},  {1, 2, 9, 6, 1, 2, 0},
-                        {2, 2, 5, 5, 2, 2, 7},  {1, 3, 4, 4, 5, 1, 4},  {2, 2, 10, 3, 3, 3, 1}};
+                        {2, 2, 5, 5, 2, 2, 7},  {1, 3, 4, 4, 5, 1, 4},  {2, 2, 10, 3, 3, 3, 1},
+                        {2, 16, 9, 9, 3, 2, 2}, {3, 8, 6, 7, 2, 2, 1}};
   for (const Case& cs : cases) {
     const int oh = (cs.h + cs.padding - cs.size) / cs.stride + 1, ow = (cs.w + cs.padding - cs.size) / cs.stride + 1;
     const rpg::PoolGeometry g{cs.batch, cs.c, cs.h, cs.w, cs.size, cs.stride, cs.padding, oh, ow};
@@ -602,9 +618,18 @@ BOOST_AUTO_TEST_CASE(max_pooling_loop_and_inference_match_a_naive_scan) {
       be.maxpool_forward(g, bx.data(), out.data(), idx.data());
       BOOST_TEST((out.to_vector() == want), "maxpool_forward" << at);
       BOOST_TEST((idx.to_vector() == want_idx), "maxpool_forward argmax" << at);
-      be.maxpool_prepare(g);
-      be.maxpool_inference(g, bx.data(), inf.data(), scratch.data());
+      be.maxpool_prepare(g, 0);
+      be.maxpool_inference(g, bx.data(), inf.data(), scratch.data(), 0);
       BOOST_TEST((inf.to_vector() == want), "maxpool_inference" << at << ", " << threads << " threads");
+      if (!be.maxpool_any_layout(g)) continue;
+      for (int layout : {1, 8, 16}) {  // the layouts the inference plan keeps between layers
+        if (layout > 1 && cs.c % layout) continue;
+        bx.upload(to_layout(x, cs.batch, cs.c, cs.h, cs.w, layout));
+        be.maxpool_prepare(g, layout);
+        be.maxpool_inference(g, bx.data(), inf.data(), scratch.data(), layout);
+        BOOST_TEST((inf.to_vector() == to_layout(want, cs.batch, cs.c, oh, ow, layout)),
+                   "maxpool_inference in layout " << layout << at << ", " << threads << " threads");
+      }
     }
   }
 }

@@ -189,12 +189,16 @@ class Backend {
   virtual void maxpool_backward(const PoolGeometry& g, const float* delta_out, const int32_t* idx,
                                 float* delta_in) = 0;
   // Max pooling in an inference pass: maxpool_forward's out; no backward pass follows, so idx is
-  // scratch the backend may leave unwritten. maxpool_prepare builds what it needs for one
-  // geometry ahead of the passes (Network::set_batch; optional, as conv_prepare).
-  virtual void maxpool_inference(const PoolGeometry& g, const float* in, float* out, int32_t* idx) {
+  // scratch the backend may leave unwritten. in and out in one layout (conv_inference_layout's
+  // codes; the default takes planar only). maxpool_prepare builds what it needs for one
+  // geometry and layout ahead of the passes (Network::set_batch; optional, as conv_prepare);
+  // maxpool_any_layout says whether it takes every layout conv_inference_layout names.
+  virtual void maxpool_inference(const PoolGeometry& g, const float* in, float* out, int32_t* idx, int layout) {
+    if (layout) fail(Status::Internal, name() + ": maxpool_inference takes planar tensors only");
     maxpool_forward(g, in, out, idx);
   }
-  virtual void maxpool_prepare(const PoolGeometry& /*g*/) {}
+  virtual void maxpool_prepare(const PoolGeometry& /*g*/, int /*layout*/) {}
+  virtual bool maxpool_any_layout(const PoolGeometry& /*g*/) { return false; }
   virtual void avgpool_forward(int batch, int channels, int64_t spatial, const float* in,
                                float* out) = 0;
   virtual void avgpool_backward(int batch, int channels, int64_t spatial, const float* delta_out,

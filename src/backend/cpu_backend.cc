@@ -651,14 +651,16 @@ void CpuBackend::maxpool_forward(const PoolGeometry& g, const float* in, float* 
   }
 }
 
-void CpuBackend::maxpool_inference(const PoolGeometry& g, const float* in, float* out, int32_t* idx) {
-  if (dnn_ && dnn_->maxpool(g, threads_, in, out)) return;
-  maxpool_forward(g, in, out, idx);
+void CpuBackend::maxpool_inference(const PoolGeometry& g, const float* in, float* out, int32_t* idx, int layout) {
+  if (dnn_ && dnn_->maxpool(g, threads_, in, out, layout)) return;
+  Backend::maxpool_inference(g, in, out, idx, layout);
 }
 
-void CpuBackend::maxpool_prepare(const PoolGeometry& g) {
-  if (dnn_) dnn_->maxpool_prepare(g, threads_);
+void CpuBackend::maxpool_prepare(const PoolGeometry& g, int layout) {
+  if (dnn_) dnn_->maxpool_prepare(g, threads_, layout);
 }
+
+bool CpuBackend::maxpool_any_layout(const PoolGeometry& g) { return dnn_ && dnn_->maxpool_prepare(g, threads_, 0); }
 
 void CpuBackend::maxpool_backward(const PoolGeometry& g, const float* delta_out, const int32_t* idx,
                                   float* delta_in) {

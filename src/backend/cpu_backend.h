@@ -91,8 +91,9 @@ class CpuBackend : public Backend {
   void maxpool_forward(const PoolGeometry& g, const float* in, float* out, int32_t* idx) override;
   void maxpool_backward(const PoolGeometry& g, const float* delta_out, const int32_t* idx,
                         float* delta_in) override;
-  void maxpool_inference(const PoolGeometry& g, const float* in, float* out, int32_t* idx) override;
-  void maxpool_prepare(const PoolGeometry& g) override;
+  void maxpool_inference(const PoolGeometry& g, const float* in, float* out, int32_t* idx, int layout) override;
+  void maxpool_prepare(const PoolGeometry& g, int layout) override;
+  bool maxpool_any_layout(const PoolGeometry& g) override;
   void avgpool_forward(int batch, int channels, int64_t spatial, const float* in,
                        float* out) override;
   void avgpool_backward(int batch, int channels, int64_t spatial, const float* delta_out,

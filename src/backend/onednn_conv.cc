@@ -305,7 +305,7 @@ struct Pool {
   dnnl::primitive prim;
 };
 
-std::unique_ptr<Pool> build_maxpool(const dnnl::engine& eng, const PoolGeometry& g) {
+std::unique_ptr<Pool> build_maxpool(const dnnl::engine& eng, const PoolGeometry& g, int layout) {
   const int pad_l = g.padding / 2;
   const auto fits = [&](int extent, int out) { return pad_l < g.size && (out - 1) * g.stride - pad_l <= extent - 1; };
   if (!fits(g.height, g.out_h) || !fits(g.width, g.out_w)) return nullptr;
@@ -313,8 +313,10 @@ std::unique_ptr<Pool> build_maxpool(const dnnl::engine& eng, const PoolGeometry&
   if (pad_r[0] < 0 || pad_r[1] < 0) return nullptr;
   auto p = std::make_unique<Pool>();
   try {
-    p->src = memory({{g.batch, g.channels, g.height, g.width}, kF32, Tag::nchw}, eng, DNNL_MEMORY_NONE);
-    p->dst = memory({{g.batch, g.channels, g.out_h, g.out_w}, kF32, Tag::nchw}, eng, DNNL_MEMORY_NONE);
+    const memory::desc src({g.batch, g.channels, g.height, g.width}, kF32, Tag::nchw),
+        dst({g.batch, g.channels, g.out_h, g.out_w}, kF32, Tag::nchw);
+    p->src = memory(layout ? blocked(src, layout) : src, eng, DNNL_MEMORY_NONE);
+    p->dst = memory(layout ? blocked(dst, layout) : dst, eng, DNNL_MEMORY_NONE);
     const dnnl::pooling_forward::primitive_desc pd({dnnl::prop_kind::forward_inference, dnnl::algorithm::pooling_max,
                                                     p->src.get_desc(), p->dst.get_desc(), {g.stride, g.stride},
                                                     {g.size, g.size}, {pad_l, pad_l}, pad_r},
@@ -328,7 +330,7 @@ std::unique_ptr<Pool> build_maxpool(const dnnl::engine& eng, const PoolGeometry&
   return p;
 }
 
-using PoolKey = std::array<int, 8>;
+using PoolKey = std::array<int, 9>;
 
 // What an inference primitive is for: the activation and the layouts of its input and output
 // (Backend::conv_inference_layout's codes), in one int of the key.
@@ -470,13 +472,13 @@ struct OneDnnConvolutions::Impl {
     if (it->second) it->second->used = ++clock;
     return it->second.get();
   }
-  Pool* pool(const PoolGeometry& g, int threads) {
-    const PoolKey k{g.batch, g.channels, g.height, g.width, g.size, g.stride, g.padding, threads};
+  Pool* pool(const PoolGeometry& g, int threads, int layout) {
+    const PoolKey k{g.batch, g.channels, g.height, g.width, g.size, g.stride, g.padding, threads, layout};
     auto it = pools.find(k);
     if (it == pools.end()) {
       if (pools.size() >= kMaxShapes) pools.clear();
       OmpThreads t(threads);
-      it = pools.emplace(k, build_maxpool(eng, g)).first;
+      it = pools.emplace(k, build_maxpool(eng, g, layout)).first;
     }
     return it->second.get();
   }
@@ -535,9 +537,9 @@ int64_t OneDnnConvolutions::workspace_bytes(const ConvGeometry& g, int batch, in
   });
 }
 
-bool OneDnnConvolutions::maxpool(const PoolGeometry& g, int threads, const float* in, float* out) {
+bool OneDnnConvolutions::maxpool(const PoolGeometry& g, int threads, const float* in, float* out, int layout) {
   return guarded([&] {
-    Pool* p = impl_->pool(g, threads);
+    Pool* p = impl_->pool(g, threads, layout);
     if (!p) return false;
     OmpThreads t(threads);
     p->src.set_data_handle(const_cast<float*>(in));
@@ -548,8 +550,8 @@ bool OneDnnConvolutions::maxpool(const PoolGeometry& g, int threads, const float
   });
 }
 
-void OneDnnConvolutions::maxpool_prepare(const PoolGeometry& g, int threads) {
-  guarded([&] { return impl_->pool(g, threads); });
+bool OneDnnConvolutions::maxpool_prepare(const PoolGeometry& g, int threads, int layout) {
+  return guarded([&] { return impl_->pool(g, threads, layout) != nullptr; });
 }
 
 void OneDnnConvolutions::prepare_inference(const ConvGeometry& g, int batch, int groups, int filters, Act act,

@@ -69,8 +69,10 @@ class OneDnnConvolutions {
   // Backend::maxpool_inference (Darknet's windows, from -padding / 2) and maxpool_prepare. False
   // (nothing done) where oneDNN's result could differ from Darknet's: a window that can fall
   // wholly into the padding (Darknet gives 0 there), or padding oneDNN does not take.
-  bool maxpool(const PoolGeometry& g, int threads, const float* in, float* out);
-  void maxpool_prepare(const PoolGeometry& g, int threads);
+  // in and out in `layout` (Backend::conv_inference_layout's codes). maxpool_prepare: whether
+  // oneDNN runs this geometry (in any layout).
+  bool maxpool(const PoolGeometry& g, int threads, const float* in, float* out, int layout);
+  bool maxpool_prepare(const PoolGeometry& g, int threads, int layout);
 
   // The implementations oneDNN chose for a shape (e.g. "jit:avx2"), for reports.
   std::string kernels(const ConvGeometry& g, int batch, int groups, int filters, int threads);

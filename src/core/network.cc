@@ -296,7 +296,7 @@ std::vector<int> Network::plan_inference_layouts(int batch) {
   }
   for (size_t i = 0; i < n; ++i) {
     block[i] = std::max(block[i], 0);
-    if (how[i] == In::Any) layers_[i]->prepare_inference(*be_, batch, i ? block[i - 1] : 0, block[i]);
+    layers_[i]->prepare_inference(*be_, batch, i ? block[i - 1] : 0, block[i]);
   }
   return block;
 }

@@ -82,8 +82,8 @@ class Layer {
   // Backend::conv_inference_layout's.
   int infer_layout = 0;
   // How the layer takes its inputs in an inference pass: planar only; any layout (its kernel
-  // reorders what it needs); or element by element (any layout, its inputs and its output all
-  // in one).
+  // reorders what it needs); or in its inputs' layout (element by element, or a pooling in any
+  // layout: its inputs and its output all in one).
   enum class InferInputs { Planar, Any, Elementwise };
   virtual InferInputs infer_inputs(Backend& /*be*/, int /*batch*/) const { return InferInputs::Planar; }
   // The layers whose outputs this layer reads (-1: the network's input): by default the
