@@ -259,46 +259,58 @@ void Network::set_threads(int threads) {
   }
 }
 
-// Each layer's output starts in the layout it would rather write (elementwise layers: their
-// inputs' common layout); then a tensor not planar goes back to planar wherever a reader does not
-// take it (a planar-only layer, an elementwise one in another layout, the network's output),
-// until nothing changes: layouts only ever turn planar, so this ends.
+// First, in layer order, each layer's output takes the layout it would rather write; a layer
+// that works in its inputs' layout takes theirs, and where they differ, inputs written by layers
+// that can write any layout (convolutions) are asked for the layout of the others (or of the
+// first input). Then a tensor not planar goes back to planar wherever a reader does not take it
+// (a planar-only layer, an elementwise one in another layout, the network's output), until
+// nothing changes: in this phase layouts only turn planar, so it ends.
 std::vector<int> Network::plan_inference_layouts(int batch) {
   using In = Layer::InferInputs;
   const size_t n = layers_.size();
   std::vector<In> how(n);
-  std::vector<int> block(n, 0);
+  std::vector<int> layout(n, 0);
   std::vector<std::vector<int>> reads(n);
-  for (size_t i = 0; i < n; ++i) {
-    Layer& l = *layers_[i];
-    how[i] = l.infer_inputs(*be_, batch);
-    block[i] = how[i] == In::Any ? l.preferred_infer_layout(*be_, batch) : how[i] == In::Elementwise ? -1 : 0;
-    reads[i] = l.inputs();  // -1: the network's input, planar
+  for (size_t j = 0; j < n; ++j) {
+    Layer& l = *layers_[j];
+    how[j] = l.infer_inputs(*be_, batch);
+    reads[j] = l.inputs();  // -1: the network's input, planar
+    if (how[j] == In::Any) layout[j] = l.preferred_infer_layout(*be_, batch);
+    if (how[j] != In::Elementwise) continue;
+    int target = -1;  // the layout of an input no one can change, else the first input's
+    bool fixed = false;
+    for (int i : reads[j]) {
+      const bool can_change = i >= 0 && how[size_t(i)] == In::Any;
+      const int li = i < 0 ? 0 : layout[size_t(i)];
+      if (!fixed && (!can_change || target < 0)) {
+        if (!can_change && target >= 0 && target != li) target = 0;  // two fixed layouts differ
+        else target = li;
+        fixed = !can_change;
+      } else if (!can_change && li != target) {
+        target = 0;
+      }
+    }
+    layout[j] = std::max(target, 0);
+    if (layout[j] == 0) continue;
+    for (int i : reads[j])
+      if (layout[size_t(i)] != layout[j]) layout[size_t(i)] = layout[j];  // a convolution, asked for it
   }
   for (bool changed = true; changed;) {
     changed = false;
     for (size_t j = 0; j < n; ++j) {
-      if (how[j] == In::Elementwise && block[j] != 0) {
-        int common = reads[j][0] < 0 ? 0 : block[size_t(reads[j][0])];
+      if (how[j] == In::Elementwise && layout[j] != 0)
         for (int i : reads[j])
-          if (i < 0 || block[size_t(i)] != common) common = 0;
-        const int next = block[j] == -1 || block[j] == common ? std::max(common, 0) : 0;
-        changed |= next != block[j];
-        block[j] = next;
-      }
-      if (j + 1 == n && block[j] != 0) block[j] = 0, changed = true;
+          if (i < 0 || layout[size_t(i)] != layout[j]) layout[j] = 0, changed = true;
+      if (j + 1 == n && layout[j] != 0) layout[j] = 0, changed = true;
       for (int i : reads[j]) {
-        if (i < 0 || block[size_t(i)] <= 0) continue;
-        const bool takes = how[j] == In::Any || (how[j] == In::Elementwise && block[j] == block[size_t(i)]);
-        if (!takes) block[size_t(i)] = 0, changed = true;
+        if (i < 0 || layout[size_t(i)] == 0) continue;
+        const bool takes = how[j] == In::Any || (how[j] == In::Elementwise && layout[j] == layout[size_t(i)]);
+        if (!takes) layout[size_t(i)] = 0, changed = true;
       }
     }
   }
-  for (size_t i = 0; i < n; ++i) {
-    block[i] = std::max(block[i], 0);
-    layers_[i]->prepare_inference(*be_, batch, i ? block[i - 1] : 0, block[i]);
-  }
-  return block;
+  for (size_t j = 0; j < n; ++j) layers_[j]->prepare_inference(*be_, batch, j ? layout[j - 1] : 0, layout[j]);
+  return layout;
 }
 
 MemoryEstimate Network::memory_estimate(int batch) const {
