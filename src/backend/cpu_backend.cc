@@ -461,16 +461,42 @@ void CpuBackend::add_bias(float* out, const float* bias, int batch, int channels
   }
 }
 
+namespace {
+
+// Per-channel sums in double, kept in kLanes independent partial sums (element i of a row goes to
+// lane i mod kLanes) that are added in a fixed order at the end: the loops vectorise (one double
+// sum is a chain of dependent additions, 4 cycles each), and the order depends on the shape only,
+// so the results are the same whatever the thread count.
+constexpr int kLanes = 8;
+struct Lanes {
+  double v[kLanes] = {};
+  double total() const {
+    double t = 0;
+    for (double x : v) t += x;
+    return t;
+  }
+  // f(i): the double added for element i of a row of n.
+  template <class F>
+  void add(int64_t n, F f) {
+    int64_t i = 0;
+    for (; i + kLanes <= n; i += kLanes)
+      for (int l = 0; l < kLanes; ++l) v[l] += f(i + l);
+    for (int l = 0; i < n; ++i, ++l) v[l] += f(i);
+  }
+};
+
+}  // namespace
+
 void CpuBackend::bias_grad(const float* delta, int batch, int channels, int64_t spatial,
                            float* grad) {
   RPG_PARALLEL_FOR(int64_t(batch) * channels * spatial)
   for (int c = 0; c < channels; ++c) {
-    double s = 0;
+    Lanes s;
     for (int b = 0; b < batch; ++b) {
       const float* d = delta + (int64_t(b) * channels + c) * spatial;
-      for (int64_t i = 0; i < spatial; ++i) s += d[i];
+      s.add(spatial, [d](int64_t i) { return double(d[i]); });
     }
-    grad[c] += float(s);
+    grad[c] += float(s.total());
   }
 }
 
@@ -522,18 +548,18 @@ void CpuBackend::bn_stats(const float* x, int batch, int channels, int64_t spati
   const double m = double(batch) * double(spatial);
   RPG_PARALLEL_FOR(int64_t(batch) * channels * spatial)
   for (int c = 0; c < channels; ++c) {
-    double s = 0, s2 = 0;
+    Lanes s, s2;
     for (int b = 0; b < batch; ++b) {
       const float* p = x + (int64_t(b) * channels + c) * spatial;
-      for (int64_t i = 0; i < spatial; ++i) s += p[i];
+      s.add(spatial, [p](int64_t i) { return double(p[i]); });
     }
-    const double mu = s / m;
+    const double mu = s.total() / m;
     for (int b = 0; b < batch; ++b) {
       const float* p = x + (int64_t(b) * channels + c) * spatial;
-      for (int64_t i = 0; i < spatial; ++i) s2 += (p[i] - mu) * (p[i] - mu);
+      s2.add(spatial, [p, mu](int64_t i) { return (p[i] - mu) * (p[i] - mu); });
     }
     mean[c] = float(mu);
-    var[c] = float(s2 / m);
+    var[c] = float(s2.total() / m);
   }
 }
 
@@ -588,14 +614,14 @@ void CpuBackend::bn_backward(const float* x_hat, const float* gamma, const float
   const double m = double(batch) * double(spatial);
   RPG_PARALLEL_FOR(int64_t(batch) * channels * spatial)
   for (int c = 0; c < channels; ++c) {
-    double sdy = 0, sdyx = 0;
+    Lanes ldy, ldyx;
     for (int b = 0; b < batch; ++b) {
-      const int64_t off = (int64_t(b) * channels + c) * spatial;
-      for (int64_t i = 0; i < spatial; ++i) {
-        sdy += dy[off + i];
-        sdyx += double(dy[off + i]) * x_hat[off + i];
-      }
+      const float* d = dy + (int64_t(b) * channels + c) * spatial;
+      const float* h = x_hat + (int64_t(b) * channels + c) * spatial;
+      ldy.add(spatial, [d](int64_t i) { return double(d[i]); });
+      ldyx.add(spatial, [d, h](int64_t i) { return double(d[i]) * h[i]; });
     }
+    const double sdy = ldy.total(), sdyx = ldyx.total();
     gamma_grad[c] += float(sdyx);
     beta_grad[c] += float(sdy);
     const float k = gamma[c] / eps.std_of(var[c]);
