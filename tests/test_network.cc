@@ -791,6 +791,7 @@ BOOST_AUTO_TEST_CASE(fused_inference_matches_the_unfused_pass_and_refuses_backwa
       "[convolutional]\nbatch_normalize=1\nfilters=16\nsize=3\npad=1\nactivation=linear\n"
       "[shortcut]\nfrom=-2\nactivation=relu\n"
       "[route]\nlayers=-1\n"
+      "[maxpool]\nsize=3\nstride=1\n"
       "[convolutional]\nfilters=8\nsize=3\nstride=2\npad=1\nactivation=logistic\n"
       "[convolutional]\nbatch_normalize=1\nfilters=6\nsize=1\nactivation=mish\n"
       "[avgpool]\n[connected]\noutput=5\nactivation=linear\n[softmax]\n";
@@ -887,6 +888,23 @@ BOOST_AUTO_TEST_CASE(fused_inference_follows_every_change_of_the_parameters) {
       mean->upload(v);
     }
     check("a running mean written directly");
+    {  // weights written through a layer's tensor, then parameters_changed() (the contract)
+      const rpg::Layer::WeightTensor w = net->layers()[1]->main_weights();
+      BOOST_REQUIRE(w.value);
+      std::vector<float> v = w.value->to_vector();
+      for (float& e : v) e *= -0.5f;
+      w.value->upload(v);
+      net->parameters_changed();
+    }
+    check("weights written directly");
+    net->set_batch(b + 1);  // other kernels, the same kept weights
+    net->set_batch(b);
+    net->set_threads(1);
+    const std::vector<float> again = net->predict(x.data());
+    BOOST_TEST((again.size() == last.size()), "after set_batch and set_threads");
+    double moved = 0;
+    for (size_t i = 0; i < again.size() && i < last.size(); ++i) moved = std::max(moved, double(std::fabs(again[i] - last[i])));
+    BOOST_TEST(moved <= 1e-5, (rings ? "rings, " : "") << "after set_batch and set_threads the output moved by " << moved);
     if (rings) {
       rpg::Ring& r = *net->rings()[0];
       std::vector<float> v = r.values.to_vector();
@@ -900,5 +918,39 @@ BOOST_AUTO_TEST_CASE(fused_inference_follows_every_change_of_the_parameters) {
       rpg::load_darknet_weights_from_bytes(*net, bytes, "<other>");
       check("a Darknet weights file loaded");
     }
+  }
+}
+
+// The inference plan where a shortcut's inputs come from a layer that keeps its input's layout
+// (max pooling) and from a convolution, in both orders: the convolution is asked for the pooled
+// tensor's layout, so the shortcut keeps it too; the outputs equal the unfused pass's.
+BOOST_AUTO_TEST_CASE(inference_plan_matches_a_convolution_to_the_other_input_of_a_shortcut) {
+  const std::string head =
+      "[net]\nbatch=3\nwidth=10\nheight=10\nchannels=3\n"
+      "[convolutional]\nbatch_normalize=1\nfilters=16\nsize=3\npad=1\nactivation=relu\n"
+      "[maxpool]\nsize=3\nstride=1\n";
+  const std::string conv = "[convolutional]\nbatch_normalize=1\nfilters=16\nsize=1\nactivation=linear\n";
+  const std::string tail =
+      "[convolutional]\nfilters=8\nsize=3\npad=1\nactivation=relu\n[avgpool]\n[connected]\noutput=4\nactivation=linear\n";
+  // Shortcut at index 3: inputs {2 (the convolution), 1 (max pooling)}; then {2 (max pooling), 1 (the convolution)}.
+  const std::string orders[] = {head + conv + "[shortcut]\nfrom=1\nactivation=relu\n" + tail,
+                                "[net]\nbatch=3\nwidth=10\nheight=10\nchannels=3\n"
+                                "[convolutional]\nbatch_normalize=1\nfilters=16\nsize=3\npad=1\nactivation=relu\n" +
+                                    conv + "[maxpool]\nsize=3\nstride=1\n[shortcut]\nfrom=1\nactivation=relu\n" + tail};
+  for (const std::string& cfg : orders) {
+    auto net = rpg_test::net_from_text(cfg, 1);
+    const rpg::Layer& shortcut = *net->layers()[3];
+    BOOST_REQUIRE(shortcut.type == "shortcut");
+    BOOST_TEST(shortcut.infer_layout != 0, "the shortcut's inputs were not brought to one layout");
+    BOOST_TEST(net->layers()[1]->infer_layout == net->layers()[2]->infer_layout);
+    const auto x = rpg_test::random_vector(size_t(net->batch() * net->input_size()), 91);
+    const std::vector<float> fused = net->predict(x.data());
+    rpg::Buffer<float> in(net->backend(), int64_t(x.size()));
+    in.upload(x);
+    net->forward(in.data(), false);
+    const std::vector<float> plain = net->layers().back()->output.to_vector();
+    double worst = 0;
+    for (size_t i = 0; i < fused.size(); ++i) worst = std::max(worst, double(std::fabs(fused[i] - plain[i])));
+    BOOST_TEST(worst <= 1e-5, "fused and unfused outputs differ by " << worst);
   }
 }

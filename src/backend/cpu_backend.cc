@@ -686,7 +686,12 @@ void CpuBackend::maxpool_prepare(const PoolGeometry& g, int layout) {
   if (dnn_) dnn_->maxpool_prepare(g, threads_, layout);
 }
 
-bool CpuBackend::maxpool_any_layout(const PoolGeometry& g) { return dnn_ && dnn_->maxpool_prepare(g, threads_, 0); }
+bool CpuBackend::maxpool_any_layout(const PoolGeometry& g) {
+  if (!dnn_) return false;
+  for (int layout : {0, 1, 8, 16})  // every layout the inference plan may hand it
+    if ((layout < 8 || g.channels % layout == 0) && !dnn_->maxpool_prepare(g, threads_, layout)) return false;
+  return true;
+}
 
 void CpuBackend::maxpool_backward(const PoolGeometry& g, const float* delta_out, const int32_t* idx,
                                   float* delta_in) {

@@ -2,8 +2,10 @@
 // compared with.
 //
 // Threads: every parallel loop, sgemm included, uses this backend's own thread count through
-// OpenMP's num_threads clause (no global state of rpgnet's own). OpenBLAS is used single-threaded
-// in the calling thread: sgemm calls are split into one block of C per thread here, which avoids
+// OpenMP's num_threads clause (no global state of rpgnet's own). With the oneDNN engine, gemm
+// runs on oneDNN's sgemm (the connected layer) and convolutions on its primitives, on the same
+// OpenMP threads. In the reference engine OpenBLAS is used single-threaded in the calling thread:
+// sgemm calls are split into one block of C per thread here, which avoids
 // two thread pools (OpenMP's and OpenBLAS's) competing for the same cores. OpenBLAS's thread count
 // is process-wide; the backend sets it to 1 before each sgemm when it differs, which a host
 // program that also calls OpenBLAS directly should know.

@@ -22,7 +22,9 @@ using dnnl::memory;
 using Tag = memory::format_tag;
 using Dims = memory::dims;
 constexpr auto kF32 = memory::data_type::f32;
-constexpr size_t kMaxShapes = 64;  // prepared shapes kept; the least recently used goes first
+// Prepared primitives kept (training, inference, and inference in the planned layouts: up to
+// three per convolution shape); the least recently used goes first.
+constexpr size_t kMaxShapes = 256;
 
 // oneDNN (built on OpenMP) runs as many threads as the calling thread's OpenMP team size; this
 // sets it for one scope and puts the caller's back.
@@ -360,14 +362,13 @@ struct Folded {
   std::vector<float> sources;  // biases, then (with batch norm) scales, mean, var, eps
   bool has_bn = false;
 
-  static std::vector<float> sources_of(int filters, const float* biases, const BnInference* bn) {
-    std::vector<float> v(biases, biases + filters);
+  void keep_sources(int filters, const float* biases, const BnInference* bn) {
+    sources.assign(biases, biases + filters);  // in place: no allocation once its size is reached
     if (bn) {
-      for (const float* t : {bn->scales, bn->mean, bn->var}) v.insert(v.end(), t, t + filters);
-      v.push_back(bn->eps.inside);
-      v.push_back(bn->eps.outside);
+      for (const float* t : {bn->scales, bn->mean, bn->var}) sources.insert(sources.end(), t, t + filters);
+      sources.push_back(bn->eps.inside);
+      sources.push_back(bn->eps.outside);
     }
-    return v;
   }
   bool same_sources(int filters, const float* biases, const BnInference* bn) const {
     const size_t n = size_t(filters) * (bn ? 4 : 1) + (bn ? 2 : 0);
@@ -432,7 +433,7 @@ struct OneDnnConvolutions::Impl {
       strm.wait();
     }
     f.layout = layout;
-    f.sources = Folded::sources_of(filters, biases, bn);
+    f.keep_sources(filters, biases, bn);
     f.has_bn = bn != nullptr;
     f.version = version;
     return f;
@@ -477,7 +478,7 @@ struct OneDnnConvolutions::Impl {
     const PoolKey k{g.batch, g.channels, g.height, g.width, g.size, g.stride, g.padding, threads, layout};
     auto it = pools.find(k);
     if (it == pools.end()) {
-      if (pools.size() >= kMaxShapes) pools.clear();
+      if (pools.size() >= kMaxShapes) pools.erase(pools.begin());
       OmpThreads t(threads);
       it = pools.emplace(k, build_maxpool(eng, g, layout)).first;
     }

@@ -277,20 +277,16 @@ std::vector<int> Network::plan_inference_layouts(int batch) {
     reads[j] = l.inputs();  // -1: the network's input, planar
     if (how[j] == In::Any) layout[j] = l.preferred_infer_layout(*be_, batch);
     if (how[j] != In::Elementwise) continue;
-    int target = -1;  // the layout of an input no one can change, else the first input's
-    bool fixed = false;
+    int fixed_layout = -1;  // the layout of the inputs no one can change: all must agree
+    bool conflict = false;
     for (int i : reads[j]) {
-      const bool can_change = i >= 0 && how[size_t(i)] == In::Any;
+      if (i >= 0 && how[size_t(i)] == In::Any) continue;
       const int li = i < 0 ? 0 : layout[size_t(i)];
-      if (!fixed && (!can_change || target < 0)) {
-        if (!can_change && target >= 0 && target != li) target = 0;  // two fixed layouts differ
-        else target = li;
-        fixed = !can_change;
-      } else if (!can_change && li != target) {
-        target = 0;
-      }
+      if (fixed_layout < 0) fixed_layout = li;
+      else if (li != fixed_layout) conflict = true;
     }
-    layout[j] = std::max(target, 0);
+    // Else (every input a convolution) the first input's layout.
+    layout[j] = conflict ? 0 : fixed_layout >= 0 ? fixed_layout : layout[size_t(reads[j][0])];
     if (layout[j] == 0) continue;
     for (int i : reads[j])
       if (layout[size_t(i)] != layout[j]) layout[size_t(i)] = layout[j];  // a convolution, asked for it

@@ -78,9 +78,9 @@ class Network {
   // Says that parameters (weights above all, or ring values) were written outside the network's
   // own passes and updates: inference passes then fold them again (a backend keeps each layer's
   // folded weights while params_version() stays the same; biases and batch-norm tensors it
-  // compares by value). Loaders and every other writer of parameters call it; update(),
-  // generate_weights(), trainable(), running_statistics() and a training-mode forward pass count
-  // as a change.
+  // compares by value). Whoever writes weights through a layer's tensors (loaders, the C API,
+  // tests) calls it after writing and before the next pass. update(), generate_weights() and a
+  // training-mode forward pass count as a change.
   void parameters_changed() { ++params_version_; }
   uint64_t params_version() const { return params_version_; }
 

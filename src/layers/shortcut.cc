@@ -21,7 +21,8 @@ class Shortcut final : public Layer {
     Layer::allocate(s, batch);
     if (act_needs_input(act)) s.add(preact, int64_t(batch) * out.size());
   }
-  bool elementwise() const { return from_shape == out && preact.empty(); }
+  // (Not preact.empty(): while a batch is being set, preact may be staged but not yet allocated.)
+  bool elementwise() const { return from_shape == out && !act_needs_input(act); }
   InferInputs infer_inputs(Backend& /*be*/, int /*batch*/) const override {
     return elementwise() ? InferInputs::Elementwise : InferInputs::Planar;
   }
