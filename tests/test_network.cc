@@ -830,6 +830,22 @@ BOOST_AUTO_TEST_CASE(fused_inference_matches_the_unfused_pass_and_refuses_backwa
   }
 }
 
+namespace {
+// The largest difference between the fused inference pass (predict) and the unfused one
+// (forward with train=false) on x; the fused output in *fused.
+double fused_against_unfused(rpg::Network& net, const std::vector<float>& x, std::vector<float>* fused) {
+  *fused = net.predict(x.data());
+  rpg::Buffer<float> in(net.backend(), int64_t(x.size()));
+  in.upload(x);
+  net.forward(in.data(), false);
+  const std::vector<float> plain = net.layers().back()->output.to_vector();
+  if (plain.size() != fused->size()) return INFINITY;
+  double worst = 0;
+  for (size_t i = 0; i < plain.size(); ++i) worst = std::max(worst, double(std::fabs((*fused)[i] - plain[i])));
+  return worst;
+}
+}  // namespace
+
 // The fused inference pass keeps each layer's folded weights while the network's parameters stay
 // the same (Network::params_version): after every kind of change (an update, a training-mode pass
 // moving the running statistics, a Darknet weights file loaded, ring values written and the
@@ -850,19 +866,13 @@ BOOST_AUTO_TEST_CASE(fused_inference_follows_every_change_of_the_parameters) {
     auto net = rpg_test::net_from_text(text, 2);
     const int b = net->batch();
     const auto x = rpg_test::random_vector(size_t(b * net->input_size()), 81);
-    rpg::Buffer<float> in(net->backend(), int64_t(x.size()));
-    in.upload(x);
     std::vector<float> t(size_t(b * net->output_size()), 0.f);
     for (int i = 0; i < b; ++i) t[size_t(i * net->output_size() + i % 5)] = 1.f;
     std::vector<float> last;
     auto check = [&](const std::string& after) {
-      const std::vector<float> fused = net->predict(x.data());
+      std::vector<float> fused;
+      const double worst = fused_against_unfused(*net, x, &fused);
       BOOST_TEST((fused == net->predict(x.data())), after << ": two passes differ");
-      net->forward(in.data(), false);
-      const std::vector<float> plain = net->layers().back()->output.to_vector();
-      BOOST_REQUIRE(fused.size() == plain.size());
-      double worst = 0;
-      for (size_t i = 0; i < fused.size(); ++i) worst = std::max(worst, double(std::fabs(fused[i] - plain[i])));
       BOOST_TEST(worst <= 1e-5, (rings ? "rings, " : "") << after << ": fused and unfused outputs differ by " << worst);
       BOOST_TEST((fused != last), (rings ? "rings, " : "") << after << ": the output did not change");
       last = fused;
@@ -944,13 +954,8 @@ BOOST_AUTO_TEST_CASE(inference_plan_matches_a_convolution_to_the_other_input_of_
     BOOST_TEST(shortcut.infer_layout != 0, "the shortcut's inputs were not brought to one layout");
     BOOST_TEST(net->layers()[1]->infer_layout == net->layers()[2]->infer_layout);
     const auto x = rpg_test::random_vector(size_t(net->batch() * net->input_size()), 91);
-    const std::vector<float> fused = net->predict(x.data());
-    rpg::Buffer<float> in(net->backend(), int64_t(x.size()));
-    in.upload(x);
-    net->forward(in.data(), false);
-    const std::vector<float> plain = net->layers().back()->output.to_vector();
-    double worst = 0;
-    for (size_t i = 0; i < fused.size(); ++i) worst = std::max(worst, double(std::fabs(fused[i] - plain[i])));
+    std::vector<float> fused;
+    const double worst = fused_against_unfused(*net, x, &fused);
     BOOST_TEST(worst <= 1e-5, "fused and unfused outputs differ by " << worst);
   }
 }
