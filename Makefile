@@ -318,7 +318,7 @@ bench-deps:
 
 BENCH_REPS ?= 3
 bench: bench-deps
-	@$(MAKE) --no-print-directory lib $(BUILD)/bench/train_step $(BUILD)/bench/measure
+	@$(MAKE) --no-print-directory lib $(BUILD)/bench/train_step $(BUILD)/bench/measure $(BUILD)/bench/ops
 	tests/bench/run.sh $(BUILD) $(BENCH_REPS)
 
 # `make bench-mpi`: data-parallel training's traffic per update and its step time at np=1 and

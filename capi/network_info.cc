@@ -189,5 +189,6 @@ rpg_status rpg_network_ring_set_values(rpg_network* net, int32_t ring, const flo
     need_len(len, r.size(), "len", "the ring's size K");
     r.values.upload(values, len);
     r.generate(h.net->backend());
+    h.net->parameters_changed();
   });
 }

@@ -73,7 +73,16 @@ class Network {
   const std::vector<std::unique_ptr<Layer>>& layers() const { return layers_; }
   const std::vector<std::unique_ptr<Ring>>& rings() const { return rings_; }
   // Regenerates every ring-bound layer's weights (after ring values change outside update()).
+  // Counts as parameters_changed().
   void generate_weights();
+  // Says that parameters (weights above all, or ring values) were written outside the network's
+  // own passes and updates: inference passes then fold them again (a backend keeps each layer's
+  // folded weights while params_version() stays the same; biases and batch-norm tensors it
+  // compares by value). Whoever writes weights through a layer's tensors (loaders, the C API,
+  // tests) calls it after writing and before the next pass. update(), generate_weights() and a
+  // training-mode forward pass count as a change.
+  void parameters_changed() { ++params_version_; }
+  uint64_t params_version() const { return params_version_; }
 
   int batch() const { return batch_; }  // 0 before the first set_batch (allocate_batch=false)
   // Reallocates the per-batch buffers. The memory estimate is compared with what the backend has
@@ -153,6 +162,7 @@ class Network {
   std::vector<std::unique_ptr<Ring>> rings_;
   int batch_ = 0;
   uint64_t passes_ = 0;
+  uint64_t params_version_ = 1;  // 0 means "unknown" to the backend
   const float* last_truth_ = nullptr;
   bool last_train_ = false;
   bool last_inference_ = false;  // the last pass was infer(): nothing kept for backward
@@ -168,6 +178,8 @@ class Network {
     std::vector<std::vector<int>> zero_before;
   };
   DeltaPlan plan_deltas(int batch) const;
+  // The inference pass's layouts at `batch` (Layer::infer_layout), the kernels for them built.
+  std::vector<int> plan_inference_layouts(int batch);
 };
 
 }  // namespace rpg
