@@ -309,16 +309,17 @@ demo: deps
 
 # Benchmarks and accuracy studies (never part of make test). `make bench`: tests/bench/RESULTS.md
 # (rpgnet's own step timings, then rpgnet against PyTorch side by side; needs `make bench-deps`).
-# `make dof-sweep`: tests/bench/DOF.md and dof.png (accuracy against DoF, RPG against narrower
-# networks; about an hour on two cores). `make export-table`: tests/bench/EXPORT.md. `make int8-bench`:
-# its int8 section.
+# `make dof-sweep`: tests/bench/DOF.md and dof.png (accuracy against DoF at one epoch, RPG
+# against narrower networks), then `make headline`'s HEADLINE.md and convergence.png (issue 19;
+# both resumable, about four hours on two cores). `make export-table`: tests/bench/EXPORT.md.
+# `make int8-bench`: its int8 section.
 BENCH_PKGS := python3-torch libjemalloc2 gnuplot-nox
 bench-deps:
 	@$(MAKE) --no-print-directory deps DEPS_PKGS="$(DEPS_PKGS) $(BENCH_PKGS)"
 
 BENCH_REPS ?= 3
 bench: bench-deps
-	@$(MAKE) --no-print-directory lib $(BUILD)/bench/train_step $(BUILD)/bench/measure
+	@$(MAKE) --no-print-directory lib $(BUILD)/bench/train_step $(BUILD)/bench/measure $(BUILD)/bench/ops
 	tests/bench/run.sh $(BUILD) $(BENCH_REPS)
 
 # `make bench-mpi`: data-parallel training's traffic per update and its step time at np=1 and
@@ -330,6 +331,7 @@ bench-mpi: deps
 dof-sweep: bench-deps
 	@$(MAKE) --no-print-directory all
 	tests/bench/dof_sweep.sh $(BUILD)
+	tests/bench/headline.sh $(BUILD)
 
 # `make headline`: tests/bench/HEADLINE.md and convergence.png (issue 19: RPG at dof 0.1 and 0.01
 # against the plain and the same-DoF narrow networks at the demo's budget, three seeds; about

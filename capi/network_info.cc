@@ -189,6 +189,6 @@ rpg_status rpg_network_ring_set_values(rpg_network* net, int32_t ring, const flo
     need_len(len, r.size(), "len", "the ring's size K");
     r.values.upload(values, len);
     r.generate(h.net->backend());
-    h.net->set_inference_plan(nullptr);  // an int8 plan was made for the old values
+    h.net->parameters_changed();  // also drops an int8 plan made for the old values
   });
 }

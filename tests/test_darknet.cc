@@ -27,6 +27,7 @@ void set_bn(rpg::Network& net, float mean, float var) {
   t[2]->upload(std::vector<float>{mean});
   t[3]->upload(std::vector<float>{var});
   t[4]->upload(std::vector<float>{1.f});
+  net.parameters_changed();  // weights written through the layer's tensors
 }
 
 }  // namespace

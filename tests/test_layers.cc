@@ -532,9 +532,9 @@ BOOST_AUTO_TEST_CASE(fused_inference_convolution_matches_the_unfused_passes) {
         for (bool with_bn : {false, true}) {
           const rpg::Act act = rpg::Act(a);
           be.conv_inference(g, cs.batch, cs.groups, cs.filters, bx.data(), bw.data(), bb.data(), with_bn ? &bn : nullptr,
-                            act, fused.data());
+                            act, fused.data(), 0, 0, 0);
           be.rpg::Backend::conv_inference(g, cs.batch, cs.groups, cs.filters, bx.data(), bw.data(), bb.data(),
-                                          with_bn ? &bn : nullptr, act, plain.data());
+                                          with_bn ? &bn : nullptr, act, plain.data(), 0, 0, 0);
           const std::vector<float> f = fused.to_vector(), p = plain.to_vector();
           double num = 0, den = 0;
           for (size_t i = 0; i < f.size(); ++i) num += (f[i] - p[i]) * double(f[i] - p[i]), den += double(p[i]) * p[i];
@@ -555,5 +555,82 @@ BOOST_AUTO_TEST_CASE(winograd_convolution_gradients) {
                       std::to_string(padding) + "\nactivation=linear\n" +
                       "[convolutional]\nfilters=8\nsize=3\nstride=1\npad=1\nactivation=linear\n" + kSseTail;
     check_gradients({"winograd padding " + std::to_string(padding), net}, {1, 9});
+  }
+}
+
+// A planar NCHW tensor in one of Backend::conv_inference_layout's layouts: 1 NHWC, 8 / 16
+// nChw8c / nChw16c.
+std::vector<float> to_layout(const std::vector<float>& x, int n, int c, int h, int w, int layout) {
+  std::vector<float> y(x.size());
+  for (int b = 0; b < n; ++b)
+    for (int k = 0; k < c; ++k)
+      for (int i = 0; i < h * w; ++i) {
+        const size_t from = (size_t(b) * c + k) * h * w + i;
+        const size_t to = layout == 1 ? (size_t(b) * h * w + i) * c + k
+                                      : ((size_t(b) * (c / layout) + k / layout) * h * w + i) * layout + k % layout;
+        y[to] = x[from];
+      }
+  return y;
+}
+
+// Max pooling: the CPU backend's loop against a naive scan of every window position (Darknet's
+// definition: windows from -padding / 2, the first maximum in scan order, 0 and index -1 for an
+// empty window), outputs and argmax indices exactly; and the inference pass (oneDNN where it
+// gives Darknet's result, also in the layouts the inference plan keeps) exactly equal to it, on geometries with overhanging windows, windows
+// wholly in the padding, stride above size and odd sizes; 1 and 2 threads.
+BOOST_AUTO_TEST_CASE(max_pooling_loop_and_inference_match_a_naive_scan) {
+  struct Case { int batch, c, h, w, size, stride, padding; };
+  const Case cases[] = {{2, 3, 8, 8, 2, 2, 1},  {3, 2, 7, 9, 3, 2, 2},  {1, 4, 112, 112, 3, 2, 2},
+                        {2, 3, 6, 5, 3, 1, 2},  {2, 2, 7, 7, 2, 2, 0},  {1, 2, 9, 6, 1, 2, 0},
+                        {2, 2, 5, 5, 2, 2, 7},  {1, 3, 4, 4, 5, 1, 4},  {2, 2, 10, 3, 3, 3, 1},
+                        {2, 16, 9, 9, 3, 2, 2}, {3, 8, 6, 7, 2, 2, 1},  {1, 2, 5, 5, 2, 1, 3}};
+  for (const Case& cs : cases) {
+    const int oh = (cs.h + cs.padding - cs.size) / cs.stride + 1, ow = (cs.w + cs.padding - cs.size) / cs.stride + 1;
+    const rpg::PoolGeometry g{cs.batch, cs.c, cs.h, cs.w, cs.size, cs.stride, cs.padding, oh, ow};
+    const size_t in_n = size_t(cs.batch) * cs.c * cs.h * cs.w, out_n = size_t(cs.batch) * cs.c * oh * ow;
+    std::vector<float> x = rpg_test::random_vector(in_n, 51);
+    for (size_t i = 0; i < in_n; i += 7) x[i] = x[i / 2];  // ties
+    std::vector<float> want(out_n);
+    std::vector<int32_t> want_idx(out_n);
+    const int off = -cs.padding / 2;
+    for (int64_t p = 0; p < int64_t(cs.batch) * cs.c; ++p)
+      for (int y = 0; y < oh; ++y)
+        for (int xo = 0; xo < ow; ++xo) {
+          float best = 0.f;
+          int64_t bi = -1;
+          for (int n = 0; n < cs.size; ++n)
+            for (int m = 0; m < cs.size; ++m) {
+              const int iy = off + y * cs.stride + n, ix = off + xo * cs.stride + m;
+              if (iy < 0 || iy >= cs.h || ix < 0 || ix >= cs.w) continue;
+              const int64_t i = (p * cs.h + iy) * cs.w + ix;
+              if (bi < 0 || x[size_t(i)] > best) best = x[size_t(i)], bi = i;
+            }
+          want[size_t((p * oh + y) * ow + xo)] = best;
+          want_idx[size_t((p * oh + y) * ow + xo)] = int32_t(bi);
+        }
+    const std::string at = " (" + std::to_string(cs.h) + "x" + std::to_string(cs.w) + ", size " + std::to_string(cs.size) +
+                           ", stride " + std::to_string(cs.stride) + ", padding " + std::to_string(cs.padding) + ")";
+    for (int threads : {1, 2}) {
+      rpg::CpuBackend be(threads);
+      Buffer<float> bx(be, int64_t(in_n)), out(be, int64_t(out_n)), inf(be, int64_t(out_n));
+      Buffer<int32_t> idx(be, int64_t(out_n)), scratch(be, int64_t(out_n));
+      bx.upload(x);
+      be.maxpool_forward(g, bx.data(), out.data(), idx.data());
+      BOOST_TEST((out.to_vector() == want), "maxpool_forward" << at);
+      BOOST_TEST((idx.to_vector() == want_idx), "maxpool_forward argmax" << at);
+      be.maxpool_prepare(g, 0);
+      be.maxpool_inference(g, bx.data(), inf.data(), scratch.data(), 0);
+      BOOST_TEST((inf.to_vector() == want), "maxpool_inference" << at << ", " << threads << " threads");
+      if (cs.h == 112) BOOST_TEST(be.maxpool_any_layout(g), "ResNet-18's max pooling not on oneDNN" << at);
+      if (!be.maxpool_any_layout(g)) continue;
+      for (int layout : {1, 8, 16}) {  // the layouts the inference plan keeps between layers
+        if (layout > 1 && cs.c % layout) continue;
+        bx.upload(to_layout(x, cs.batch, cs.c, cs.h, cs.w, layout));
+        be.maxpool_prepare(g, layout);
+        be.maxpool_inference(g, bx.data(), inf.data(), scratch.data(), layout);
+        BOOST_TEST((inf.to_vector() == to_layout(want, cs.batch, cs.c, oh, ow, layout)),
+                   "maxpool_inference in layout " << layout << at << ", " << threads << " threads");
+      }
+    }
   }
 }

@@ -21,6 +21,7 @@
 #include "base/error.h"
 #include "cfg/cfg.h"
 #include "core/network.h"
+#include "io/darknet_weights.h"
 #include "reference.h"
 #include "testing.h"
 
@@ -779,15 +780,18 @@ BOOST_AUTO_TEST_CASE(a_network_without_batch_buffers_refuses_passes) {
 
 BOOST_AUTO_TEST_SUITE_END()
 
-// predict() runs the fused inference pass (Network::infer): its outputs equal an unfused
-// inference pass (forward with train=false) to rounding, on a residual network with batch norm,
-// several activations and trained running statistics; and no backward pass may follow it.
+// predict() runs the fused inference pass (Network::infer), with the activations kept in oneDNN's
+// layouts between layers: its outputs equal an unfused inference pass (forward with train=false)
+// to rounding, on a residual network with batch norm, several activations and trained running
+// statistics; and no backward pass may follow it.
 BOOST_AUTO_TEST_CASE(fused_inference_matches_the_unfused_pass_and_refuses_backward) {
   const std::string cfg =
       "[net]\nbatch=4\nwidth=12\nheight=12\nchannels=3\nlearning_rate=0.05\nmomentum=0.9\n"
       "[convolutional]\nbatch_normalize=1\nfilters=16\nsize=3\npad=1\nactivation=leaky\n"
       "[convolutional]\nbatch_normalize=1\nfilters=16\nsize=3\npad=1\nactivation=linear\n"
       "[shortcut]\nfrom=-2\nactivation=relu\n"
+      "[route]\nlayers=-1\n"
+      "[maxpool]\nsize=3\nstride=1\n"
       "[convolutional]\nfilters=8\nsize=3\nstride=2\npad=1\nactivation=logistic\n"
       "[convolutional]\nbatch_normalize=1\nfilters=6\nsize=1\nactivation=mish\n"
       "[avgpool]\n[connected]\noutput=5\nactivation=linear\n[softmax]\n";
@@ -801,6 +805,11 @@ BOOST_AUTO_TEST_CASE(fused_inference_matches_the_unfused_pass_and_refuses_backwa
       net->train_pass(x.data(), t.data());
       net->update(0.05f);
     }
+    // The inference plan keeps oneDNN's layouts between the convolutions and the shortcut here
+    // (whichever the processor's kernels write), so the comparison covers it.
+    int kept = 0;
+    for (const auto& l : net->layers()) kept += l->infer_layout != 0;
+    BOOST_TEST(kept >= 4, kept << " layers keep a layout other than NCHW in inference");
     const auto x = rpg_test::random_vector(size_t(b * net->input_size()), 70);
     const std::vector<float> fused = net->predict(x.data());
     rpg::Buffer<float> in(net->backend(), int64_t(x.size()));
@@ -818,5 +827,135 @@ BOOST_AUTO_TEST_CASE(fused_inference_matches_the_unfused_pass_and_refuses_backwa
       BOOST_TEST(int(e.status()) == int(rpg::Status::InvalidArgument));
       BOOST_TEST(std::string(e.what()).find("no backward pass after an inference pass") != std::string::npos, e.what());
     }
+  }
+}
+
+namespace {
+// The largest difference between the fused inference pass (predict) and the unfused one
+// (forward with train=false) on x; the fused output in *fused.
+double fused_against_unfused(rpg::Network& net, const std::vector<float>& x, std::vector<float>* fused) {
+  *fused = net.predict(x.data());
+  rpg::Buffer<float> in(net.backend(), int64_t(x.size()));
+  in.upload(x);
+  net.forward(in.data(), false);
+  const std::vector<float> plain = net.layers().back()->output.to_vector();
+  if (plain.size() != fused->size()) return INFINITY;
+  double worst = 0;
+  for (size_t i = 0; i < plain.size(); ++i) worst = std::max(worst, double(std::fabs((*fused)[i] - plain[i])));
+  return worst;
+}
+}  // namespace
+
+// The fused inference pass keeps each layer's folded weights while the network's parameters stay
+// the same (Network::params_version): after every kind of change (an update, a training-mode pass
+// moving the running statistics, a Darknet weights file loaded, ring values written and the
+// weights regenerated, a tensor written through trainable(), a running mean written directly)
+// its output is again that of the unfused pass, and two passes without a change between them agree exactly.
+BOOST_AUTO_TEST_CASE(fused_inference_follows_every_change_of_the_parameters) {
+  const std::string body =
+      "[convolutional]\nbatch_normalize=1\nfilters=16\nsize=3\npad=1\nactivation=leaky\n"
+      "[convolutional]\nbatch_normalize=1\nfilters=16\nsize=3\npad=1\nactivation=relu\n"
+      "[avgpool]\n[connected]\noutput=5\nactivation=linear\n[softmax]\n";
+  const std::string head = "[net]\nbatch=4\nwidth=10\nheight=10\nchannels=3\nlearning_rate=0.05\nmomentum=0.9\n";
+  for (bool rings : {false, true}) {
+    const std::string cfg = rings ? head + "[ring]\nname=r\ndof=0.5\n" + body : head + body;
+    std::string text = cfg;
+    if (rings)  // both convolutions on the ring
+      for (size_t at = 0; (at = text.find("[convolutional]\n", at)) != std::string::npos; at += 16)
+        text.insert(at + 16, "ring=r\n");
+    auto net = rpg_test::net_from_text(text, 2);
+    const int b = net->batch();
+    const auto x = rpg_test::random_vector(size_t(b * net->input_size()), 81);
+    std::vector<float> t(size_t(b * net->output_size()), 0.f);
+    for (int i = 0; i < b; ++i) t[size_t(i * net->output_size() + i % 5)] = 1.f;
+    std::vector<float> last;
+    auto check = [&](const std::string& after) {
+      std::vector<float> fused;
+      const double worst = fused_against_unfused(*net, x, &fused);
+      BOOST_TEST((fused == net->predict(x.data())), after << ": two passes differ");
+      BOOST_TEST(worst <= 1e-5, (rings ? "rings, " : "") << after << ": fused and unfused outputs differ by " << worst);
+      BOOST_TEST((fused != last), (rings ? "rings, " : "") << after << ": the output did not change");
+      last = fused;
+    };
+    check("first pass");
+    net->train_pass(x.data(), t.data());
+    net->update(0.05f);
+    check("an update");
+    const auto x2 = rpg_test::random_vector(x.size(), 82, -3.f, 3.f);
+    net->predict(x2.data(), true);
+    check("a training-mode pass");
+    for (const rpg::Param& p : net->trainable()) {
+      std::vector<float> v = p.value->to_vector();
+      for (float& e : v) e *= 1.25f;
+      p.value->upload(v);
+      break;
+    }
+    check("a tensor written through trainable()");
+    {  // a running mean written directly, without parameters_changed(): compared by value
+      rpg::Buffer<float>* mean = net->layers()[rings ? 1 : 0]->weight_file_order()[2];
+      std::vector<float> v = mean->to_vector();
+      for (float& e : v) e += 0.5f;
+      mean->upload(v);
+    }
+    check("a running mean written directly");
+    {  // weights written through a layer's tensor, then parameters_changed() (the contract)
+      const rpg::Layer::WeightTensor w = net->layers()[1]->main_weights();
+      BOOST_REQUIRE(w.value);
+      std::vector<float> v = w.value->to_vector();
+      for (float& e : v) e *= -0.5f;
+      w.value->upload(v);
+      net->parameters_changed();
+    }
+    check("weights written directly");
+    net->set_batch(b + 1);  // other kernels, the same kept weights
+    net->set_batch(b);
+    net->set_threads(1);
+    const std::vector<float> again = net->predict(x.data());
+    BOOST_TEST((again.size() == last.size()), "after set_batch and set_threads");
+    double moved = 0;
+    for (size_t i = 0; i < again.size() && i < last.size(); ++i) moved = std::max(moved, double(std::fabs(again[i] - last[i])));
+    BOOST_TEST(moved <= 1e-5, (rings ? "rings, " : "") << "after set_batch and set_threads the output moved by " << moved);
+    if (rings) {
+      rpg::Ring& r = *net->rings()[0];
+      std::vector<float> v = r.values.to_vector();
+      for (float& e : v) e = -e;
+      r.values.upload(v);
+      net->generate_weights();
+      check("ring values written");
+    } else {
+      auto other = rpg_test::net_from_text(text, 1);
+      const std::string bytes = rpg::encode_darknet_weights(*other, 0);
+      rpg::load_darknet_weights_from_bytes(*net, bytes, "<other>");
+      check("a Darknet weights file loaded");
+    }
+  }
+}
+
+// The inference plan where a shortcut's inputs come from a layer that keeps its input's layout
+// (max pooling) and from a convolution, in both orders: the convolution is asked for the pooled
+// tensor's layout, so the shortcut keeps it too; the outputs equal the unfused pass's.
+BOOST_AUTO_TEST_CASE(inference_plan_matches_a_convolution_to_the_other_input_of_a_shortcut) {
+  const std::string head =
+      "[net]\nbatch=3\nwidth=10\nheight=10\nchannels=3\n"
+      "[convolutional]\nbatch_normalize=1\nfilters=16\nsize=3\npad=1\nactivation=relu\n"
+      "[maxpool]\nsize=3\nstride=1\n";
+  const std::string conv = "[convolutional]\nbatch_normalize=1\nfilters=16\nsize=1\nactivation=linear\n";
+  const std::string tail =
+      "[convolutional]\nfilters=8\nsize=3\npad=1\nactivation=relu\n[avgpool]\n[connected]\noutput=4\nactivation=linear\n";
+  // Shortcut at index 3: inputs {2 (the convolution), 1 (max pooling)}; then {2 (max pooling), 1 (the convolution)}.
+  const std::string orders[] = {head + conv + "[shortcut]\nfrom=1\nactivation=relu\n" + tail,
+                                "[net]\nbatch=3\nwidth=10\nheight=10\nchannels=3\n"
+                                "[convolutional]\nbatch_normalize=1\nfilters=16\nsize=3\npad=1\nactivation=relu\n" +
+                                    conv + "[maxpool]\nsize=3\nstride=1\n[shortcut]\nfrom=1\nactivation=relu\n" + tail};
+  for (const std::string& cfg : orders) {
+    auto net = rpg_test::net_from_text(cfg, 1);
+    const rpg::Layer& shortcut = *net->layers()[3];
+    BOOST_REQUIRE(shortcut.type == "shortcut");
+    BOOST_TEST(shortcut.infer_layout != 0, "the shortcut's inputs were not brought to one layout");
+    BOOST_TEST(net->layers()[1]->infer_layout == net->layers()[2]->infer_layout);
+    const auto x = rpg_test::random_vector(size_t(net->batch() * net->input_size()), 91);
+    std::vector<float> fused;
+    const double worst = fused_against_unfused(*net, x, &fused);
+    BOOST_TEST(worst <= 1e-5, "fused and unfused outputs differ by " << worst);
   }
 }

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "backend/activation.h"
+#include "base/error.h"
 
 namespace rpg {
 
@@ -90,8 +91,17 @@ class Backend {
   // per output channel (bn's shift is `biases`). No backward pass may follow (nothing is kept for
   // one), which lets a backend fold the batch norm into the weights and fuse the activation. The
   // default runs conv_forward, then the batch norm or the bias, then the activation, in place.
+  // params_version (Network::params_version) says when the weights last changed: a backend may
+  // keep the folded weights of a layer (known by its weights pointer) while the version stays the
+  // same and the biases and batch-norm tensors hold the same values. 0: unknown, fold again.
+  // in_layout, out_layout: the layouts of in and out, 0 for planar NCHW, else one the backend
+  // asked for through conv_inference_layout (the network's inference plan). The default takes
+  // planar tensors only.
   virtual void conv_inference(const ConvGeometry& g, int batch, int groups, int filters, const float* in,
-                              const float* weights, const float* biases, const BnInference* bn, Act act, float* out) {
+                              const float* weights, const float* biases, const BnInference* bn, Act act, float* out,
+                              uint64_t params_version, int in_layout, int out_layout) {
+    (void)params_version;
+    if (in_layout || out_layout) fail(Status::Internal, name() + ": conv_inference takes planar tensors only");
     conv_forward(g, batch, groups, filters, in, weights, out);
     const int64_t spatial = int64_t(g.out_h) * g.out_w;
     if (bn) {
@@ -102,6 +112,21 @@ class Backend {
     }
     if (act != Act::Linear) activate(act, out, out, int64_t(batch) * filters * spatial);
   }
+  // The layouts conv_inference takes for this shape: -1 planar NCHW only (the default); else
+  // any layout for its input, and for its output the one it would rather write: 1 channels last
+  // (NHWC), 8 or 16 channel-blocked ([batch][channels / B][h][w][B], oneDNN's nChw8c / nChw16c,
+  // only where B divides the channels), or 0 (planar NCHW, or a layout the plan does not keep).
+  // Network::set_batch plans the inference pass with it: a convolution's output stays in its
+  // layout when every layer reading it takes that layout (convolutions that take any, and
+  // shortcuts of one shape, which work element by element), so no reorder runs between them.
+  virtual int conv_inference_layout(const ConvGeometry& /*g*/, int /*batch*/, int /*groups*/, int /*filters*/,
+                                   Act /*act*/) {
+    return -1;
+  }
+  // Builds what conv_inference needs for one shape with these layouts ahead of the passes
+  // (as conv_prepare; optional).
+  virtual void conv_prepare_inference(const ConvGeometry& /*g*/, int /*batch*/, int /*groups*/, int /*filters*/,
+                                      Act /*act*/, int /*in_layout*/, int /*out_layout*/) {}
   // Builds what conv_forward and conv_backward need for one shape ahead of the passes
   // (Network::set_batch calls it for every convolution), so that a step creates and allocates
   // nothing. Throws Error on failure, leaving what was prepared before usable. Optional: a
@@ -163,6 +188,17 @@ class Backend {
   virtual void maxpool_forward(const PoolGeometry& g, const float* in, float* out, int32_t* idx) = 0;
   virtual void maxpool_backward(const PoolGeometry& g, const float* delta_out, const int32_t* idx,
                                 float* delta_in) = 0;
+  // Max pooling in an inference pass: maxpool_forward's out; no backward pass follows, so idx is
+  // scratch the backend may leave unwritten. in and out in one layout (conv_inference_layout's
+  // codes; the default takes planar only). maxpool_prepare builds what it needs for one
+  // geometry and layout ahead of the passes (Network::set_batch; optional, as conv_prepare);
+  // maxpool_any_layout says whether it takes every layout conv_inference_layout names.
+  virtual void maxpool_inference(const PoolGeometry& g, const float* in, float* out, int32_t* idx, int layout) {
+    if (layout) fail(Status::Internal, name() + ": maxpool_inference takes planar tensors only");
+    maxpool_forward(g, in, out, idx);
+  }
+  virtual void maxpool_prepare(const PoolGeometry& /*g*/, int /*layout*/) {}
+  virtual bool maxpool_any_layout(const PoolGeometry& /*g*/) { return false; }
   virtual void avgpool_forward(int batch, int channels, int64_t spatial, const float* in,
                                float* out) = 0;
   virtual void avgpool_backward(int batch, int channels, int64_t spatial, const float* delta_out,

@@ -38,9 +38,19 @@ std::string CpuBackend::conv_kernels(const ConvGeometry& g, int batch, int group
 }
 void CpuBackend::conv_inference(const ConvGeometry& g, int batch, int groups, int filters, const float* in,
                                 const float* weights, const float* biases, const BnInference* bn, Act act,
-                                float* out) {
-  if (dnn_ && dnn_->inference(g, batch, groups, filters, threads_, in, weights, biases, bn, act, out)) return;
-  Backend::conv_inference(g, batch, groups, filters, in, weights, biases, bn, act, out);
+                                float* out, uint64_t params_version, int in_layout, int out_layout) {
+  if (dnn_ && dnn_->inference(g, batch, groups, filters, threads_, in, weights, biases, bn, act, out, params_version,
+                              in_layout, out_layout))
+    return;
+  Backend::conv_inference(g, batch, groups, filters, in, weights, biases, bn, act, out, params_version, in_layout,
+                          out_layout);
+}
+void CpuBackend::conv_prepare_inference(const ConvGeometry& g, int batch, int groups, int filters, Act act,
+                                        int in_layout, int out_layout) {
+  if (dnn_) dnn_->prepare_inference(g, batch, groups, filters, act, threads_, in_layout, out_layout);
+}
+int CpuBackend::conv_inference_layout(const ConvGeometry& g, int batch, int groups, int filters, Act act) {
+  return dnn_ ? dnn_->inference_layout(g, batch, groups, filters, act, threads_) : -1;
 }
 void CpuBackend::conv_prepare(const ConvGeometry& g, int batch, int groups, int filters, Act act) {
   if (dnn_) dnn_->prepare(g, batch, groups, filters, act, threads_);
@@ -132,6 +142,10 @@ void CpuBackend::gemm(bool ta, bool tb, int m, int n, int k, float alpha, const 
     if (beta != 1.f)
       for (int i = 0; i < m; ++i)
         for (int j = 0; j < n; ++j) c[int64_t(i) * ldc + j] *= beta;
+    return;
+  }
+  if (dnn_) {  // the oneDNN engine: its sgemm (tests/bench/ops.cc measures it against the loop below)
+    onednn_gemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, threads_);
     return;
   }
   // OpenBLAS runs single-threaded in the calling thread; this backend splits C into one block
@@ -447,16 +461,42 @@ void CpuBackend::add_bias(float* out, const float* bias, int batch, int channels
   }
 }
 
+namespace {
+
+// Per-channel sums in double, kept in kLanes independent partial sums (element i of a row goes to
+// lane i mod kLanes) that are added in a fixed order at the end: the loops vectorise (one double
+// sum is a chain of dependent additions, 4 cycles each), and the order depends on the shape only,
+// so the results are the same whatever the thread count.
+constexpr int kLanes = 8;
+struct Lanes {
+  double v[kLanes] = {};
+  double total() const {
+    double t = 0;
+    for (double x : v) t += x;
+    return t;
+  }
+  // f(i): the double added for element i of a row of n.
+  template <class F>
+  void add(int64_t n, F f) {
+    int64_t i = 0;
+    for (; i + kLanes <= n; i += kLanes)
+      for (int l = 0; l < kLanes; ++l) v[l] += f(i + l);
+    for (int l = 0; i < n; ++i, ++l) v[l] += f(i);
+  }
+};
+
+}  // namespace
+
 void CpuBackend::bias_grad(const float* delta, int batch, int channels, int64_t spatial,
                            float* grad) {
   RPG_PARALLEL_FOR(int64_t(batch) * channels * spatial)
   for (int c = 0; c < channels; ++c) {
-    double s = 0;
+    Lanes s;
     for (int b = 0; b < batch; ++b) {
       const float* d = delta + (int64_t(b) * channels + c) * spatial;
-      for (int64_t i = 0; i < spatial; ++i) s += d[i];
+      s.add(spatial, [d](int64_t i) { return double(d[i]); });
     }
-    grad[c] += float(s);
+    grad[c] += float(s.total());
   }
 }
 
@@ -508,18 +548,18 @@ void CpuBackend::bn_stats(const float* x, int batch, int channels, int64_t spati
   const double m = double(batch) * double(spatial);
   RPG_PARALLEL_FOR(int64_t(batch) * channels * spatial)
   for (int c = 0; c < channels; ++c) {
-    double s = 0, s2 = 0;
+    Lanes s, s2;
     for (int b = 0; b < batch; ++b) {
       const float* p = x + (int64_t(b) * channels + c) * spatial;
-      for (int64_t i = 0; i < spatial; ++i) s += p[i];
+      s.add(spatial, [p](int64_t i) { return double(p[i]); });
     }
-    const double mu = s / m;
+    const double mu = s.total() / m;
     for (int b = 0; b < batch; ++b) {
       const float* p = x + (int64_t(b) * channels + c) * spatial;
-      for (int64_t i = 0; i < spatial; ++i) s2 += (p[i] - mu) * (p[i] - mu);
+      s2.add(spatial, [p, mu](int64_t i) { return (p[i] - mu) * (p[i] - mu); });
     }
     mean[c] = float(mu);
-    var[c] = float(s2 / m);
+    var[c] = float(s2.total() / m);
   }
 }
 
@@ -574,14 +614,14 @@ void CpuBackend::bn_backward(const float* x_hat, const float* gamma, const float
   const double m = double(batch) * double(spatial);
   RPG_PARALLEL_FOR(int64_t(batch) * channels * spatial)
   for (int c = 0; c < channels; ++c) {
-    double sdy = 0, sdyx = 0;
+    Lanes ldy, ldyx;
     for (int b = 0; b < batch; ++b) {
-      const int64_t off = (int64_t(b) * channels + c) * spatial;
-      for (int64_t i = 0; i < spatial; ++i) {
-        sdy += dy[off + i];
-        sdyx += double(dy[off + i]) * x_hat[off + i];
-      }
+      const float* d = dy + (int64_t(b) * channels + c) * spatial;
+      const float* h = x_hat + (int64_t(b) * channels + c) * spatial;
+      ldy.add(spatial, [d](int64_t i) { return double(d[i]); });
+      ldyx.add(spatial, [d, h](int64_t i) { return double(d[i]) * h[i]; });
     }
+    const double sdy = ldy.total(), sdyx = ldyx.total();
     gamma_grad[c] += float(sdyx);
     beta_grad[c] += float(sdy);
     const float k = gamma[c] / eps.std_of(var[c]);
@@ -604,30 +644,53 @@ void CpuBackend::bn_running_update(const float* mean, const float* var, int chan
 }
 
 void CpuBackend::maxpool_forward(const PoolGeometry& g, const float* in, float* out, int32_t* idx) {
+  // Each window's rows and columns inside the input are found once, so the scan has no bounds
+  // checks. The first maximum in scan order wins (the first element inside the window, then
+  // only a strictly greater one); an empty window gives 0 and index -1.
   const int off = -g.padding / 2;
-  const int64_t planes = int64_t(g.batch) * g.channels;
+  const int64_t planes = int64_t(g.batch) * g.channels, plane_size = int64_t(g.height) * g.width;
   RPG_PARALLEL_FOR(planes * g.out_h * g.out_w * g.size * g.size)
   for (int64_t p = 0; p < planes; ++p) {
-    const int64_t in_base = p * g.height * g.width;
-    for (int y = 0; y < g.out_h; ++y)
+    const float* plane = in + p * plane_size;
+    for (int y = 0; y < g.out_h; ++y) {
+      const int y0 = off + y * g.stride;
+      const int n0 = std::max(0, -y0), n1 = std::min(g.size, g.height - y0);
       for (int x = 0; x < g.out_w; ++x) {
-        float best = -FLT_MAX;
+        const int x0 = off + x * g.stride;
+        const int m0 = std::max(0, -x0), m1 = std::min(g.size, g.width - x0);
+        float best = 0.f;
         int64_t best_i = -1;
-        for (int n = 0; n < g.size; ++n)
-          for (int m = 0; m < g.size; ++m) {
-            const int iy = off + y * g.stride + n, ix = off + x * g.stride + m;
-            if (iy < 0 || iy >= g.height || ix < 0 || ix >= g.width) continue;
-            const int64_t i = in_base + int64_t(iy) * g.width + ix;
-            if (in[i] > best || best_i < 0) {
-              best = in[i];
-              best_i = i;
-            }
+        if (n0 < n1 && m0 < m1) {
+          best_i = int64_t(y0 + n0) * g.width + x0 + m0;
+          best = plane[best_i];
+          for (int n = n0; n < n1; ++n) {
+            const int64_t row = int64_t(y0 + n) * g.width + x0;
+            for (int m = (n == n0 ? m0 + 1 : m0); m < m1; ++m)
+              if (plane[row + m] > best) best = plane[row + m], best_i = row + m;
           }
+        }
         const int64_t o = (p * g.out_h + y) * g.out_w + x;
-        out[o] = best_i < 0 ? 0.f : best;
-        idx[o] = int32_t(best_i);
+        out[o] = best;
+        idx[o] = best_i < 0 ? -1 : int32_t(p * plane_size + best_i);
       }
+    }
   }
+}
+
+void CpuBackend::maxpool_inference(const PoolGeometry& g, const float* in, float* out, int32_t* idx, int layout) {
+  if (dnn_ && dnn_->maxpool(g, threads_, in, out, layout)) return;
+  Backend::maxpool_inference(g, in, out, idx, layout);
+}
+
+void CpuBackend::maxpool_prepare(const PoolGeometry& g, int layout) {
+  if (dnn_) dnn_->maxpool_prepare(g, threads_, layout);
+}
+
+bool CpuBackend::maxpool_any_layout(const PoolGeometry& g) {
+  if (!dnn_) return false;
+  for (int layout : {0, 1, 8, 16})  // every layout the inference plan may hand it
+    if ((layout < 8 || g.channels % layout == 0) && !dnn_->maxpool_prepare(g, threads_, layout)) return false;
+  return true;
 }
 
 void CpuBackend::maxpool_backward(const PoolGeometry& g, const float* delta_out, const int32_t* idx,

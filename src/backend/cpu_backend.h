@@ -2,8 +2,10 @@
 // compared with.
 //
 // Threads: every parallel loop, sgemm included, uses this backend's own thread count through
-// OpenMP's num_threads clause (no global state of rpgnet's own). OpenBLAS is used single-threaded
-// in the calling thread: sgemm calls are split into one block of C per thread here, which avoids
+// OpenMP's num_threads clause (no global state of rpgnet's own). With the oneDNN engine, gemm
+// runs on oneDNN's sgemm (the connected layer) and convolutions on its primitives, on the same
+// OpenMP threads. In the reference engine OpenBLAS is used single-threaded in the calling thread:
+// sgemm calls are split into one block of C per thread here, which avoids
 // two thread pools (OpenMP's and OpenBLAS's) competing for the same cores. OpenBLAS's thread count
 // is process-wide; the backend sets it to 1 before each sgemm when it differs, which a host
 // program that also calls OpenBLAS directly should know.
@@ -59,7 +61,10 @@ class CpuBackend : public Backend {
                      float* in_delta) override;
   void conv_inference(const ConvGeometry& g, int batch, int groups, int filters, const float* in,
                       const float* weights, const float* biases, const BnInference* bn, Act act,
-                      float* out) override;
+                      float* out, uint64_t params_version, int in_layout, int out_layout) override;
+  int conv_inference_layout(const ConvGeometry& g, int batch, int groups, int filters, Act act) override;
+  void conv_prepare_inference(const ConvGeometry& g, int batch, int groups, int filters, Act act, int in_layout,
+                              int out_layout) override;
   void conv_prepare(const ConvGeometry& g, int batch, int groups, int filters, Act act) override;
   int64_t conv_workspace_bytes(const ConvGeometry& g, int batch, int groups, int filters, Act act) override;
   void im2col(const ConvGeometry& g, const float* im, float* col) override;
@@ -88,6 +93,9 @@ class CpuBackend : public Backend {
   void maxpool_forward(const PoolGeometry& g, const float* in, float* out, int32_t* idx) override;
   void maxpool_backward(const PoolGeometry& g, const float* delta_out, const int32_t* idx,
                         float* delta_in) override;
+  void maxpool_inference(const PoolGeometry& g, const float* in, float* out, int32_t* idx, int layout) override;
+  void maxpool_prepare(const PoolGeometry& g, int layout) override;
+  bool maxpool_any_layout(const PoolGeometry& g) override;
   void avgpool_forward(int batch, int channels, int64_t spatial, const float* in,
                        float* out) override;
   void avgpool_backward(int batch, int channels, int64_t spatial, const float* delta_out,

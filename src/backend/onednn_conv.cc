@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cstring>
 #include <map>
 #include <unordered_map>
 #include <utility>
@@ -21,7 +22,9 @@ using dnnl::memory;
 using Tag = memory::format_tag;
 using Dims = memory::dims;
 constexpr auto kF32 = memory::data_type::f32;
-constexpr size_t kMaxShapes = 64;  // prepared shapes kept; the least recently used goes first
+// Prepared primitives kept (training, inference, and inference in the planned layouts: up to
+// three per convolution shape); the least recently used goes first.
+constexpr size_t kMaxShapes = 256;
 
 // oneDNN (built on OpenMP) runs as many threads as the calling thread's OpenMP team size; this
 // sets it for one scope and puts the caller's back.
@@ -96,18 +99,23 @@ struct Phase {
 struct Conv {
   memory x, w, y, dy, dw, dx;  // the caller's planar buffers; their pointers are set per call
   Phase fwd, bwd_weights, bwd_data;
-  // Inference: where fwd's folded weights and bias lie in the arena, and whether the kernel runs
-  // the activation.
-  int64_t folded_weights = 0, folded_bias = 0;
+  // Inference: the folded weights (planar, in the arena at folded_weights) are reordered into
+  // `kernel_w` (the layout the kernel reads) with `fold`; kernel_w and kernel_b point into the
+  // layer's Folded copy. Whether the kernel runs the activation.
+  int64_t folded_weights = 0;
+  memory kernel_w, kernel_b;
+  dnnl::primitive fold;  // null: the planar layout is the kernel's
   bool activates = false;
+  int kernel_layout = 0;  // inference: the kernel's output layout (Backend::conv_inference_layout; 0: other)
   uint64_t used = 0;
   int64_t bytes() const { return std::max({fwd.bytes, bwd_weights.bytes, bwd_data.bytes}); }
 };
 
-// Output positions (batch x out_h x out_w) below which Winograd loses: each call transforms the
-// weights into Winograd's layout (about 4 ns per weight here, 10 ms for a 512 x 512 x 3 x 3 layer),
-// which the convolution must win back. At ResNet-18's batch-1 inference Winograd made the pass
-// 3.3x slower than direct convolution.
+// Output positions (batch x out_h x out_w) below which Winograd loses in training: each step
+// transforms the new weights into Winograd's layout (about 4 ns per weight here, 10 ms for a
+// 512 x 512 x 3 x 3 layer), which the convolution must win back. (Inference keeps each layer's
+// transformed weights while they do not change, so it takes Winograd at every size: ResNet-18's
+// batch-1 latency -14%, fashion-resnet's -35%, measured alternately.)
 constexpr int64_t kWinogradMinPositions = 2048;
 
 // Winograd F(4x4, 3x3) for 3x3 stride-1 convolutions of at least 16 channels and filters, where
@@ -115,9 +123,9 @@ constexpr int64_t kWinogradMinPositions = 2048;
 // FLOPs. Not for small ones: its scratch is several MiB whatever the size (8 MiB for 4 filters on
 // 8x8), and oneDNN's own "auto" choice skipped it for inference with post-ops, where it is 2x
 // faster than direct convolution on fashion-resnet.
-dnnl::algorithm first_algorithm(const ConvGeometry& g, int batch, int groups, int filters) {
+dnnl::algorithm first_algorithm(const ConvGeometry& g, int batch, int groups, int filters, bool inference = false) {
   const bool winograd = g.ksize == 3 && g.stride == 1 && groups == 1 && g.channels >= 16 && filters >= 16 &&
-                        int64_t(batch) * g.out_h * g.out_w >= kWinogradMinPositions;
+                        (inference || int64_t(batch) * g.out_h * g.out_w >= kWinogradMinPositions);
   return winograd ? dnnl::algorithm::convolution_winograd : dnnl::algorithm::convolution_direct;
 }
 
@@ -226,12 +234,20 @@ bool eltwise_of(Act act, dnnl::algorithm* alg, float* alpha, float* beta) {
   }
 }
 
+// An activation tensor's descriptor in one of the layouts Backend::conv_inference_layout names:
+// 1 channels last (NHWC), 8 and 16 oneDNN's channel-blocked nChw8c and nChw16c.
+memory::desc blocked(const memory::desc& plain, int layout) {
+  return memory::desc(plain.dims(), kF32, layout == 16 ? Tag::nChw16c : layout == 8 ? Tag::nChw8c : Tag::nhwc);
+}
+
 // The inference primitive of one shape and activation: weights and bias are written by the
 // caller into the arena (folded), the activation is a post-op where oneDNN has it.
 std::unique_ptr<Conv> build_inference(const dnnl::engine& eng, const ConvGeometry& g, int batch, int groups,
-                                      int filters, Act act) {
+                                      int filters, Act act, int in_layout, int out_layout) {
   const Shape d(g, batch, groups, filters);
-  const auto& [x_md, y_md, w_md, x_any, y_any, w_any, strides, pad] = d;
+  const auto& [x_plain, y_plain_md, w_md, x_any, y_any, w_any, strides, pad] = d;
+  const memory::desc x_md = in_layout ? blocked(x_plain, in_layout) : x_plain;
+  const memory::desc y_md = out_layout ? blocked(y_plain_md, out_layout) : y_plain_md;
   const memory::desc b_md({filters}, kF32, Tag::x);
   auto c = std::make_unique<Conv>();
   dnnl::primitive_attr attr;
@@ -246,7 +262,7 @@ std::unique_ptr<Conv> build_inference(const dnnl::engine& eng, const ConvGeometr
   }
   try {
     dnnl::convolution_forward::primitive_desc pd;
-    for (auto alg : {first_algorithm(g, batch, groups, filters), dnnl::algorithm::convolution_direct}) {
+    for (auto alg : {first_algorithm(g, batch, groups, filters, true), dnnl::algorithm::convolution_direct}) {
       try {
         pd = dnnl::convolution_forward::primitive_desc(
             {dnnl::prop_kind::forward_inference, alg, x_any, w_any, b_md, y_any, strides, pad, pad}, attr, eng);
@@ -257,20 +273,25 @@ std::unique_ptr<Conv> build_inference(const dnnl::engine& eng, const ConvGeometr
     }
     c->x = memory(x_md, eng, DNNL_MEMORY_NONE);
     c->y = memory(y_md, eng, DNNL_MEMORY_NONE);
+    c->kernel_w = memory(pd.weights_desc(), eng, DNNL_MEMORY_NONE);
+    c->kernel_b = memory(b_md, eng, DNNL_MEMORY_NONE);
     Phase& f = c->fwd;
-    c->folded_weights = f.bytes;
-    c->w = f.arena_memory(w_md, eng);
-    c->folded_bias = f.bytes;
-    const memory b = f.arena_memory(b_md, eng);
-    const memory fx = f.input(c->x, pd.src_desc(), eng), fw = f.input(c->w, pd.weights_desc(), eng);
+    if (pd.weights_desc() != w_md) {
+      c->folded_weights = f.bytes;
+      c->w = f.arena_memory(w_md, eng);
+      c->fold = dnnl::reorder(c->w, c->kernel_w);
+    }
+    const memory fx = f.input(c->x, pd.src_desc(), eng);
     const bool y_plain = pd.dst_desc() == y_md;
     const memory fy = y_plain ? c->y : f.arena_memory(pd.dst_desc(), eng);
     const memory fs = f.arena_memory(pd.scratchpad_desc(), eng);
     f.ops.push_back({dnnl::convolution_forward(pd),
-                     {{DNNL_ARG_SRC, fx}, {DNNL_ARG_WEIGHTS, fw}, {DNNL_ARG_BIAS, b}, {DNNL_ARG_DST, fy},
-                      {DNNL_ARG_SCRATCHPAD, fs}}});
+                     {{DNNL_ARG_SRC, fx}, {DNNL_ARG_WEIGHTS, c->kernel_w}, {DNNL_ARG_BIAS, c->kernel_b},
+                      {DNNL_ARG_DST, fy}, {DNNL_ARG_SCRATCHPAD, fs}}});
     if (!y_plain) f.ops.push_back({dnnl::reorder(fy, c->y), {{DNNL_ARG_FROM, fy}, {DNNL_ARG_TO, c->y}}});
     f.kernel = pd.impl_info_str();
+    for (int layout : {1, 8, 16})  // blocked only where no channel padding is needed
+      if (filters % layout == 0 && pd.dst_desc() == blocked(y_plain_md, layout)) c->kernel_layout = layout;
   } catch (const dnnl::error& e) {
     if (e.status == dnnl_unimplemented) return nullptr;
     fail(e.status == dnnl_out_of_memory ? Status::OutOfMemory : Status::Internal,
@@ -278,6 +299,45 @@ std::unique_ptr<Conv> build_inference(const dnnl::engine& eng, const ConvGeometr
   }
   return c;
 }
+
+// Max pooling for inference on planar NCHW, Darknet's windows (from -padding / 2); null where
+// oneDNN's result could differ from Darknet's (a window wholly in the padding, where Darknet
+// gives 0) or where oneDNN has no implementation.
+struct Pool {
+  memory src, dst;
+  dnnl::primitive prim;
+};
+
+std::unique_ptr<Pool> build_maxpool(const dnnl::engine& eng, const PoolGeometry& g, int layout) {
+  const int pad_l = g.padding / 2;
+  const auto fits = [&](int extent, int out) { return pad_l < g.size && (out - 1) * g.stride - pad_l <= extent - 1; };
+  if (!fits(g.height, g.out_h) || !fits(g.width, g.out_w)) return nullptr;
+  const Dims pad_r{(g.out_h - 1) * g.stride + g.size - g.height - pad_l, (g.out_w - 1) * g.stride + g.size - g.width - pad_l};
+  if (pad_r[0] < 0 || pad_r[1] < 0) return nullptr;
+  auto p = std::make_unique<Pool>();
+  try {
+    const memory::desc src({g.batch, g.channels, g.height, g.width}, kF32, Tag::nchw),
+        dst({g.batch, g.channels, g.out_h, g.out_w}, kF32, Tag::nchw);
+    p->src = memory(layout ? blocked(src, layout) : src, eng, DNNL_MEMORY_NONE);
+    p->dst = memory(layout ? blocked(dst, layout) : dst, eng, DNNL_MEMORY_NONE);
+    const dnnl::pooling_forward::primitive_desc pd({dnnl::prop_kind::forward_inference, dnnl::algorithm::pooling_max,
+                                                    p->src.get_desc(), p->dst.get_desc(), {g.stride, g.stride},
+                                                    {g.size, g.size}, {pad_l, pad_l}, pad_r},
+                                                   eng);
+    p->prim = dnnl::pooling_forward(pd);
+  } catch (const dnnl::error& e) {
+    if (e.status == dnnl_unimplemented || e.status == dnnl_invalid_arguments) return nullptr;
+    fail(e.status == dnnl_out_of_memory ? Status::OutOfMemory : Status::Internal,
+         std::string("oneDNN could not create a max pooling: ") + e.what());
+  }
+  return p;
+}
+
+using PoolKey = std::array<int, 9>;
+
+// What an inference primitive is for: the activation and the layouts of its input and output
+// (Backend::conv_inference_layout's codes), in one int of the key.
+int inference_purpose(Act act, int in_layout, int out_layout) { return int(act) + 100 * in_layout + 10000 * out_layout; }
 
 // Shape, batch, groups, filters, threads, and what the primitives are for: -1 training (forward
 // and both gradients), else inference with that activation.
@@ -290,17 +350,94 @@ Key key_of(const ConvGeometry& g, int batch, int groups, int filters, int thread
 
 }  // namespace
 
+// One layer's folded inference weights and bias, in the layout its kernel reads. Kept while the
+// weights are unchanged (Backend::conv_inference's params_version) and the per-filter tensors
+// (bias, batch-norm scales and statistics: compared by value on every call, which costs little)
+// are the same as when they were folded.
+struct Folded {
+  char* data = nullptr;  // weights (kernel layout), then the bias at bias_offset
+  size_t bytes = 0, bias_offset = 0;
+  memory::desc layout;   // the kernel's weights layout they were written for
+  uint64_t version = 0;  // 0: never written
+  std::vector<float> sources;  // biases, then (with batch norm) scales, mean, var, eps
+  bool has_bn = false;
+
+  void keep_sources(int filters, const float* biases, const BnInference* bn) {
+    sources.assign(biases, biases + filters);  // in place: no allocation once its size is reached
+    if (bn) {
+      for (const float* t : {bn->scales, bn->mean, bn->var}) sources.insert(sources.end(), t, t + filters);
+      sources.push_back(bn->eps.inside);
+      sources.push_back(bn->eps.outside);
+    }
+  }
+  bool same_sources(int filters, const float* biases, const BnInference* bn) const {
+    const size_t n = size_t(filters) * (bn ? 4 : 1) + (bn ? 2 : 0);
+    if (has_bn != (bn != nullptr) || sources.size() != n) return false;
+    const auto same = [&](const float* t, size_t at) { return std::memcmp(t, &sources[at], size_t(filters) * 4) == 0; };
+    if (!same(biases, 0)) return false;
+    if (!bn) return true;
+    return same(bn->scales, size_t(filters)) && same(bn->mean, 2 * size_t(filters)) &&
+           same(bn->var, 3 * size_t(filters)) && sources[n - 2] == bn->eps.inside && sources[n - 1] == bn->eps.outside;
+  }
+};
+
 struct OneDnnConvolutions::Impl {
   Backend& owner;
   dnnl::engine eng;
   dnnl::stream strm;
   std::map<Key, std::unique_ptr<Conv>> convs;  // a null entry: no oneDNN implementation
+  std::unordered_map<const float*, Folded> folded;  // by the layer's weights
+  std::map<PoolKey, std::unique_ptr<Pool>> pools;    // a null entry: not on oneDNN
   char* arena = nullptr;
   int64_t arena_bytes = 0;
   uint64_t clock = 0;
 
   explicit Impl(Backend& b) : owner(b), eng(dnnl::engine::kind::cpu, 0), strm(eng) {}
-  ~Impl() { owner.release(arena); }
+  ~Impl() {
+    for (auto& [w, f] : folded) owner.release(f.data);
+    owner.release(arena);
+  }
+
+  // The layer's folded copy for this kernel: current when the parameters have not changed since
+  // it was written (same version, layout, bias and batch-norm tensors), else written now.
+  Folded& fold(Conv& c, const ConvGeometry& g, int filters, int threads, const float* weights, const float* biases,
+               const BnInference* bn, uint64_t version) {
+    Folded& f = folded[weights];
+    const memory::desc& layout = c.kernel_w.get_desc();
+    if (version != 0 && f.version == version && f.layout == layout && f.same_sources(filters, biases, bn)) return f;
+    const size_t bias_offset = (layout.get_size() + 63) / 64 * 64, bytes = bias_offset + size_t(filters) * 4;
+    if (bytes != f.bytes) {
+      char* data = static_cast<char*>(owner.alloc(bytes));
+      owner.release(f.data);
+      f.data = data;
+      f.bytes = bytes;
+    }
+    f.version = 0;  // until written
+    f.bias_offset = bias_offset;
+    // Batch norm folded: w' = w s, b' = biases - mean s with s = scales / std, per filter.
+    float* w = reinterpret_cast<float*>(c.fold ? arena + c.folded_weights : f.data);
+    float* b = reinterpret_cast<float*>(f.data + bias_offset);
+    const int64_t per_filter = int64_t(g.channels) * g.ksize * g.ksize;
+#pragma omp parallel for num_threads(threads) if (per_filter * filters > 65536)
+    for (int o = 0; o < filters; ++o) {
+      const float s = bn ? bn->scales[o] * bn->eps.inv_std(bn->var[o]) : 1.f;
+      b[o] = bn ? biases[o] - bn->mean[o] * s : biases[o];
+      const float* src = weights + o * per_filter;
+      float* dst = w + o * per_filter;
+      for (int64_t i = 0; i < per_filter; ++i) dst[i] = src[i] * s;
+    }
+    if (c.fold) {
+      c.w.set_data_handle(w);
+      c.kernel_w.set_data_handle(f.data);
+      c.fold.execute(strm, {{DNNL_ARG_FROM, c.w}, {DNNL_ARG_TO, c.kernel_w}});
+      strm.wait();
+    }
+    f.layout = layout;
+    f.keep_sources(filters, biases, bn);
+    f.has_bn = bn != nullptr;
+    f.version = version;
+    return f;
+  }
 
   // The training primitives of a shape with the caller's input and weights in place; null when
   // oneDNN has none.
@@ -313,21 +450,18 @@ struct OneDnnConvolutions::Impl {
     }
     return c;
   }
-  // purpose: -1 training, else int(Act) of an inference pass.
-  Conv* get(const ConvGeometry& g, int batch, int groups, int filters, int threads, int purpose = -1) {
+  // The primitives of a shape, built and kept at the first call (the arena is not grown: see
+  // get). purpose: -1 training, else int(Act) of an inference pass.
+  Conv* find(const ConvGeometry& g, int batch, int groups, int filters, int threads, int purpose) {
     const Key k = key_of(g, batch, groups, filters, threads, purpose);
     auto it = convs.find(k);
     if (it == convs.end()) {
       std::unique_ptr<Conv> c;
       {
         OmpThreads t(threads);  // oneDNN sizes its kernels' blocking for the thread count
-        c = purpose < 0 ? build(eng, g, batch, groups, filters) : build_inference(eng, g, batch, groups, filters, Act(purpose));
-      }
-      if (c && c->bytes() > arena_bytes) {  // a failure here leaves the old arena in place
-        char* bigger = static_cast<char*>(owner.alloc(size_t(c->bytes())));
-        owner.release(arena);
-        arena = bigger;
-        arena_bytes = c->bytes();
+        c = purpose < 0 ? build(eng, g, batch, groups, filters)
+                        : build_inference(eng, g, batch, groups, filters, Act(purpose % 100), purpose / 100 % 100,
+                                          purpose / 10000);
       }
       if (convs.size() >= kMaxShapes) {
         auto oldest = convs.begin();
@@ -339,6 +473,27 @@ struct OneDnnConvolutions::Impl {
     }
     if (it->second) it->second->used = ++clock;
     return it->second.get();
+  }
+  Pool* pool(const PoolGeometry& g, int threads, int layout) {
+    const PoolKey k{g.batch, g.channels, g.height, g.width, g.size, g.stride, g.padding, threads, layout};
+    auto it = pools.find(k);
+    if (it == pools.end()) {
+      if (pools.size() >= kMaxShapes) pools.erase(pools.begin());
+      OmpThreads t(threads);
+      it = pools.emplace(k, build_maxpool(eng, g, layout)).first;
+    }
+    return it->second.get();
+  }
+  // find, with the arena grown to fit the shape (a failure leaves the old arena in place).
+  Conv* get(const ConvGeometry& g, int batch, int groups, int filters, int threads, int purpose = -1) {
+    Conv* c = find(g, batch, groups, filters, threads, purpose);
+    if (c && c->bytes() > arena_bytes) {
+      char* bigger = static_cast<char*>(owner.alloc(size_t(c->bytes())));
+      owner.release(arena);
+      arena = bigger;
+      arena_bytes = c->bytes();
+    }
+    return c;
   }
 };
 
@@ -355,6 +510,15 @@ auto guarded(F&& f) {
 }
 }  // namespace
 
+void onednn_gemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const float* a, int lda,
+                 const float* b, int ldb, float beta, float* c, int ldc, int threads) {
+  OmpThreads t(threads);
+  const dnnl_status_t st = dnnl_sgemm(trans_a ? 'T' : 'N', trans_b ? 'T' : 'N', m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+  if (st != dnnl_success)
+    fail(st == dnnl_out_of_memory ? Status::OutOfMemory : Status::Internal,
+         "oneDNN sgemm failed (status " + std::to_string(int(st)) + ")");
+}
+
 OneDnnConvolutions::OneDnnConvolutions(Backend& memory)
     : impl_(guarded([&] { return std::make_unique<Impl>(memory); })) {}
 OneDnnConvolutions::~OneDnnConvolutions() = default;
@@ -368,11 +532,40 @@ bool OneDnnConvolutions::prepare(const ConvGeometry& g, int batch, int groups, i
 
 int64_t OneDnnConvolutions::workspace_bytes(const ConvGeometry& g, int batch, int groups, int filters, Act act,
                                             int threads) {
-  return guarded([&]() -> int64_t {
-    OmpThreads t(threads);
-    const auto training = build(impl_->eng, g, batch, groups, filters);
-    const auto inference = build_inference(impl_->eng, g, batch, groups, filters, act);
+  return guarded([&]() -> int64_t {  // built once: prepare finds them
+    const Conv* training = impl_->find(g, batch, groups, filters, threads, -1);
+    const Conv* inference = impl_->find(g, batch, groups, filters, threads, int(act));
     return std::max(training ? training->bytes() : 0, inference ? inference->bytes() : 0);
+  });
+}
+
+bool OneDnnConvolutions::maxpool(const PoolGeometry& g, int threads, const float* in, float* out, int layout) {
+  return guarded([&] {
+    Pool* p = impl_->pool(g, threads, layout);
+    if (!p) return false;
+    OmpThreads t(threads);
+    p->src.set_data_handle(const_cast<float*>(in));
+    p->dst.set_data_handle(out);
+    p->prim.execute(impl_->strm, {{DNNL_ARG_SRC, p->src}, {DNNL_ARG_DST, p->dst}});
+    impl_->strm.wait();
+    return true;
+  });
+}
+
+bool OneDnnConvolutions::maxpool_prepare(const PoolGeometry& g, int threads, int layout) {
+  return guarded([&] { return impl_->pool(g, threads, layout) != nullptr; });
+}
+
+void OneDnnConvolutions::prepare_inference(const ConvGeometry& g, int batch, int groups, int filters, Act act,
+                                           int threads, int in_layout, int out_layout) {
+  guarded([&] { return impl_->get(g, batch, groups, filters, threads, inference_purpose(act, in_layout, out_layout)); });
+}
+
+int OneDnnConvolutions::inference_layout(const ConvGeometry& g, int batch, int groups, int filters, Act act,
+                                        int threads) {
+  return guarded([&] {
+    const Conv* c = impl_->find(g, batch, groups, filters, threads, inference_purpose(act, 0, 0));
+    return c ? c->kernel_layout : -1;
   });
 }
 
@@ -399,23 +592,14 @@ bool OneDnnConvolutions::forward(const ConvGeometry& g, int batch, int groups, i
 
 bool OneDnnConvolutions::inference(const ConvGeometry& g, int batch, int groups, int filters, int threads,
                                    const float* in, const float* weights, const float* biases, const BnInference* bn,
-                                   Act act, float* out) {
+                                   Act act, float* out, uint64_t params_version, int in_layout, int out_layout) {
   return guarded([&] {
-    Conv* c = impl_->get(g, batch, groups, filters, threads, int(act));
+    Conv* c = impl_->get(g, batch, groups, filters, threads, inference_purpose(act, in_layout, out_layout));
     if (!c) return false;
     OmpThreads t(threads);
-    // Batch norm folded: w' = w s, b' = biases - mean s with s = scales / std, per filter.
-    float* w = reinterpret_cast<float*>(impl_->arena + c->folded_weights);
-    float* b = reinterpret_cast<float*>(impl_->arena + c->folded_bias);
-    const int64_t per_filter = int64_t(g.channels) * g.ksize * g.ksize;
-#pragma omp parallel for num_threads(threads) if (per_filter * filters > 65536)
-    for (int f = 0; f < filters; ++f) {
-      const float s = bn ? bn->scales[f] * bn->eps.inv_std(bn->var[f]) : 1.f;
-      b[f] = bn ? biases[f] - bn->mean[f] * s : biases[f];
-      const float* src = weights + f * per_filter;
-      float* dst = w + f * per_filter;
-      for (int64_t i = 0; i < per_filter; ++i) dst[i] = src[i] * s;
-    }
+    const Folded& f = impl_->fold(*c, g, filters, threads, weights, biases, bn, params_version);
+    c->kernel_w.set_data_handle(f.data);
+    c->kernel_b.set_data_handle(f.data + f.bias_offset);
     c->x.set_data_handle(const_cast<float*>(in));
     c->y.set_data_handle(out);
     c->fwd.run(impl_->strm, impl_->arena);

@@ -19,6 +19,12 @@
 
 namespace rpg {
 
+// Backend::gemm on oneDNN's sgemm (row-major; C = alpha op(A) op(B) + beta C) with `threads`
+// OpenMP threads: the oneDNN engine's matrix products (the connected layer). Throws Error if
+// oneDNN fails. Results are reproducible for one thread count only.
+void onednn_gemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const float* a, int lda,
+                 const float* b, int ldb, float beta, float* c, int ldc, int threads);
+
 class OneDnnConvolutions {
  public:
   // Memory (the arena) is allocated through `memory`, so that its failures are the backend's.
@@ -32,8 +38,8 @@ class OneDnnConvolutions {
   // allocation failure; what was prepared before stays usable.
   // Both the training primitives and the inference one (for the activation act).
   bool prepare(const ConvGeometry& g, int batch, int groups, int filters, Act act, int threads);
-  // The arena bytes one shape needs (creates its primitives without keeping them); 0 when
-  // oneDNN has no implementation for it.
+  // The arena bytes one shape needs (creates its primitives and keeps them for prepare, without
+  // growing the arena); 0 when oneDNN has no implementation for it.
   int64_t workspace_bytes(const ConvGeometry& g, int batch, int groups, int filters, Act act, int threads);
 
   // Backend::conv_forward and conv_backward. False (nothing done) when the shape has no
@@ -46,9 +52,27 @@ class OneDnnConvolutions {
 
   // Backend::conv_inference: the batch norm folded into a copy of the weights and a bias, the
   // activation run by the kernel where oneDNN has it (else by the backend afterwards). False
-  // when the shape has no oneDNN implementation.
+  // when the shape has no oneDNN implementation. Each layer's folded copy (known by `weights`)
+  // is kept, in the kernel's layout, and reused while params_version (nonzero) stays the same:
+  // its memory is allocated by the layer's first inference pass and kept until the backend goes.
+  // in_layout, out_layout: the layouts of in and out (Backend::conv_inference_layout).
   bool inference(const ConvGeometry& g, int batch, int groups, int filters, int threads, const float* in,
-                 const float* weights, const float* biases, const BnInference* bn, Act act, float* out);
+                 const float* weights, const float* biases, const BnInference* bn, Act act, float* out,
+                 uint64_t params_version, int in_layout, int out_layout);
+  // Backend::conv_inference_layout: the layout the inference kernel writes (1 NHWC, 8 nChw8c,
+  // 16 nChw16c), 0 when it writes another, -1 when the shape is not on oneDNN.
+  int inference_layout(const ConvGeometry& g, int batch, int groups, int filters, Act act, int threads);
+  // Backend::conv_prepare_inference.
+  void prepare_inference(const ConvGeometry& g, int batch, int groups, int filters, Act act, int threads, int in_layout,
+                         int out_layout);
+
+  // Backend::maxpool_inference (Darknet's windows, from -padding / 2) and maxpool_prepare. False
+  // (nothing done) where oneDNN's result could differ from Darknet's: a window that can fall
+  // wholly into the padding (Darknet gives 0 there), or padding oneDNN does not take.
+  // in and out in `layout` (Backend::conv_inference_layout's codes). maxpool_prepare: whether
+  // oneDNN runs this geometry (in any layout).
+  bool maxpool(const PoolGeometry& g, int threads, const float* in, float* out, int layout);
+  bool maxpool_prepare(const PoolGeometry& g, int threads, int layout);
 
   // The implementations oneDNN chose for a shape (e.g. "jit:avx2"), for reports.
   std::string kernels(const ConvGeometry& g, int batch, int groups, int filters, int threads);

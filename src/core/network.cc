@@ -180,8 +180,8 @@ Network::Network(const CfgFile& cfg, std::unique_ptr<Backend> backend, NetworkOp
 }
 
 void Network::generate_weights() {
-  plan_.reset();
   for (auto& r : rings_) r->generate(*be_);
+  parameters_changed();
 }
 
 void Network::set_inference_plan(std::unique_ptr<InferencePlan> plan) {
@@ -236,6 +236,8 @@ void Network::set_batch(int batch) {
     staging.add(input_, int64_t(batch) * input_size());
     staging.add(truth_, int64_t(batch) * output_size());
   });
+  std::vector<int> blocks;
+  allocating("the inference pass's kernels", [&] { blocks = plan_inference_layouts(batch); });
   DeltaPlan plan = plan_deltas(batch);
   std::vector<Buffer<float>> pool(plan.capacity.size());
   allocating("the layers' deltas", [&] {
@@ -245,9 +247,11 @@ void Network::set_batch(int batch) {
   staging.commit();
   delta_pool_.swap(pool);
   zero_before_.swap(plan.zero_before);
-  for (size_t k = 0; k < layers_.size(); ++k)
+  for (size_t k = 0; k < layers_.size(); ++k) {
     layers_[k]->delta = BufferRef<float>(*be_, delta_pool_[size_t(plan.owner[k])].data(),
                                          int64_t(batch) * layers_[k]->out.size());
+    layers_[k]->infer_layout = blocks[k];
+  }
   batch_ = batch;
   if (plan_) plan_->prepare(*this, batch);
 }
@@ -256,8 +260,60 @@ void Network::set_threads(int threads) {
   be_->set_threads(threads);
   if (batch_ > 0) {
     for (auto& l : layers_) l->prepare(*be_, batch_);
+    const std::vector<int> blocks = plan_inference_layouts(batch_);
+    for (size_t k = 0; k < layers_.size(); ++k) layers_[k]->infer_layout = blocks[k];
     if (plan_) plan_->prepare(*this, batch_);
   }
+}
+
+// First, in layer order, each layer's output takes the layout it would rather write; a layer
+// that works in its inputs' layout takes theirs, and where they differ, inputs written by layers
+// that can write any layout (convolutions) are asked for the layout of the others (or of the
+// first input). Then a tensor not planar goes back to planar wherever a reader does not take it
+// (a planar-only layer, an elementwise one in another layout, the network's output), until
+// nothing changes: in this phase layouts only turn planar, so it ends.
+std::vector<int> Network::plan_inference_layouts(int batch) {
+  using In = Layer::InferInputs;
+  const size_t n = layers_.size();
+  std::vector<In> how(n);
+  std::vector<int> layout(n, 0);
+  std::vector<std::vector<int>> reads(n);
+  for (size_t j = 0; j < n; ++j) {
+    Layer& l = *layers_[j];
+    how[j] = l.infer_inputs(*be_, batch);
+    reads[j] = l.inputs();  // -1: the network's input, planar
+    if (how[j] == In::Any) layout[j] = l.preferred_infer_layout(*be_, batch);
+    if (how[j] != In::Elementwise) continue;
+    int fixed_layout = -1;  // the layout of the inputs no one can change: all must agree
+    bool conflict = false;
+    for (int i : reads[j]) {
+      if (i >= 0 && how[size_t(i)] == In::Any) continue;
+      const int li = i < 0 ? 0 : layout[size_t(i)];
+      if (fixed_layout < 0) fixed_layout = li;
+      else if (li != fixed_layout) conflict = true;
+    }
+    // Else (every input a convolution) the first input's layout.
+    layout[j] = conflict ? 0 : fixed_layout >= 0 ? fixed_layout : layout[size_t(reads[j][0])];
+    if (layout[j] == 0) continue;
+    for (int i : reads[j])
+      if (layout[size_t(i)] != layout[j]) layout[size_t(i)] = layout[j];  // a convolution, asked for it
+  }
+  for (bool changed = true; changed;) {
+    changed = false;
+    for (size_t j = 0; j < n; ++j) {
+      if (how[j] == In::Elementwise && layout[j] != 0)
+        for (int i : reads[j])
+          if (i < 0 || layout[size_t(i)] != layout[j]) layout[j] = 0, changed = true;
+      if (j + 1 == n && layout[j] != 0) layout[j] = 0, changed = true;
+      for (int i : reads[j]) {
+        if (i < 0 || layout[size_t(i)] == 0) continue;
+        const bool takes = how[j] == In::Any || (how[j] == In::Elementwise && layout[j] == layout[size_t(i)]);
+        if (!takes) layout[size_t(i)] = 0, changed = true;
+      }
+    }
+  }
+  for (size_t j = 0; j < n; ++j) layers_[j]->prepare_inference(*be_, batch, j ? layout[j - 1] : 0, layout[j]);
+  return layout;
 }
 
 MemoryEstimate Network::memory_estimate(int batch) const {
@@ -367,18 +423,22 @@ double Network::run_forward(const float* input, bool train, const float* truth, 
   need_batch();
   NetState s = state(train);
   s.inference = inference;
+  s.params_version = params_version_;
   const float* x = input;
+  int block = 0;  // the layout of x in an inference pass
   if (train) {
     ++passes_;
-    plan_.reset();  // batch norm's running statistics change: an inference plan holds the old ones
+    parameters_changed();  // batch norm moves its running statistics (and drops an inference plan)
   }
   for (size_t i = 0; i < layers_.size(); ++i) {
     Layer& l = *layers_[i];
     s.input = x;
+    s.input_layout = inference ? block : 0;
     s.truth = i + 1 == layers_.size() ? truth : nullptr;
     s.seed = mix64(config_.seed ^ mix64(passes_ * 0x9e3779b97f4a7c15ULL + i));
     l.forward(s);
     x = l.output.data();
+    block = l.infer_layout;
   }
   last_truth_ = truth;
   last_train_ = train;
@@ -436,6 +496,7 @@ void Network::apply_gradients(float lr) {
 }
 
 std::vector<Param> Network::trainable() {
+  parameters_changed();  // the caller may write through what it gets
   std::vector<Param> out;
   for (auto& l : layers_) {
     Buffer<float>* generated = l->ring.empty() ? nullptr : l->main_weights().value;
@@ -447,6 +508,7 @@ std::vector<Param> Network::trainable() {
 }
 
 std::vector<Buffer<float>*> Network::running_statistics() {
+  parameters_changed();  // the caller may write through what it gets
   std::vector<Buffer<float>*> out;
   for (auto& l : layers_) {
     const std::vector<Param> params = l->params();

@@ -86,12 +86,23 @@ class Network {
   const std::vector<std::unique_ptr<Layer>>& layers() const { return layers_; }
   const std::vector<std::unique_ptr<Ring>>& rings() const { return rings_; }
   // Regenerates every ring-bound layer's weights (after ring values change outside update()).
-  // Drops the inference plan, which was made for the old weights.
+  // Counts as parameters_changed().
   void generate_weights();
+  // Says that parameters (weights above all, or ring values) were written outside the network's
+  // own passes and updates: inference passes then fold them again (a backend keeps each layer's
+  // folded weights while params_version() stays the same; biases and batch-norm tensors it
+  // compares by value). Whoever writes weights through a layer's tensors (loaders, the C API,
+  // tests) calls it after writing and before the next pass. update(), generate_weights() and a
+  // training-mode forward pass count as a change. It drops the inference plan, which was made
+  // for the old values.
+  void parameters_changed() {
+    ++params_version_;
+    plan_.reset();
+  }
+  uint64_t params_version() const { return params_version_; }
   // The engine infer() runs (null: the layers' fused float32 pass). Prepared at once when the
-  // network has a batch. Set by the export loader for int8 exports; dropped by whatever changes
-  // what it was made from: generate_weights (every update and loader), a training-mode forward
-  // pass (batch norm's running statistics), loading Darknet weights.
+  // network has a batch. Set by the export loader for int8 exports (after its
+  // generate_weights); dropped by parameters_changed().
   void set_inference_plan(std::unique_ptr<InferencePlan> plan);
   InferencePlan* inference_plan() const { return plan_.get(); }
 
@@ -174,6 +185,7 @@ class Network {
   std::unique_ptr<InferencePlan> plan_;
   int batch_ = 0;
   uint64_t passes_ = 0;
+  uint64_t params_version_ = 1;  // 0 means "unknown" to the backend
   const float* last_truth_ = nullptr;
   bool last_train_ = false;
   bool last_inference_ = false;  // the last pass was infer(): nothing kept for backward
@@ -189,6 +201,8 @@ class Network {
     std::vector<std::vector<int>> zero_before;
   };
   DeltaPlan plan_deltas(int batch) const;
+  // The inference pass's layouts at `batch` (Layer::infer_layout), the kernels for them built.
+  std::vector<int> plan_inference_layouts(int batch);
 };
 
 }  // namespace rpg

@@ -165,10 +165,10 @@ int64_t load_darknet_weights_from_bytes(Network& net, const std::string& bytes,
     host[i].swap(w);
   }
   for (size_t i = 0; i < slots.size(); ++i) slots[i].tensor->upload(host[i]);
+  net.parameters_changed();
   for (size_t i = 0; i < slots.size(); ++i)
     if (i + 1 == slots.size() || slots[i + 1].layer != slots[i].layer)
       slots[i].layer->on_weights_loaded();
-  net.set_inference_plan(nullptr);  // an int8 plan was made for the old values
   return h.seen;
 }
 

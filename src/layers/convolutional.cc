@@ -33,6 +33,15 @@ class Convolutional final : public Layer {
     if (act_needs_input(act)) s.add(preact, int64_t(batch) * out.size());
   }
   void prepare(Backend& be, int batch) override { be.conv_prepare(geometry(), batch, groups, filters, act); }
+  InferInputs infer_inputs(Backend& be, int batch) const override {
+    return be.conv_inference_layout(geometry(), batch, groups, filters, act) < 0 ? InferInputs::Planar : InferInputs::Any;
+  }
+  int preferred_infer_layout(Backend& be, int batch) const override {
+    return std::max(0, be.conv_inference_layout(geometry(), batch, groups, filters, act));
+  }
+  void prepare_inference(Backend& be, int batch, int in_layout, int out_layout) override {
+    be.conv_prepare_inference(geometry(), batch, groups, filters, act, in_layout, out_layout);
+  }
   int64_t workspace_bytes(Backend& be, int batch) const override {
     return be.conv_workspace_bytes(geometry(), batch, groups, filters, act);
   }
@@ -43,7 +52,7 @@ class Convolutional final : public Layer {
       const BnInference fixed{norm.scales.data(), norm.rolling_mean.data(), norm.rolling_var.data(),
                               BatchNorm::epsilon(false)};
       be.conv_inference(geometry(), s.batch, groups, filters, s.input, weights.data(), biases.data(),
-                        bn ? &fixed : nullptr, act, output.data());
+                        bn ? &fixed : nullptr, act, output.data(), s.params_version, s.input_layout, infer_layout);
       return;
     }
     be.conv_forward(geometry(), s.batch, groups, filters, s.input, weights.data(), output.data());

@@ -25,6 +25,8 @@ struct NetState {
   // No backward pass follows (Network::predict): layers may fuse operations and keep nothing for
   // one. Only with train == false.
   bool inference = false;
+  uint64_t params_version = 0;   // Network::params_version() (inference passes; 0: unknown)
+  int input_layout = 0;           // inference passes: the layout of input (Layer::infer_layout)
   const float* input = nullptr;  // this layer's input: the previous layer's output
   float* input_delta = nullptr;  // where to accumulate d loss / d input; null: not needed
   const float* truth = nullptr;  // batch x outputs of the last layer, for loss layers
@@ -98,6 +100,28 @@ class Layer {
   virtual void prepare(Backend& /*be*/, int /*batch*/) {}
   // Scratch memory the backend needs for this layer's passes at `batch`, in bytes.
   virtual int64_t workspace_bytes(Backend& /*be*/, int /*batch*/) const { return 0; }
+
+  // The inference pass's layouts (Network::set_batch plans them; Backend::conv_inference_layout).
+  // The layout of this layer's output in Network::infer: 0 planar NCHW, else one of
+  // Backend::conv_inference_layout's.
+  int infer_layout = 0;
+  // How the layer takes its inputs in an inference pass: planar only; any layout (its kernel
+  // reorders what it needs); or in its inputs' layout (element by element, or a pooling in any
+  // layout: its inputs and its output all in one).
+  enum class InferInputs { Planar, Any, Elementwise };
+  virtual InferInputs infer_inputs(Backend& /*be*/, int /*batch*/) const { return InferInputs::Planar; }
+  // The layers whose outputs this layer reads (-1: the network's input): by default the
+  // previous one and delta_sources().
+  virtual std::vector<int> inputs() const {
+    std::vector<int> v{index - 1};
+    for (int j : delta_sources()) v.push_back(j);
+    return v;
+  }
+  // For InferInputs::Any: the layout the layer would rather write (0: planar).
+  virtual int preferred_infer_layout(Backend& /*be*/, int /*batch*/) const { return 0; }
+  // Builds what the inference pass needs for the planned layouts (after prepare; throws Error,
+  // leaving the network as it was).
+  virtual void prepare_inference(Backend& /*be*/, int /*batch*/, int /*in_layout*/, int /*out_layout*/) {}
   virtual void forward(NetState& s) = 0;
   // Accumulates into s.input_delta (when non-null) and into parameter gradients.
   virtual void backward(NetState& s) = 0;

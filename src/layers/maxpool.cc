@@ -27,8 +27,19 @@ class Maxpool final : public Layer {
     Layer::allocate(s, batch);
     s.add(argmax, int64_t(batch) * out.size());
   }
+  void prepare(Backend& be, int batch) override { be.maxpool_prepare(geometry(batch), 0); }
+  // In the input's layout, where the backend takes any.
+  InferInputs infer_inputs(Backend& be, int batch) const override {
+    return be.maxpool_any_layout(geometry(batch)) ? InferInputs::Elementwise : InferInputs::Planar;
+  }
+  void prepare_inference(Backend& be, int batch, int /*in_layout*/, int out_layout) override {
+    if (out_layout) be.maxpool_prepare(geometry(batch), out_layout);
+  }
   void forward(NetState& s) override {
-    s.be.maxpool_forward(geometry(s.batch), s.input, output.data(), argmax.data());
+    if (s.inference)
+      s.be.maxpool_inference(geometry(s.batch), s.input, output.data(), argmax.data(), infer_layout);
+    else
+      s.be.maxpool_forward(geometry(s.batch), s.input, output.data(), argmax.data());
   }
   void backward(NetState& s) override {
     if (s.input_delta) s.be.maxpool_backward(geometry(s.batch), delta.data(), argmax.data(), s.input_delta);

@@ -21,10 +21,15 @@ class Shortcut final : public Layer {
     Layer::allocate(s, batch);
     if (act_needs_input(act)) s.add(preact, int64_t(batch) * out.size());
   }
+  // (Not preact.empty(): while a batch is being set, preact may be staged but not yet allocated.)
+  bool elementwise() const { return from_shape == out && !act_needs_input(act); }
+  InferInputs infer_inputs(Backend& /*be*/, int /*batch*/) const override {
+    return elementwise() ? InferInputs::Elementwise : InferInputs::Planar;
+  }
   void forward(NetState& s) override {
     Backend& be = s.be;
     const int64_t total = int64_t(s.batch) * out.size();
-    if (from_shape == out && preact.empty()) {  // one pass where the backend can
+    if (elementwise()) {  // one pass where the backend can (any layout: element by element)
       be.shortcut_activate(total, s.input, from_layer->output.data(), alpha, beta, act, output.data());
       return;
     }

@@ -44,6 +44,17 @@ def run(cmd, env):
     return {k: (v if k == 'torch' else float(v)) for k, v in fields.items()}
 
 
+def measure_args(spec, threads, batch, reps):
+    """cfg[,batch=B][,size=S][,reps=R] -> (cfg, measure's arguments, batch, repetitions)."""
+    cfg, *opts = spec.split(',')
+    opts = dict(o.split('=', 1) for o in opts)
+    batch = int(opts.get('batch', batch))
+    args = ['--threads', str(threads), '--batch', str(batch)]
+    if 'size' in opts:
+        args += ['--size', opts['size']]
+    return cfg, args + [cfg], batch, int(opts.get('reps', reps))
+
+
 def cpu_model():
     with open('/proc/cpuinfo') as f:
         for line in f:
@@ -127,14 +138,7 @@ def main():
                   f'batch-1 ms {names} | ratio {vs} | peak RSS MiB {names} | ratio {vs} |')
             print('|---|---|---|---|---|---|---|---|---|')
             for spec in a.cfgs:
-                cfg, *opts = spec.split(',')
-                opts = dict(o.split('=', 1) for o in opts)
-                args = ['--threads', str(threads), '--batch', opts.get('batch', str(a.batch))]
-                if 'size' in opts:
-                    args += ['--size', opts['size']]
-                args.append(cfg)
-                batch = int(opts.get('batch', a.batch))
-                reps = int(opts.pop('reps', a.reps))
+                cfg, args, batch, reps = measure_args(spec, threads, a.batch, a.reps)
                 runs = {s: [] for s in systems}
                 for _ in range(reps):
                     for s in systems:

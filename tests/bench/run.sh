@@ -50,6 +50,14 @@ reps=${2:-5}
       echo
     done
   fi
+  # Each operation oneDNN could take over from the backend's own loops, measured (issue 16):
+  # what runs on oneDNN is what wins here.
+  for t in 1 2; do
+    echo "## oneDNN against the backend's own loops, per operation, threads $t (tests/bench/ops.cc)"
+    echo
+    "$build/bench/ops" --threads $t --reps 20
+    echo
+  done
   echo "# rpgnet against PyTorch"
   echo
   /usr/bin/python3 tests/bench/compare.py --build "$build" --reps "$reps" \
