@@ -890,6 +890,7 @@ BOOST_AUTO_TEST_CASE(fused_inference_follows_every_change_of_the_parameters) {
       p.value->upload(v);
       break;
     }
+    net->parameters_changed();  // the contract for whoever writes through trainable()
     check("a tensor written through trainable()");
     {  // a running mean written directly, without parameters_changed(): compared by value
       rpg::Buffer<float>* mean = net->layers()[rings ? 1 : 0]->weight_file_order()[2];

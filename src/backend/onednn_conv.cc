@@ -162,8 +162,9 @@ std::unique_ptr<Conv> build(const dnnl::engine& eng, const ConvGeometry& g, int 
   auto c = std::make_unique<Conv>();
   try {
     const auto forward_pd = [&] {  // the first algorithm oneDNN implements, of winograd and direct
+      // (through d: a lambda may not capture structured bindings before C++20)
       return dnnl::convolution_forward::primitive_desc(
-          {dnnl::prop_kind::forward_training, alg, x_any, w_any, y_any, strides, pad, pad}, attr, eng);
+          {dnnl::prop_kind::forward_training, alg, d.x_any, d.w_any, d.y_any, d.strides, d.pad, d.pad}, attr, eng);
     };
     dnnl::convolution_forward::primitive_desc fpd;
     try {

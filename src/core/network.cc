@@ -496,7 +496,6 @@ void Network::apply_gradients(float lr) {
 }
 
 std::vector<Param> Network::trainable() {
-  parameters_changed();  // the caller may write through what it gets
   std::vector<Param> out;
   for (auto& l : layers_) {
     Buffer<float>* generated = l->ring.empty() ? nullptr : l->main_weights().value;
@@ -508,7 +507,6 @@ std::vector<Param> Network::trainable() {
 }
 
 std::vector<Buffer<float>*> Network::running_statistics() {
-  parameters_changed();  // the caller may write through what it gets
   std::vector<Buffer<float>*> out;
   for (auto& l : layers_) {
     const std::vector<Param> params = l->params();
