@@ -149,7 +149,7 @@ print(f"{len(a)} and {len(b)} updates, largest relative difference {worst:.3g}")
 sys.exit(0 if len(a) == len(b) == 20 and worst <= 1e-5 else 1)
 EOF
 }
-has() { grep -qF -- "$1" "$2"; }
+has() { grep -sqF -- "$1" "$2"; }
 failed_in_time() { [ "$rc" != timeout ] && [ "$rc" != 124 ] && [ "$rc" != 0 ]; }
 both() { has "$1" "$3" && has "$2" "$3"; }
 count_of() { grep -cF -- "$1" "$2"; }
@@ -205,6 +205,7 @@ check "10 + 10 resumed updates give the bytes of 20 in one run" cmp b_two/tiny.w
 start_long() {  # data, extra arguments...: a long run in the background (pid in $job)
   local data=$1
   shift
+  rm -f "out.$data" "err.$data"  # an earlier run's lines must not count as this one's progress
   "${mpi[@]}" 2 "$bin" classifier train "$data" tiny.cfg --threads 1 --set net.max_batches=1000000 --set net.burn_in=0 \
     --checkpoint-every 0 --report-every 1000 "$@" >"out.$data" 2>"err.$data" &
   job=$!
@@ -218,7 +219,7 @@ wait_for() {  # seconds, command...: polls every 0.1 s
     sleep 0.1
   done
 }
-updates_seen() { [ "$(tr '\r' '\n' <"$1" 2>/dev/null | grep -cE '/1000000 ')" -ge "$2" ]; }
+updates_seen() { [ "$(tr '\r' '\n' 2>/dev/null <"$1" | grep -cE '/1000000 ')" -ge "$2" ]; }
 ended_within() {  # seconds: the job has ended within them (its status in $rc)
   local limit=$1 start=$SECONDS
   while kill -0 "$job" 2>/dev/null; do
@@ -228,10 +229,13 @@ ended_within() {  # seconds: the job has ended within them (its status in $rc)
   wait "$job"
   rc=$?
 }
-rank_pid() {  # mpirun's child process of rank $1 (its environment names the rank)
-  local p
-  for p in $(pgrep -P "$job"); do
-    tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null | grep -qx "OMPI_COMM_WORLD_RANK=$1" && { echo "$p"; return; }
+rank_pid() {  # mpirun's child process of rank $1 (its environment names the rank), within 30 s
+  local p try
+  for try in $(seq 300); do
+    for p in $(pgrep -P "$job"); do
+      tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null | grep -qx "OMPI_COMM_WORLD_RANK=$1" && { echo "$p"; return; }
+    done
+    sleep 0.1
   done
 }
 
