@@ -249,11 +249,15 @@ int OneDnnInt8::add(const Int8ConvSpec& s) {
 }
 
 int OneDnnInt8::add_quantize(int batch, int channels, int height, int width, Int8Code code, int threads) {
-  return dnnl_guarded([&] { return impl_->keep(impl_->reorder_op(batch, channels, height, width, code, true, threads)); });
+  return dnnl_guarded([&] {  // created at the thread count it runs at, as the convolutions
+    return impl_->keep(at_threads(threads, [&] { return impl_->reorder_op(batch, channels, height, width, code, true, threads); }));
+  });
 }
 
 int OneDnnInt8::add_dequantize(int batch, int channels, int height, int width, Int8Code code, int threads) {
-  return dnnl_guarded([&] { return impl_->keep(impl_->reorder_op(batch, channels, height, width, code, false, threads)); });
+  return dnnl_guarded([&] {
+    return impl_->keep(at_threads(threads, [&] { return impl_->reorder_op(batch, channels, height, width, code, false, threads); }));
+  });
 }
 
 std::string OneDnnInt8::kernel(int op) const { return impl_->ops.at(size_t(op))->kernel; }
