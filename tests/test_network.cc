@@ -938,16 +938,14 @@ BOOST_AUTO_TEST_CASE(fused_inference_follows_every_change_of_the_parameters) {
 BOOST_AUTO_TEST_CASE(inference_plan_matches_a_convolution_to_the_other_input_of_a_shortcut) {
   const std::string head =
       "[net]\nbatch=3\nwidth=10\nheight=10\nchannels=3\n"
-      "[convolutional]\nbatch_normalize=1\nfilters=16\nsize=3\npad=1\nactivation=relu\n"
-      "[maxpool]\nsize=3\nstride=1\n";
+      "[convolutional]\nbatch_normalize=1\nfilters=16\nsize=3\npad=1\nactivation=relu\n";
+  const std::string pool = "[maxpool]\nsize=3\nstride=1\n";
   const std::string conv = "[convolutional]\nbatch_normalize=1\nfilters=16\nsize=1\nactivation=linear\n";
+  const std::string shortcut = "[shortcut]\nfrom=1\nactivation=relu\n";
   const std::string tail =
       "[convolutional]\nfilters=8\nsize=3\npad=1\nactivation=relu\n[avgpool]\n[connected]\noutput=4\nactivation=linear\n";
   // Shortcut at index 3: inputs {2 (the convolution), 1 (max pooling)}; then {2 (max pooling), 1 (the convolution)}.
-  const std::string orders[] = {head + conv + "[shortcut]\nfrom=1\nactivation=relu\n" + tail,
-                                "[net]\nbatch=3\nwidth=10\nheight=10\nchannels=3\n"
-                                "[convolutional]\nbatch_normalize=1\nfilters=16\nsize=3\npad=1\nactivation=relu\n" +
-                                    conv + "[maxpool]\nsize=3\nstride=1\n[shortcut]\nfrom=1\nactivation=relu\n" + tail};
+  const std::string orders[] = {head + pool + conv + shortcut + tail, head + conv + pool + shortcut + tail};
   for (const std::string& cfg : orders) {
     auto net = rpg_test::net_from_text(cfg, 1);
     const rpg::Layer& shortcut = *net->layers()[3];

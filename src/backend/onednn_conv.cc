@@ -1,8 +1,6 @@
 // Convolutions on oneDNN (backend/onednn_conv.h).
 #include "backend/onednn_conv.h"
 
-#include <omp.h>
-
 #include <algorithm>
 #include <array>
 #include <cstring>
@@ -11,12 +9,16 @@
 #include <utility>
 #include <vector>
 
+#include "backend/onednn_common.h"
 #include "base/error.h"
 #include <dnnl.hpp>
 
 namespace rpg {
 
 namespace {
+
+using onednn::OmpThreads;
+using onednn::Step;
 
 using dnnl::memory;
 using Tag = memory::format_tag;
@@ -26,42 +28,12 @@ constexpr auto kF32 = memory::data_type::f32;
 // three per convolution shape); the least recently used goes first.
 constexpr size_t kMaxShapes = 256;
 
-// oneDNN (built on OpenMP) runs as many threads as the calling thread's OpenMP team size; this
-// sets it for one scope and puts the caller's back.
-class OmpThreads {
- public:
-  explicit OmpThreads(int n) : saved_(omp_get_max_threads()) {
-    if (n != saved_) omp_set_num_threads(n);
-  }
-  ~OmpThreads() {
-    if (omp_get_max_threads() != saved_) omp_set_num_threads(saved_);
-  }
-  OmpThreads(const OmpThreads&) = delete;
-  OmpThreads& operator=(const OmpThreads&) = delete;
-
- private:
-  int saved_;
-};
-
-struct Op {
-  dnnl::primitive prim;
-  std::unordered_map<int, memory> args;
-};
-
 // Primitives run in order on buffers in the shared arena, laid out from offset 0 (or from
 // where an earlier phase's still-needed data ends).
-struct Phase {
-  std::vector<Op> ops;
-  std::vector<std::pair<memory, int64_t>> in_arena;  // memory objects placed at arena + offset
-  int64_t bytes = 0;
+struct Phase : onednn::ArenaLayout {
+  std::vector<Step> ops;
   std::string kernel;
 
-  memory arena_memory(const memory::desc& d, const dnnl::engine& eng) {
-    memory m(d, eng, DNNL_MEMORY_NONE);
-    in_arena.emplace_back(m, bytes);
-    bytes += (int64_t(d.get_size()) + 63) / 64 * 64;
-    return m;
-  }
   // What a primitive reads for `user` in the layout it wants: user itself, or a reordered copy.
   memory input(const memory& user, const memory::desc& want, const dnnl::engine& eng) {
     if (want == user.get_desc()) return user;
@@ -91,7 +63,7 @@ struct Phase {
     kernel = pd.impl_info_str();
   }
   void run(dnnl::stream& s, char* arena) {
-    for (auto& [m, offset] : in_arena) m.set_data_handle(arena + offset);
+    bind(arena);
     for (auto& op : ops) op.prim.execute(s, op.args);
   }
 };
@@ -361,7 +333,6 @@ struct Folded {
   memory::desc layout;   // the kernel's weights layout they were written for
   uint64_t version = 0;  // 0: never written
   std::vector<float> sources;  // biases, then (with batch norm) scales, mean, var, eps
-  bool has_bn = false;
 
   void keep_sources(int filters, const float* biases, const BnInference* bn) {
     sources.assign(biases, biases + filters);  // in place: no allocation once its size is reached
@@ -373,7 +344,7 @@ struct Folded {
   }
   bool same_sources(int filters, const float* biases, const BnInference* bn) const {
     const size_t n = size_t(filters) * (bn ? 4 : 1) + (bn ? 2 : 0);
-    if (has_bn != (bn != nullptr) || sources.size() != n) return false;
+    if (sources.size() != n) return false;  // with and without batch norm differ in size
     const auto same = [&](const float* t, size_t at) { return std::memcmp(t, &sources[at], size_t(filters) * 4) == 0; };
     if (!same(biases, 0)) return false;
     if (!bn) return true;
@@ -389,14 +360,12 @@ struct OneDnnConvolutions::Impl {
   std::map<Key, std::unique_ptr<Conv>> convs;  // a null entry: no oneDNN implementation
   std::unordered_map<const float*, Folded> folded;  // by the layer's weights
   std::map<PoolKey, std::unique_ptr<Pool>> pools;    // a null entry: not on oneDNN
-  char* arena = nullptr;
-  int64_t arena_bytes = 0;
+  onednn::Arena arena;
   uint64_t clock = 0;
 
-  explicit Impl(Backend& b) : owner(b), eng(dnnl::engine::kind::cpu, 0), strm(eng) {}
+  explicit Impl(Backend& b) : owner(b), eng(dnnl::engine::kind::cpu, 0), strm(eng), arena(b) {}
   ~Impl() {
     for (auto& [w, f] : folded) owner.release(f.data);
-    owner.release(arena);
   }
 
   // The layer's folded copy for this kernel: current when the parameters have not changed since
@@ -416,7 +385,7 @@ struct OneDnnConvolutions::Impl {
     f.version = 0;  // until written
     f.bias_offset = bias_offset;
     // Batch norm folded: w' = w s, b' = biases - mean s with s = scales / std, per filter.
-    float* w = reinterpret_cast<float*>(c.fold ? arena + c.folded_weights : f.data);
+    float* w = reinterpret_cast<float*>(c.fold ? arena.data() + c.folded_weights : f.data);
     float* b = reinterpret_cast<float*>(f.data + bias_offset);
     const int64_t per_filter = int64_t(g.channels) * g.ksize * g.ksize;
 #pragma omp parallel for num_threads(threads) if (per_filter * filters > 65536)
@@ -435,7 +404,6 @@ struct OneDnnConvolutions::Impl {
     }
     f.layout = layout;
     f.keep_sources(filters, biases, bn);
-    f.has_bn = bn != nullptr;
     f.version = version;
     return f;
   }
@@ -488,12 +456,7 @@ struct OneDnnConvolutions::Impl {
   // find, with the arena grown to fit the shape (a failure leaves the old arena in place).
   Conv* get(const ConvGeometry& g, int batch, int groups, int filters, int threads, int purpose = -1) {
     Conv* c = find(g, batch, groups, filters, threads, purpose);
-    if (c && c->bytes() > arena_bytes) {
-      char* bigger = static_cast<char*>(owner.alloc(size_t(c->bytes())));
-      owner.release(arena);
-      arena = bigger;
-      arena_bytes = c->bytes();
-    }
+    if (c) arena.fit(c->bytes());
     return c;
   }
 };
@@ -502,12 +465,7 @@ namespace {
 // Runs f, turning oneDNN's exceptions into rpg::Error.
 template <typename F>
 auto guarded(F&& f) {
-  try {
-    return f();
-  } catch (const dnnl::error& e) {
-    fail(e.status == dnnl_out_of_memory ? Status::OutOfMemory : Status::Internal,
-         std::string("oneDNN: ") + e.what());
-  }
+  return onednn::guarded("oneDNN", std::forward<F>(f));
 }
 }  // namespace
 
@@ -585,7 +543,7 @@ bool OneDnnConvolutions::forward(const ConvGeometry& g, int batch, int groups, i
     if (!c) return false;
     OmpThreads t(threads);
     c->y.set_data_handle(out);
-    c->fwd.run(impl_->strm, impl_->arena);
+    c->fwd.run(impl_->strm, impl_->arena.data());
     impl_->strm.wait();
     return true;
   });
@@ -603,7 +561,7 @@ bool OneDnnConvolutions::inference(const ConvGeometry& g, int batch, int groups,
     c->kernel_b.set_data_handle(f.data + f.bias_offset);
     c->x.set_data_handle(const_cast<float*>(in));
     c->y.set_data_handle(out);
-    c->fwd.run(impl_->strm, impl_->arena);
+    c->fwd.run(impl_->strm, impl_->arena.data());
     impl_->strm.wait();
     if (!c->activates && act != Act::Linear)
       impl_->owner.activate(act, out, out, int64_t(batch) * filters * g.out_h * g.out_w);
@@ -620,10 +578,10 @@ bool OneDnnConvolutions::backward(const ConvGeometry& g, int batch, int groups, 
     OmpThreads t(threads);
     c->dy.set_data_handle(const_cast<float*>(delta));
     c->dw.set_data_handle(weight_grads);
-    c->bwd_weights.run(impl_->strm, impl_->arena);
+    c->bwd_weights.run(impl_->strm, impl_->arena.data());
     if (in_delta) {
       c->dx.set_data_handle(in_delta);
-      c->bwd_data.run(impl_->strm, impl_->arena);
+      c->bwd_data.run(impl_->strm, impl_->arena.data());
     }
     impl_->strm.wait();
     return true;

@@ -1,12 +1,11 @@
 // Int8 convolutions on oneDNN (backend/onednn_int8.h).
 #include "backend/onednn_int8.h"
 
-#include <omp.h>
-
 #include <algorithm>
 #include <unordered_map>
 #include <utility>
 
+#include "backend/onednn_common.h"
 #include "base/error.h"
 #include <dnnl.hpp>
 
@@ -19,50 +18,23 @@ using Tag = memory::format_tag;
 using Dims = memory::dims;
 using Dt = memory::data_type;
 
-// Runs f with oneDNN (OpenMP) at n threads, the caller's count restored after.
-template <typename F>
-auto at_threads(int n, F&& f) {
-  struct Restore {
-    int saved = omp_get_max_threads();
-    ~Restore() { omp_set_num_threads(saved); }
-  } restore;
-  omp_set_num_threads(n);
-  return f();
-}
+using onednn::at_threads;
+using onednn::Step;
 
 // oneDNN's exceptions as rpg::Error.
 template <typename F>
 auto dnnl_guarded(F&& f) {
-  try {
-    return f();
-  } catch (const dnnl::error& e) {
-    fail(e.status == dnnl_out_of_memory ? Status::OutOfMemory : Status::Internal,
-         std::string("oneDNN (int8): ") + e.what());
-  }
+  return onednn::guarded("oneDNN (int8)", std::forward<F>(f));
 }
 
 Dt code_type(const Int8Code& c) { return c.is_unsigned ? Dt::u8 : Dt::s8; }
 
-struct Step {
-  dnnl::primitive prim;
-  std::unordered_map<int, memory> args;
-};
-
-struct Op {
+struct Op : onednn::ArenaLayout {
   memory user_in, user_out;  // the caller's buffers; data handles set per run
-  std::vector<std::pair<memory, int64_t>> in_arena;
   std::vector<Step> steps;
   memory weights, bias;  // owned by oneDNN: the reordered codes, the per-filter bias
-  int64_t arena_bytes = 0;
   int threads = 1;
   std::string kernel;
-
-  memory arena_memory(const memory::desc& d, const dnnl::engine& eng) {
-    memory m(d, eng, DNNL_MEMORY_NONE);
-    in_arena.emplace_back(m, arena_bytes);
-    arena_bytes += (int64_t(d.get_size()) + 63) / 64 * 64;
-    return m;
-  }
 };
 
 }  // namespace
@@ -80,15 +52,12 @@ bool int8_activation(Act act) {
 }
 
 struct OneDnnInt8::Impl {
-  Backend& owner;
   dnnl::engine eng;
   dnnl::stream strm;
   std::vector<std::unique_ptr<Op>> ops;
-  char* arena = nullptr;
-  int64_t arena_bytes = 0;
+  onednn::Arena arena;
 
-  explicit Impl(Backend& b) : owner(b), eng(dnnl::engine::kind::cpu, 0), strm(eng) {}
-  ~Impl() { owner.release(arena); }
+  explicit Impl(Backend& b) : eng(dnnl::engine::kind::cpu, 0), strm(eng), arena(b) {}
 
   // The attributes of an op: per-channel output scales, then the bias (a binary add of b_md),
   // the residual sum, the activation.
@@ -221,12 +190,7 @@ struct OneDnnInt8::Impl {
   }
 
   int keep(std::unique_ptr<Op> op) {
-    if (op->arena_bytes > arena_bytes) {
-      char* bigger = static_cast<char*>(owner.alloc(size_t(op->arena_bytes)));
-      owner.release(arena);
-      arena = bigger;
-      arena_bytes = op->arena_bytes;
-    }
+    arena.fit(op->bytes);
     ops.push_back(std::move(op));
     return int(ops.size()) - 1;
   }
@@ -265,7 +229,7 @@ std::string OneDnnInt8::kernel(int op) const { return impl_->ops.at(size_t(op))-
 void OneDnnInt8::run(int id, const void* in, void* out) {
   Op& op = *impl_->ops.at(size_t(id));
   dnnl_guarded([&] {
-    for (auto& [m, offset] : op.in_arena) m.set_data_handle(impl_->arena + offset);
+    op.bind(impl_->arena.data());
     op.user_in.set_data_handle(const_cast<void*>(in));
     op.user_out.set_data_handle(out);
     return at_threads(op.threads, [&] {
