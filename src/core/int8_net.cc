@@ -232,8 +232,11 @@ void Int8Plan::prepare(Network& net, int batch) {
       } else {
         // A connected layer reads its input flattened in NCHW order: int8 NHWC codes of a
         // spatial tensor would be in the wrong order.
+        // (Its geometry is a 1 x 1 convolution of in.size() channels on a 1 x 1 input: it reads
+        // codes only where the real input is 1 x 1 too.)
         const ConvGeometry& g = m.layers[i]->op.g;
-        reads_float[i] = !chain_ || int64_t(g.height) * g.width * g.channels != l.in.size() / m.layers[i]->op.groups;
+        reads_float[i] = !chain_ || int64_t(g.channels) * m.layers[i]->op.groups != l.in.c || g.height != l.in.h ||
+                         g.width != l.in.w;
         (reads_float[i] ? need_f32 : need_i8)[i] = true;
       }
     }
