@@ -1,7 +1,8 @@
 /* rpgnet.i: the one SWIG interface of the Java, Go and C# bindings, read from capi/rpgnet.h as is.
  *
- * Every typemap below matches by type only, never by argument name, so a function appended to
- * the header reaches all three languages by regenerating (make bindings):
+ * Every typemap below matches by type only, never by argument name (but the (buffer, length)
+ * pairs at the end and Go's nullable data_path), so a function appended to the header reaches
+ * all three languages by regenerating (make bindings):
  * - rpg_status returns become exceptions (Java, C#) or a returned error (Go) carrying the status
  *   and the rpg_last_error() message, read inside the same wrapper call (one JNI / P/Invoke /
  *   cgo call), after every pinned array has been released.
@@ -425,6 +426,16 @@ RPG_GO_OUT(float, float32)
 RPG_GO_OUT(double, float64)
 %typemap(gotype) const char** "*uintptr"
 %typemap(in) const char** %{ $1 = ($1_ltype)$input; %}
+/* A Go string cannot be nil: for rpg_export_options_set_int8's data_path (NULL: int8 off) ""
+ * passes NULL. rpg_trainer_create's data_path, the other one, rejects both. */
+%typemap(in) const char* data_path %{
+  $1 = NULL;
+  if ($input.n > 0) {
+    $1 = ($1_ltype)malloc($input.n + 1);
+    memcpy((char*)$1, $input.p, $input.n);
+    ((char*)$1)[$input.n] = '\0';
+  }
+%}
 
 %define RPG_HANDLE(T)
 %typemap(gotype) T*, const T* "uintptr"

@@ -159,6 +159,12 @@ public sealed class ExportOptions : NativeHandle {
   protected override void Free(IntPtr h) { RpgNative.rpg_export_options_free(h); }
   public int Bits { set { Use(h => RpgNative.rpg_export_options_set_bits(h, value)); } }
   public double PruneFraction { set { Use(h => RpgNative.rpg_export_options_set_prune_fraction(h, value)); } }
+  /// <summary>int8 exports: 8-bit rings with one scale each, activation ranges calibrated on
+  /// batches (&gt;= 1) batches of the .data file's train list when exporting. dataPath null: int8
+  /// off again.</summary>
+  public void SetInt8(string dataPath, int batches) {
+    Use(h => RpgNative.rpg_export_options_set_int8(h, dataPath, batches));
+  }
 }
 
 public sealed class Network : NativeHandle {
@@ -178,6 +184,15 @@ public sealed class Network : NativeHandle {
   public static Network FromExport(byte[] bytes) {
     RpgNative.rpg_network_create_from_export_buffer(bytes, (ulong)bytes.Length, out IntPtr h); return new Network(h);
   }
+  /// <summary>float32: an int8 export runs in float32 (RPG_EXPORT_LOAD_FLOAT32); else as FromExport.</summary>
+  public static Network FromExport(string path, bool float32) {
+    RpgNative.rpg_network_create_from_export_ex(path, LoadFlags(float32), out IntPtr h); return new Network(h);
+  }
+  public static Network FromExport(byte[] bytes, bool float32) {
+    RpgNative.rpg_network_create_from_export_buffer_ex(bytes, (ulong)bytes.Length, LoadFlags(float32), out IntPtr h);
+    return new Network(h);
+  }
+  static uint LoadFlags(bool float32) { return float32 ? (uint)RpgNative.RPG_EXPORT_LOAD_FLOAT32 : 0; }
 
   public int Threads { set { Use(h => RpgNative.rpg_network_set_threads(h, value)); } }
   public int Batch {
@@ -188,6 +203,8 @@ public sealed class Network : NativeHandle {
   public long OutputSize => With(h => { RpgNative.rpg_network_output_size(h, out long v); return v; });
   public long ParamCount => With(h => { RpgNative.rpg_network_param_count(h, out long v); return v; });
   public long RingDof => With(h => { RpgNative.rpg_network_ring_dof(h, out long v); return v; });
+  /// <summary>How many layers Predict runs in int8 (0: all float32).</summary>
+  public int Int8Layers => With(h => { RpgNative.rpg_network_int8_layers(h, out int v); return v; });
   public long UpdateCount => With(h => { RpgNative.rpg_network_update_count(h, out long v); return v; });
   public long RingSize(int ring) => With(h => { RpgNative.rpg_network_ring_size(h, ring, out long v); return v; });
   public long RingSeed(int ring) => With(h => { RpgNative.rpg_network_ring_seed(h, ring, out long v); return v; });

@@ -26,6 +26,8 @@ var (
 	StatusFormatError     = int32(raw.RPG_STATUS_FORMAT_ERROR)
 	StatusUnsupported     = int32(raw.RPG_STATUS_UNSUPPORTED)
 	Append                = int64(raw.RPG_GENERATOR_APPEND)
+	// LoadFloat32 (a flag of LoadExportFlags) runs an int8 export in float32.
+	LoadFloat32 = uint32(raw.RPG_EXPORT_LOAD_FLOAT32)
 )
 
 // ErrClosed is returned by any method of a closed object.
@@ -184,6 +186,20 @@ func LoadExportBytes(b []byte) (*Network, error) {
 	return wrapNetwork(h, err)
 }
 
+// LoadExportFlags is LoadExport with flags: 0 or LoadFloat32 (an int8 export runs float32).
+func LoadExportFlags(path string, flags uint32) (*Network, error) {
+	var h uintptr
+	err := raw.Rpg_network_create_from_export_ex(path, uint(flags), &h)
+	return wrapNetwork(h, err)
+}
+
+// LoadExportBytesFlags is LoadExportBytes with flags, as LoadExportFlags.
+func LoadExportBytesFlags(b []byte, flags uint32) (*Network, error) {
+	var h uintptr
+	err := raw.Rpg_network_create_from_export_buffer_ex(b, uint(flags), &h)
+	return wrapNetwork(h, err)
+}
+
 func (n *Network) Close() { n.g.close(); runtime.SetFinalizer(n, nil) }
 
 func (n *Network) int64Of(f func(uintptr, *int64) error) (v int64, err error) {
@@ -202,6 +218,13 @@ func (n *Network) OutputSize() (int64, error)  { return n.int64Of(raw.Rpg_networ
 func (n *Network) ParamCount() (int64, error)  { return n.int64Of(raw.Rpg_network_param_count) }
 func (n *Network) RingDoF() (int64, error)     { return n.int64Of(raw.Rpg_network_ring_dof) }
 func (n *Network) UpdateCount() (int64, error) { return n.int64Of(raw.Rpg_network_update_count) }
+
+// Int8Layers is how many layers Predict runs in int8 (0: all float32).
+func (n *Network) Int8Layers() (v int32, err error) {
+	err = n.g.use(func(h uintptr) error { return raw.Rpg_network_int8_layers(h, &v) })
+	return
+}
+
 func (n *Network) RingSize(ring int32) (int64, error) {
 	return n.int64Of(func(h uintptr, v *int64) error { return raw.Rpg_network_ring_size(h, int(ring), v) })
 }
@@ -286,6 +309,12 @@ func NewExportOptions() (*ExportOptions, error) {
 func (o *ExportOptions) Close() { o.g.close(); runtime.SetFinalizer(o, nil) }
 func (o *ExportOptions) SetBits(bits int32) error {
 	return o.g.use(func(h uintptr) error { return raw.Rpg_export_options_set_bits(h, int(bits)) })
+}
+
+// SetInt8 makes int8 exports, their activation ranges calibrated on batches (>= 1) batches of
+// the .data file's train list when exporting; dataPath "": int8 off again (batches ignored).
+func (o *ExportOptions) SetInt8(dataPath string, batches int32) error {
+	return o.g.use(func(h uintptr) error { return raw.Rpg_export_options_set_int8(h, dataPath, int(batches)) })
 }
 
 // Trainer is the training loop on a .data file; it borrows its network.

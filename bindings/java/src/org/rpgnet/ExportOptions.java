@@ -16,4 +16,10 @@ public final class ExportOptions extends NativeHandle {
     run(h -> RpgNative.rpg_export_options_set_unshared_precision(h, bits));
     return this;
   }
+  /** int8 exports: 8-bit rings with one scale each, activation ranges calibrated on batches (>= 1)
+   * batches of the .data file's train list when exporting. dataPath null: int8 off again. */
+  public ExportOptions int8(String dataPath, int batches) {
+    run(h -> RpgNative.rpg_export_options_set_int8(h, dataPath, batches));
+    return this;
+  }
 }

@@ -25,6 +25,18 @@ public final class Network extends NativeHandle {
     RpgNative.rpg_network_create_from_export_buffer(bytes, out);
     return new Network(out[0]);
   }
+  /** float32: an int8 export runs in float32 (RPG_EXPORT_LOAD_FLOAT32); else as fromExport. */
+  public static Network fromExport(String path, boolean float32) {
+    long[] out = new long[1];
+    RpgNative.rpg_network_create_from_export_ex(path, loadFlags(float32), out);
+    return new Network(out[0]);
+  }
+  public static Network fromExport(byte[] bytes, boolean float32) {
+    long[] out = new long[1];
+    RpgNative.rpg_network_create_from_export_buffer_ex(bytes, loadFlags(float32), out);
+    return new Network(out[0]);
+  }
+  private static long loadFlags(boolean float32) { return float32 ? RpgNativeConstants.RPG_EXPORT_LOAD_FLOAT32 : 0; }
 
   public void setThreads(int threads) { run(h -> RpgNative.rpg_network_set_threads(h, threads)); }
   public void setBatch(int batch) { run(h -> RpgNative.rpg_network_set_batch(h, batch)); }
@@ -34,6 +46,8 @@ public final class Network extends NativeHandle {
   public long paramCount() { long[] v = new long[1]; run(h -> RpgNative.rpg_network_param_count(h, v)); return v[0]; }
   public long ringDof() { long[] v = new long[1]; run(h -> RpgNative.rpg_network_ring_dof(h, v)); return v[0]; }
   public long totalDof() { long[] v = new long[1]; run(h -> RpgNative.rpg_network_total_dof(h, v)); return v[0]; }
+  /** How many layers predict runs in int8 (0: all float32). */
+  public int int8Layers() { int[] v = new int[1]; run(h -> RpgNative.rpg_network_int8_layers(h, v)); return v[0]; }
   public long updateCount() { long[] v = new long[1]; run(h -> RpgNative.rpg_network_update_count(h, v)); return v[0]; }
   public int ringCount() { int[] v = new int[1]; run(h -> RpgNative.rpg_network_ring_count(h, v)); return v[0]; }
   public long ringSize(int ring) { long[] v = new long[1]; run(h -> RpgNative.rpg_network_ring_size(h, ring, v)); return v[0]; }
