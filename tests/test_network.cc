@@ -932,6 +932,43 @@ BOOST_AUTO_TEST_CASE(fused_inference_follows_every_change_of_the_parameters) {
   }
 }
 
+// Global average pooling reads any layout in inference, so the residual block before it keeps
+// the convolutions' layouts (before, the pooling's planar input made the whole block planar);
+// the pooled values are the planar pass's bit for bit.
+BOOST_AUTO_TEST_CASE(inference_plan_keeps_layouts_up_to_global_average_pooling) {
+  const std::string cfg =
+      "[net]\nbatch=3\nwidth=9\nheight=9\nchannels=3\n"
+      "[convolutional]\nbatch_normalize=1\nfilters=16\nsize=3\npad=1\nactivation=relu\n"
+      "[convolutional]\nbatch_normalize=1\nfilters=16\nsize=3\npad=1\nactivation=linear\n"
+      "[shortcut]\nfrom=-2\nactivation=relu\n"
+      "[avgpool]\n[connected]\noutput=4\nactivation=linear\n";
+  for (int threads : {1, 2}) {
+    auto net = rpg_test::net_from_text(cfg, threads);
+    const auto& layers = net->layers();
+    BOOST_TEST(layers[2]->infer_layout != 0, "the shortcut before the pooling went planar");
+    BOOST_TEST(layers[3]->infer_layout == 0);
+    const auto x = rpg_test::random_vector(size_t(net->batch() * net->input_size()), 93);
+    std::vector<float> fused;
+    BOOST_TEST(fused_against_unfused(*net, x, &fused) <= 1e-5);
+    // The pooled values from the blocked shortcut against the pooling of its planar copy (after
+    // an inference pass again: the unfused pass left planar outputs).
+    net->predict(x.data());
+    const int layout = layers[2]->infer_layout, c = layers[2]->out.c;
+    const int64_t spatial = layers[2]->out.spatial(), n = int64_t(net->batch()) * c * spatial;
+    const std::vector<float> blocked = layers[2]->output.to_vector();
+    const int per_block = layout == 1 ? c : layout;
+    std::vector<float> planar(static_cast<size_t>(n));
+    for (int b = 0; b < net->batch(); ++b)
+      for (int ch = 0; ch < c; ++ch)
+        for (int64_t i = 0; i < spatial; ++i)
+          planar[size_t((int64_t(b) * c + ch) * spatial + i)] =
+              blocked[size_t(((int64_t(b) * (c / per_block) + ch / per_block) * spatial + i) * per_block + ch % per_block)];
+    std::vector<float> want(size_t(net->batch()) * size_t(c));
+    net->backend().avgpool_forward(net->batch(), c, spatial, planar.data(), want.data());
+    BOOST_TEST(layers[3]->output.to_vector() == want, "blocked pooling differs from planar pooling");
+  }
+}
+
 // The inference plan where a shortcut's inputs come from a layer that keeps its input's layout
 // (max pooling) and from a convolution, in both orders: the convolution is asked for the pooled
 // tensor's layout, so the shortcut keeps it too; the outputs equal the unfused pass's.

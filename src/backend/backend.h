@@ -203,6 +203,15 @@ class Backend {
                                float* out) = 0;
   virtual void avgpool_backward(int batch, int channels, int64_t spatial, const float* delta_out,
                                 float* delta_in) = 0;
+  // Global average pooling in an inference pass, of an input in `layout` (conv_inference_layout's
+  // codes) to planar [batch][channels]: avgpool_forward's result. The default takes planar
+  // only; avgpool_any_layout says whether every layout is taken (the inference plan then keeps
+  // the layers before it in their layouts).
+  virtual void avgpool_inference(int batch, int channels, int64_t spatial, const float* in, float* out, int layout) {
+    if (layout) fail(Status::Internal, name() + ": avgpool_inference takes planar tensors only");
+    avgpool_forward(batch, channels, spatial, in, out);
+  }
+  virtual bool avgpool_any_layout() { return false; }
 
   // Softmax over `groups` groups of each row of n inputs, of x / temperature.
   virtual void softmax_forward(const float* in, int batch, int n, int groups, float temperature,

@@ -713,6 +713,30 @@ void CpuBackend::avgpool_forward(int batch, int channels, int64_t spatial, const
   }
 }
 
+// In a channel-blocked layout of B channels per block (NHWC: one block of all channels), each
+// channel's sum runs over the positions in order, as avgpool_forward's: the same bits.
+void CpuBackend::avgpool_inference(int batch, int channels, int64_t spatial, const float* in, float* out,
+                                   int layout) {
+  if (layout == 0) return avgpool_forward(batch, channels, spatial, in, out);
+  const int block = layout == 1 ? channels : layout;
+  if ((layout != 1 && layout != 8 && layout != 16) || channels % block)
+    fail(Status::Internal, "avgpool_inference: layout " + std::to_string(layout) + " of " + std::to_string(channels) +
+                               " channels");
+  const int64_t blocks = channels / block;
+  constexpr int kLanes = 16;
+  RPG_PARALLEL_FOR(int64_t(batch) * channels * spatial)
+  for (int64_t bb = 0; bb < int64_t(batch) * blocks; ++bb)
+    for (int c0 = 0; c0 < block; c0 += kLanes) {
+      const int w = std::min(kLanes, block - c0);
+      double acc[kLanes] = {};
+      const float* p = in + bb * spatial * block + c0;
+      for (int64_t i = 0; i < spatial; ++i, p += block)
+        for (int l = 0; l < w; ++l) acc[l] += p[l];
+      float* o = out + bb * block + c0;  // [batch][channels]: block bb's channels are consecutive
+      for (int l = 0; l < w; ++l) o[l] = float(acc[l] / double(spatial));
+    }
+}
+
 void CpuBackend::avgpool_backward(int batch, int channels, int64_t spatial, const float* delta_out,
                                   float* delta_in) {
   const float inv = 1.f / float(spatial);

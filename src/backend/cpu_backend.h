@@ -100,6 +100,8 @@ class CpuBackend : public Backend {
                        float* out) override;
   void avgpool_backward(int batch, int channels, int64_t spatial, const float* delta_out,
                         float* delta_in) override;
+  void avgpool_inference(int batch, int channels, int64_t spatial, const float* in, float* out, int layout) override;
+  bool avgpool_any_layout() override { return dnn_ != nullptr; }
 
   void softmax_forward(const float* in, int batch, int n, int groups, float temperature,
                        float* out) override;
