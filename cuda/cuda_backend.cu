@@ -283,7 +283,8 @@ void CudaBackend::gemm(bool ta, bool tb, int m, int n, int k, float alpha, const
 
 // ---- element-wise layer operations --------------------------------------------------------
 
-void CudaBackend::add_bias(float* out, const float* bias, int batch, int channels, int64_t spatial) {
+void CudaBackend::add_bias(float* out, const float* bias, int batch, int channels, int64_t spatial, int layout) {
+  planar_only(layout, "add_bias");
   const int64_t n = int64_t(batch) * channels * spatial;
   if (n <= 0) return;
   RPG_GUARD();

@@ -63,28 +63,30 @@ class CudaBackend final : public Backend {
   void gemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const float* a, int lda,
             const float* b, int ldb, float beta, float* c, int ldc) override;
   void conv_forward(const ConvGeometry& g, int batch, int groups, int filters, const float* in,
-                    const float* weights, float* out) override;
+                    const float* weights, float* out, int in_layout = 0, int out_layout = 0) override;
   void conv_backward(const ConvGeometry& g, int batch, int groups, int filters, const float* in,
                      const float* weights, const float* delta, float* weight_grads,
-                     float* in_delta) override;
+                     float* in_delta, int in_layout = 0, int out_layout = 0) override;
   void im2col(const ConvGeometry& g, const float* im, float* col) override;
   void col2im(const ConvGeometry& g, const float* col, float* im) override;
 
-  void add_bias(float* out, const float* bias, int batch, int channels, int64_t spatial) override;
+  // Planar tensors only (layout 0): conv_training_layout and per_channel_any_layout keep their
+  // defaults, so no network plans another layout here.
+  void add_bias(float* out, const float* bias, int batch, int channels, int64_t spatial, int layout = 0) override;
   void bias_grad(const float* delta, int batch, int channels, int64_t spatial,
-                 float* bias_grad) override;
+                 float* bias_grad, int layout = 0) override;
   void activate(Act a, const float* x, float* y, int64_t n) override;
   void activate_backward(Act a, const float* x, const float* y, float* delta, int64_t n) override;
 
   void bn_stats(const float* x, int batch, int channels, int64_t spatial, float* mean,
-                float* var) override;
+                float* var, int layout = 0) override;
   void bn_normalize(const float* x, const float* mean, const float* var, int batch, int channels,
                     int64_t spatial, BnEpsilon eps, float* x_hat) override;
   void bn_scale_shift(const float* x_hat, const float* gamma, const float* beta, int batch,
                       int channels, int64_t spatial, float* y) override;
   void bn_backward(const float* x_hat, const float* gamma, const float* var, int batch,
                    int channels, int64_t spatial, BnEpsilon eps, bool training, float* dy,
-                   float* gamma_grad, float* beta_grad) override;
+                   float* gamma_grad, float* beta_grad, int layout = 0) override;
   void bn_running_update(const float* mean, const float* var, int channels, float rate, int64_t m,
                          float* running_mean, float* running_var) override;
 
@@ -92,9 +94,9 @@ class CudaBackend final : public Backend {
   void maxpool_backward(const PoolGeometry& g, const float* delta_out, const int32_t* idx,
                         float* delta_in) override;
   void avgpool_forward(int batch, int channels, int64_t spatial, const float* in,
-                       float* out) override;
+                       float* out, int layout = 0) override;
   void avgpool_backward(int batch, int channels, int64_t spatial, const float* delta_out,
-                        float* delta_in) override;
+                        float* delta_in, int layout = 0) override;
 
   void softmax_forward(const float* in, int batch, int n, int groups, float temperature,
                        float* out) override;

@@ -120,7 +120,8 @@ void CudaBackend::col2im(const ConvGeometry& g, const float* col, float* im) {
 }
 
 void CudaBackend::conv_forward(const ConvGeometry& g, int batch, int groups, int filters, const float* in,
-                               const float* weights, float* out) {
+                               const float* weights, float* out, int in_layout, int out_layout) {
+  planar_only(in_layout | out_layout, "conv_forward");
   if (batch <= 0 || filters <= 0) return;
   RPG_GUARD();
   const bool direct = g.ksize == 1 && g.stride == 1 && g.pad == 0;
@@ -158,7 +159,9 @@ void CudaBackend::conv_forward(const ConvGeometry& g, int batch, int groups, int
 }
 
 void CudaBackend::conv_backward(const ConvGeometry& g, int batch, int groups, int filters, const float* in,
-                                const float* weights, const float* delta, float* weight_grads, float* in_delta) {
+                                const float* weights, const float* delta, float* weight_grads, float* in_delta,
+                                int in_layout, int out_layout) {
+  planar_only(in_layout | out_layout, "conv_backward");
   if (batch <= 0 || filters <= 0) return;
   RPG_GUARD();
   const bool direct = g.ksize == 1 && g.stride == 1 && g.pad == 0;

@@ -253,7 +253,8 @@ double CudaBackend::sum(const float* x, int64_t n) {
   return result;
 }
 
-void CudaBackend::bias_grad(const float* delta, int batch, int channels, int64_t spatial, float* grad) {
+void CudaBackend::bias_grad(const float* delta, int batch, int channels, int64_t spatial, float* grad, int layout) {
+  planar_only(layout, "bias_grad");
   if (batch <= 0 || channels <= 0 || spatial <= 0) return;
   RPG_GUARD();
   Pair* partials = static_cast<Pair*>(scratch(partial_bytes(batch, channels, spatial)));
@@ -261,7 +262,9 @@ void CudaBackend::bias_grad(const float* delta, int batch, int channels, int64_t
   channel_reduce(stream_, device_, ValueOf{delta}, AddToGrad{grad}, batch, channels, spatial, partials);
 }
 
-void CudaBackend::bn_stats(const float* x, int batch, int channels, int64_t spatial, float* mean, float* var) {
+void CudaBackend::bn_stats(const float* x, int batch, int channels, int64_t spatial, float* mean, float* var,
+                           int layout) {
+  planar_only(layout, "bn_stats");
   if (batch <= 0 || channels <= 0 || spatial <= 0) return;
   RPG_GUARD();
   const size_t pb = partial_bytes(batch, channels, spatial);
@@ -297,7 +300,8 @@ void CudaBackend::bn_scale_shift(const float* x_hat, const float* gamma, const f
 
 void CudaBackend::bn_backward(const float* x_hat, const float* gamma, const float* var, int batch, int channels,
                               int64_t spatial, BnEpsilon eps, bool training, float* dy, float* gamma_grad,
-                              float* beta_grad) {
+                              float* beta_grad, int layout) {
+  planar_only(layout, "bn_backward");
   const int64_t n = int64_t(batch) * channels * spatial;
   if (n <= 0) return;
   RPG_GUARD();
@@ -323,7 +327,9 @@ void CudaBackend::bn_running_update(const float* mean, const float* var, int cha
   RPG_LAUNCHED("k_bn_running_update");
 }
 
-void CudaBackend::avgpool_forward(int batch, int channels, int64_t spatial, const float* in, float* out) {
+void CudaBackend::avgpool_forward(int batch, int channels, int64_t spatial, const float* in, float* out,
+                                  int layout) {
+  planar_only(layout, "avgpool_forward");
   if (batch <= 0 || channels <= 0 || spatial <= 0) return;
   RPG_GUARD();
   const int planes = batch * channels;
@@ -333,7 +339,8 @@ void CudaBackend::avgpool_forward(int batch, int channels, int64_t spatial, cons
 }
 
 void CudaBackend::avgpool_backward(int batch, int channels, int64_t spatial, const float* delta_out,
-                                   float* delta_in) {
+                                   float* delta_in, int layout) {
+  planar_only(layout, "avgpool_backward");
   const int64_t n = int64_t(batch) * channels * spatial;
   if (n <= 0) return;
   RPG_GUARD();

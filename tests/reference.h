@@ -505,8 +505,8 @@ struct Random {
     for (size_t i = 0; i < specs.size(); ++i) {
       const LayerSpec& l = specs[i];
       if (l.type != "dropout" && l.type != "crop") continue;
-      const std::vector<float> in = i ? net.layers()[i - 1]->output.to_vector() : input;
-      const std::vector<float> out = net.layers()[i]->output.to_vector();
+      const std::vector<float> in = i ? net.layer_output(i - 1) : input;
+      const std::vector<float> out = net.layer_output(i);
       if (l.type == "dropout") {
         for (size_t k = 0; k < in.size(); ++k)
           dropout[i].push_back(out[k] == 0.f && in[k] != 0.f ? 0.0 : 1 / (1 - l.probability));

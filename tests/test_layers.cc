@@ -230,6 +230,31 @@ BOOST_AUTO_TEST_CASE(convolutional_variants) {
     check_gradients({std::string("conv ") + c.name, net_header(1, 4, 5, 4) + "[convolutional]\n" + c.body + kSseTail});
 }
 
+// Training in the kernels' layouts (the training plan of Network::set_batch): activations and
+// deltas stay in oneDNN's layouts between convolutions, batch norm, the bias, shortcuts, a
+// one-source route and global average pooling. The same checks, on 16 channels, which those
+// layouts take.
+BOOST_AUTO_TEST_CASE(training_in_the_kernels_layouts) {
+  const std::string cfg = net_header(1, 3, 4, 4) +
+                          "[convolutional]\nfilters=16\nsize=3\npad=1\nbatch_normalize=1\nactivation=relu\n"
+                          "[convolutional]\nfilters=16\nsize=3\npad=1\nactivation=linear\n"
+                          "[shortcut]\nfrom=-2\nactivation=leaky\n"
+                          "[route]\nlayers=-1\n"
+                          "[convolutional]\nfilters=16\nsize=1\nbatch_normalize=1\nactivation=leaky\n"
+                          "[avgpool]\n" +
+                          kSseTail;
+  for (int threads : {1, 2}) {
+    auto net = rpg_test::net_from_text(cfg, threads);
+    for (int batch : {1, 9}) {
+      net->set_batch(batch);
+      int kept = 0;
+      for (const auto& l : net->layers()) kept += l->train_layout != 0;
+      BOOST_TEST(kept >= 5, kept << " layers keep a layout other than NCHW in training, batch " << batch);
+    }
+  }
+  check_gradients({"training in the kernels' layouts", cfg}, {1, 9});
+}
+
 BOOST_AUTO_TEST_CASE(convolutional_batchnorm_inference_mode) {
   GradCase c{"conv bn inference", net_header(1, 3, 5, 5) +
                                       "[convolutional]\nfilters=4\nsize=3\npad=1\nbatch_normalize=1\nactivation=leaky\n" +

@@ -127,10 +127,10 @@ double compare_layers(rpg::Network& net, const std::vector<LayerSpec>& specs,
   const int batch = net.batch();
   double worst = 0;
   for (size_t i = 0; i < specs.size(); ++i) {
-    const std::vector<float> out = net.layers()[i]->output.to_vector();
+    const std::vector<float> out = net.layer_output(i);
     BOOST_REQUIRE_EQUAL(out.size(), ref[i].size());
     if (train && specs[i].type == "dropout") {
-      check_dropout(i ? net.layers()[i - 1]->output.to_vector() : input, out,
+      check_dropout(i ? net.layer_output(i - 1) : input, out,
                     specs[i].probability);
       continue;
     }
@@ -568,7 +568,7 @@ BOOST_AUTO_TEST_CASE(batch_of_five_equals_five_single_passes) {
     input.upload(x);
     net->forward(input.data(), false);
     std::vector<std::vector<float>> batched;
-    for (const auto& l : net->layers()) batched.push_back(l->output.to_vector());
+    for (size_t i = 0; i < net->layers().size(); ++i) batched.push_back(net->layer_output(i));
 
     net->set_batch(1);
     rpg::Buffer<float> one(net->backend(), n);
@@ -576,7 +576,7 @@ BOOST_AUTO_TEST_CASE(batch_of_five_equals_five_single_passes) {
       one.upload(x.data() + b * n, n);
       net->forward(one.data(), false);
       for (size_t i = 0; i < specs.size(); ++i) {
-        const std::vector<float> single = net->layers()[i]->output.to_vector();
+        const std::vector<float> single = net->layer_output(i);
         const int64_t per = specs[i].out.size();
         const Tensor expected(batched[i].begin() + b * per, batched[i].begin() + (b + 1) * per);
         const double err = normwise_error(single.data(), expected.data(), per);
@@ -779,6 +779,64 @@ BOOST_AUTO_TEST_CASE(a_network_without_batch_buffers_refuses_passes) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+// Training in the kernels' layouts (Network::set_batch's training plan) against planar training
+// (set_training_layouts(false)): three updates of one residual network with strided
+// convolutions, a route, max pooling (planar in training) and a convolution without batch norm,
+// on 1 and 2 threads. The losses, every layer's output and every parameter agree to rounding
+// (batch norm's sums run in another order in the blocked layouts).
+BOOST_AUTO_TEST_CASE(training_in_the_kernels_layouts_matches_planar_training) {
+  const std::string cfg =
+      "[net]\nbatch=6\nwidth=12\nheight=12\nchannels=3\nlearning_rate=0.05\nmomentum=0.9\ndecay=0.0005\n"
+      "[convolutional]\nbatch_normalize=1\nfilters=16\nsize=3\npad=1\nactivation=relu\n"
+      "[convolutional]\nbatch_normalize=1\nfilters=16\nsize=3\npad=1\nactivation=linear\n"
+      "[shortcut]\nfrom=-2\nactivation=relu\n"
+      "[convolutional]\nbatch_normalize=1\nfilters=32\nsize=3\nstride=2\npad=1\nactivation=leaky\n"
+      "[convolutional]\nfilters=32\nsize=3\npad=1\nactivation=relu\n"
+      "[route]\nlayers=2\n"
+      "[convolutional]\nbatch_normalize=1\nfilters=32\nsize=1\nstride=2\nactivation=linear\n"
+      "[shortcut]\nfrom=-3\nactivation=relu\n"
+      "[maxpool]\nsize=2\nstride=2\n"
+      "[convolutional]\nbatch_normalize=1\nfilters=16\nsize=3\npad=1\nactivation=relu\n"
+      "[avgpool]\n[connected]\noutput=5\nactivation=linear\n[softmax]\n";
+  auto close = [](const std::vector<float>& a, const std::vector<float>& b) {
+    double scale = 1, worst = 0;
+    for (float v : b) scale = std::max(scale, double(std::fabs(v)));
+    for (size_t i = 0; i < a.size(); ++i) worst = std::max(worst, std::fabs(double(a[i]) - b[i]) / scale);
+    return worst;
+  };
+  for (int threads : {1, 2}) {
+    auto blocked = rpg_test::net_from_text(cfg, threads), planar = rpg_test::net_from_text(cfg, threads);
+    planar->set_training_layouts(false);
+    int kept = 0;
+    for (const auto& l : blocked->layers()) kept += l->train_layout != 0;
+    for (const auto& l : planar->layers()) BOOST_TEST(l->train_layout == 0);
+    BOOST_TEST(kept >= 6, kept << " layers keep a layout other than NCHW in training");
+    const int b = blocked->batch();
+    const size_t n = blocked->layers().size();
+    for (int u = 0; u < 3; ++u) {
+      const auto x = rpg_test::random_vector(size_t(b * blocked->input_size()), 80 + uint64_t(u));
+      std::vector<float> t(size_t(b) * 5, 0.f);
+      for (int i = 0; i < b; ++i) t[size_t(i * 5 + (i + u) % 5)] = 1.f;
+      const double la = blocked->train_pass(x.data(), t.data()), lp = planar->train_pass(x.data(), t.data());
+      BOOST_TEST(std::fabs(la - lp) <= 1e-4 * std::max(1.0, std::fabs(lp)), "update " << u << ": loss " << la << " vs " << lp);
+      for (size_t i = 0; i < n; ++i) {
+        const double worst = close(blocked->layer_output(i), planar->layer_output(i));
+        BOOST_TEST(worst <= 1e-4, threads << " thread(s), update " << u << ", layer " << i << " ["
+                                           << blocked->layers()[i]->type << "]: outputs differ by " << worst);
+      }
+      blocked->update(0.05f);
+      planar->update(0.05f);
+    }
+    for (size_t i = 0; i < n; ++i) {
+      const auto pa = blocked->layers()[i]->params(), pp = planar->layers()[i]->params();
+      for (size_t k = 0; k < pa.size(); ++k) {
+        const double worst = close(pa[k].value->to_vector(), pp[k].value->to_vector());
+        BOOST_TEST(worst <= 1e-4, threads << " thread(s), layer " << i << " parameter " << k << ": differs by " << worst);
+      }
+    }
+  }
+}
 
 // predict() runs the fused inference pass (Network::infer), with the activations kept in oneDNN's
 // layouts between layers: its outputs equal an unfused inference pass (forward with train=false)

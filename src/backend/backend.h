@@ -2,7 +2,9 @@
 // Layers are written once against it; the CPU backend (OpenBLAS + loops) is the reference and
 // the CUDA backend implements the same table. All pointers passed to these operations are
 // backend (device) pointers obtained from alloc(); host data crosses through upload/download.
-// Shapes are NCHW; "spatial" is H*W. Gradients are true gradients (not Darknet's negated deltas)
+// Shapes are NCHW; "spatial" is H*W. Tensors are planar NCHW unless an operation takes a
+// `layout` (Backend::conv_inference_layout's codes: 0 planar, 1 NHWC, 8 and 16 channel-blocked);
+// the network plans where they are used (Network::set_batch). Gradients are true gradients (not Darknet's negated deltas)
 // and backward operations accumulate (+=) into their outputs unless said otherwise.
 #pragma once
 #include <cstddef>
@@ -79,14 +81,30 @@ class Backend {
   // Grouped 2-D convolution over a batch, NCHW, without bias. g describes one group of one
   // image (g.channels = input channels / groups); weights are [filters][g.channels][k][k].
   // out[b, f] = sum over the group's channels of w[f] * in[b] (overwrites out).
+  // in_layout, out_layout: the layouts of in and out (and in conv_backward of in_delta and
+  // delta); other than 0 only where conv_training_layout allows.
   virtual void conv_forward(const ConvGeometry& g, int batch, int groups, int filters,
-                            const float* in, const float* weights, float* out) = 0;
+                            const float* in, const float* weights, float* out, int in_layout = 0,
+                            int out_layout = 0) = 0;
   // Accumulates d loss / d weights into weight_grads and, when in_delta is non-null,
   // d loss / d input into in_delta, from delta = d loss / d out. The sum over images is taken
   // in a fixed order, so results do not depend on the thread count.
   virtual void conv_backward(const ConvGeometry& g, int batch, int groups, int filters,
                              const float* in, const float* weights, const float* delta,
-                             float* weight_grads, float* in_delta) = 0;
+                             float* weight_grads, float* in_delta, int in_layout = 0, int out_layout = 0) = 0;
+  // The layout conv_forward and conv_backward would rather write and read for this shape's
+  // output (as conv_inference_layout: 1, 8 or 16, 0 for planar), taking any layout for the input
+  // (reordering what the kernel needs); -1: planar tensors only (the default). Network::set_batch
+  // plans the training passes with it, as the inference pass: a convolution's output and delta
+  // stay in its layout where every reader takes it (convolutions, shortcuts of one shape,
+  // one-source routes, global average pooling where per_channel_any_layout()).
+  virtual int conv_training_layout(const ConvGeometry& /*g*/, int /*batch*/, int /*groups*/, int /*filters*/) {
+    return -1;
+  }
+  // Builds what conv_forward and conv_backward need for these layouts ahead of the passes (as
+  // conv_prepare; optional).
+  virtual void conv_prepare_training(const ConvGeometry& /*g*/, int /*batch*/, int /*groups*/, int /*filters*/,
+                                     int /*in_layout*/, int /*out_layout*/) {}
   // An inference pass of a convolutional layer: out = act(bn ? bn(conv(in)) : conv(in) + biases),
   // per output channel (bn's shift is `biases`). No backward pass may follow (nothing is kept for
   // one), which lets a backend fold the batch norm into the weights and fuse the activation. The
@@ -101,7 +119,7 @@ class Backend {
                               const float* weights, const float* biases, const BnInference* bn, Act act, float* out,
                               uint64_t params_version, int in_layout, int out_layout) {
     (void)params_version;
-    if (in_layout || out_layout) fail(Status::Internal, name() + ": conv_inference takes planar tensors only");
+    planar_only(in_layout | out_layout, "conv_inference");
     conv_forward(g, batch, groups, filters, in, weights, out);
     const int64_t spatial = int64_t(g.out_h) * g.out_w;
     if (bn) {
@@ -147,9 +165,13 @@ class Backend {
   virtual void col2im(const ConvGeometry& g, const float* col, float* im) = 0;
 
   // out[b, c, s] += bias[c]; bias_grad[c] += sum over b, s of delta[b, c, s].
-  virtual void add_bias(float* out, const float* bias, int batch, int channels, int64_t spatial) = 0;
+  // The per-channel operations (these, batch norm's and global average pooling's) take a
+  // `layout` of their (batch, channels, spatial) tensors where per_channel_any_layout() says so;
+  // else planar only.
+  virtual void add_bias(float* out, const float* bias, int batch, int channels, int64_t spatial, int layout = 0) = 0;
   virtual void bias_grad(const float* delta, int batch, int channels, int64_t spatial,
-                         float* bias_grad) = 0;
+                         float* bias_grad, int layout = 0) = 0;
+  virtual bool per_channel_any_layout() { return false; }
 
   // y = act(x) (x == y allowed); delta *= act'(x, y) (x may be null when !act_needs_input).
   virtual void activate(Act a, const float* x, float* y, int64_t n) = 0;
@@ -159,7 +181,7 @@ class Backend {
   // Batch normalisation over (batch, spatial) per channel.
   // Training: mean/var of x (biased variance), x_hat = (x - mean) * eps.inv_std(var).
   virtual void bn_stats(const float* x, int batch, int channels, int64_t spatial, float* mean,
-                        float* var) = 0;
+                        float* var, int layout = 0) = 0;
   virtual void bn_normalize(const float* x, const float* mean, const float* var, int batch,
                             int channels, int64_t spatial, BnEpsilon eps, float* x_hat) = 0;
   // y = gamma[c] * x_hat + beta[c]
@@ -170,7 +192,8 @@ class Backend {
   // the three operations; a backend may fuse them into one pass with bit-identical results.
   virtual void bn_apply(float* x, const float* mean, const float* var, const float* gamma,
                         const float* beta, int batch, int channels, int64_t spatial, BnEpsilon eps,
-                        float* x_hat, Act act) {
+                        float* x_hat, Act act, int layout = 0) {
+    planar_only(layout, "bn_apply");
     bn_normalize(x, mean, var, batch, channels, spatial, eps, x_hat);
     bn_scale_shift(x_hat, gamma, beta, batch, channels, spatial, x);
     if (act != Act::Linear) activate(act, x, x, int64_t(batch) * channels * spatial);
@@ -179,7 +202,7 @@ class Backend {
   // training=false: statistics were constants (dx = gamma dy / eps.std_of(var)).
   virtual void bn_backward(const float* x_hat, const float* gamma, const float* var, int batch,
                            int channels, int64_t spatial, BnEpsilon eps, bool training, float* dy,
-                           float* gamma_grad, float* beta_grad) = 0;
+                           float* gamma_grad, float* beta_grad, int layout = 0) = 0;
   // running = (1 - rate) running + rate stat, var with Bessel's correction for count m.
   virtual void bn_running_update(const float* mean, const float* var, int channels, float rate,
                                  int64_t m, float* running_mean, float* running_var) = 0;
@@ -194,24 +217,17 @@ class Backend {
   // geometry and layout ahead of the passes (Network::set_batch; optional, as conv_prepare);
   // maxpool_any_layout says whether it takes every layout conv_inference_layout names.
   virtual void maxpool_inference(const PoolGeometry& g, const float* in, float* out, int32_t* idx, int layout) {
-    if (layout) fail(Status::Internal, name() + ": maxpool_inference takes planar tensors only");
+    planar_only(layout, "maxpool_inference");
     maxpool_forward(g, in, out, idx);
   }
   virtual void maxpool_prepare(const PoolGeometry& /*g*/, int /*layout*/) {}
   virtual bool maxpool_any_layout(const PoolGeometry& /*g*/) { return false; }
+  // Global average pooling of an input in `layout` to planar [batch][channels] (backward: the
+  // adjoint, delta_in in `layout`).
   virtual void avgpool_forward(int batch, int channels, int64_t spatial, const float* in,
-                               float* out) = 0;
+                               float* out, int layout = 0) = 0;
   virtual void avgpool_backward(int batch, int channels, int64_t spatial, const float* delta_out,
-                                float* delta_in) = 0;
-  // Global average pooling in an inference pass, of an input in `layout` (conv_inference_layout's
-  // codes) to planar [batch][channels]: avgpool_forward's result. The default takes planar
-  // only; avgpool_any_layout says whether every layout is taken (the inference plan then keeps
-  // the layers before it in their layouts).
-  virtual void avgpool_inference(int batch, int channels, int64_t spatial, const float* in, float* out, int layout) {
-    if (layout) fail(Status::Internal, name() + ": avgpool_inference takes planar tensors only");
-    avgpool_forward(batch, channels, spatial, in, out);
-  }
-  virtual bool avgpool_any_layout() { return false; }
+                                float* delta_in, int layout = 0) = 0;
 
   // Softmax over `groups` groups of each row of n inputs, of x / temperature.
   virtual void softmax_forward(const float* in, int batch, int n, int groups, float temperature,
@@ -276,6 +292,12 @@ class Backend {
   //   grad += decay * w; w -= lr * grad; grad *= momentum
   virtual void sgd_update(float* w, float* grad, int64_t n, float lr, float decay,
                           float momentum) = 0;
+
+ protected:
+  // Error(Internal) for an operation given a layout other than planar where it takes none.
+  void planar_only(int layout, const char* op) const {
+    if (layout) fail(Status::Internal, name() + ": " + op + " takes planar tensors only");
+  }
 };
 
 }  // namespace rpg

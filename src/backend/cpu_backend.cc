@@ -52,6 +52,13 @@ void CpuBackend::conv_prepare_inference(const ConvGeometry& g, int batch, int gr
 int CpuBackend::conv_inference_layout(const ConvGeometry& g, int batch, int groups, int filters, Act act) {
   return dnn_ ? dnn_->inference_layout(g, batch, groups, filters, act, threads_) : -1;
 }
+int CpuBackend::conv_training_layout(const ConvGeometry& g, int batch, int groups, int filters) {
+  return dnn_ ? dnn_->training_layout(g, batch, groups, filters, threads_) : -1;
+}
+void CpuBackend::conv_prepare_training(const ConvGeometry& g, int batch, int groups, int filters, int in_layout,
+                                       int out_layout) {
+  if (dnn_) dnn_->prepare_training(g, batch, groups, filters, threads_, in_layout, out_layout);
+}
 void CpuBackend::conv_prepare(const ConvGeometry& g, int batch, int groups, int filters, Act act) {
   if (dnn_) dnn_->prepare(g, batch, groups, filters, act, threads_);
 }
@@ -317,8 +324,9 @@ void CpuBackend::winograd_conv(const ConvGeometry& fwd, int batch, int filters, 
 // single-threaded sgemm, so the column matrix stays in that core's cache. With fewer
 // images than threads, the per-image operations are parallel instead.
 void CpuBackend::conv_forward(const ConvGeometry& g, int batch, int groups, int filters,
-                              const float* in, const float* weights, float* out) {
-  if (dnn_ && dnn_->forward(g, batch, groups, filters, threads_, in, weights, out)) return;
+                              const float* in, const float* weights, float* out, int in_layout, int out_layout) {
+  if (dnn_ && dnn_->forward(g, batch, groups, filters, threads_, in, weights, out, in_layout, out_layout)) return;
+  planar_only(in_layout | out_layout, "conv_forward without oneDNN");
   if (winograd::applies(g, groups, filters)) {
     winograd_conv(g, batch, filters, in, weights, out, false, false);
     return;
@@ -359,9 +367,11 @@ void CpuBackend::conv_forward(const ConvGeometry& g, int batch, int groups, int 
 
 void CpuBackend::conv_backward(const ConvGeometry& g, int batch, int groups, int filters,
                                const float* in, const float* weights, const float* delta,
-                               float* weight_grads, float* in_delta) {
-  if (dnn_ && dnn_->backward(g, batch, groups, filters, threads_, in, weights, delta, weight_grads, in_delta))
+                               float* weight_grads, float* in_delta, int in_layout, int out_layout) {
+  if (dnn_ && dnn_->backward(g, batch, groups, filters, threads_, in, weights, delta, weight_grads, in_delta,
+                             in_layout, out_layout))
     return;
+  planar_only(in_layout | out_layout, "conv_backward without oneDNN");
   if (winograd::applies(g, groups, filters)) {
     winograd_backward(g, batch, filters, in, weights, delta, weight_grads, in_delta);
     return;
@@ -452,15 +462,6 @@ void CpuBackend::winograd_backward(const ConvGeometry& g, int batch, int filters
   if (in_delta) winograd_conv(g, batch, filters, delta, weights, in_delta, true, true);
 }
 
-void CpuBackend::add_bias(float* out, const float* bias, int batch, int channels, int64_t spatial) {
-  RPG_PARALLEL_FOR(int64_t(batch) * channels * spatial)
-  for (int64_t bc = 0; bc < int64_t(batch) * channels; ++bc) {
-    const float v = bias[bc % channels];
-    float* o = out + bc * spatial;
-    for (int64_t s = 0; s < spatial; ++s) o[s] += v;
-  }
-}
-
 namespace {
 
 // Per-channel sums in double, kept in kLanes independent partial sums (element i of a row goes to
@@ -485,10 +486,72 @@ struct Lanes {
   }
 };
 
+// A (batch, channels, spatial) tensor in a channel-blocked layout (Backend's codes 1, 8 and 16):
+// `block` channels per block (NHWC: one block of them all), element (b, c, i) at
+// ((b * blocks + c / block) * spatial + i) * block + c % block. The per-channel loops run over
+// runs of up to kRun channels of one block: a run's channels are consecutive at every position,
+// so the loops vectorise across channels, and each channel's sums run over (b, i) in order (the
+// same bits whatever the thread count).
+constexpr int kRun = 16;
+struct Blocked {
+  int64_t block, blocks, spatial, runs_per_block;
+  Blocked(int layout, int channels, int64_t spatial_, const char* op) : spatial(spatial_) {
+    block = layout == 1 ? channels : layout;
+    if ((layout != 1 && layout != 8 && layout != 16) || channels % block)
+      fail(Status::Internal, std::string(op) + ": layout " + std::to_string(layout) + " of " +
+                                 std::to_string(channels) + " channels");
+    blocks = channels / block;
+    runs_per_block = (block + kRun - 1) / kRun;
+  }
+  int64_t runs() const { return blocks * runs_per_block; }
+  // Run r: its first channel and its width.
+  int first(int64_t r) const { return int(r / runs_per_block * block + r % runs_per_block * kRun); }
+  int width(int64_t r) const { return int(std::min<int64_t>(kRun, block - r % runs_per_block * kRun)); }
+  // Element (b, c, 0) of a run's first channel c; position i is at + i * block.
+  int64_t at(int64_t b, int c) const { return (b * blocks + c / block) * spatial * block + c % block; }
+};
+
 }  // namespace
 
+void CpuBackend::add_bias(float* out, const float* bias, int batch, int channels, int64_t spatial, int layout) {
+  if (layout) {
+    const Blocked t(layout, channels, spatial, "add_bias");
+    RPG_PARALLEL_FOR(int64_t(batch) * channels * spatial)
+    for (int64_t br = 0; br < batch * t.runs(); ++br) {
+      const int64_t r = br % t.runs();
+      const int c0 = t.first(r), w = t.width(r);
+      float* o = out + t.at(br / t.runs(), c0);
+      for (int64_t i = 0; i < spatial; ++i, o += t.block)
+        for (int l = 0; l < w; ++l) o[l] += bias[c0 + l];
+    }
+    return;
+  }
+  RPG_PARALLEL_FOR(int64_t(batch) * channels * spatial)
+  for (int64_t bc = 0; bc < int64_t(batch) * channels; ++bc) {
+    const float v = bias[bc % channels];
+    float* o = out + bc * spatial;
+    for (int64_t s = 0; s < spatial; ++s) o[s] += v;
+  }
+}
+
+
 void CpuBackend::bias_grad(const float* delta, int batch, int channels, int64_t spatial,
-                           float* grad) {
+                           float* grad, int layout) {
+  if (layout) {
+    const Blocked t(layout, channels, spatial, "bias_grad");
+    RPG_PARALLEL_FOR(int64_t(batch) * channels * spatial)
+    for (int64_t r = 0; r < t.runs(); ++r) {
+      const int c0 = t.first(r), w = t.width(r);
+      double s[kRun] = {};
+      for (int b = 0; b < batch; ++b) {
+        const float* d = delta + t.at(b, c0);
+        for (int64_t i = 0; i < spatial; ++i, d += t.block)
+          for (int l = 0; l < w; ++l) s[l] += d[l];
+      }
+      for (int l = 0; l < w; ++l) grad[c0 + l] += float(s[l]);
+    }
+    return;
+  }
   RPG_PARALLEL_FOR(int64_t(batch) * channels * spatial)
   for (int c = 0; c < channels; ++c) {
     Lanes s;
@@ -544,8 +607,29 @@ void CpuBackend::activate_backward(Act a, const float* x, const float* y, float*
 }
 
 void CpuBackend::bn_stats(const float* x, int batch, int channels, int64_t spatial, float* mean,
-                          float* var) {
+                          float* var, int layout) {
   const double m = double(batch) * double(spatial);
+  if (layout) {
+    const Blocked t(layout, channels, spatial, "bn_stats");
+    RPG_PARALLEL_FOR(int64_t(batch) * channels * spatial)
+    for (int64_t r = 0; r < t.runs(); ++r) {
+      const int c0 = t.first(r), w = t.width(r);
+      double s[kRun] = {}, s2[kRun] = {}, mu[kRun];
+      for (int b = 0; b < batch; ++b) {
+        const float* p = x + t.at(b, c0);
+        for (int64_t i = 0; i < spatial; ++i, p += t.block)
+          for (int l = 0; l < w; ++l) s[l] += p[l];
+      }
+      for (int l = 0; l < w; ++l) mu[l] = s[l] / m;
+      for (int b = 0; b < batch; ++b) {
+        const float* p = x + t.at(b, c0);
+        for (int64_t i = 0; i < spatial; ++i, p += t.block)
+          for (int l = 0; l < w; ++l) s2[l] += (p[l] - mu[l]) * (p[l] - mu[l]);
+      }
+      for (int l = 0; l < w; ++l) mean[c0 + l] = float(mu[l]), var[c0 + l] = float(s2[l] / m);
+    }
+    return;
+  }
   RPG_PARALLEL_FOR(int64_t(batch) * channels * spatial)
   for (int c = 0; c < channels; ++c) {
     Lanes s, s2;
@@ -590,7 +674,31 @@ void CpuBackend::bn_scale_shift(const float* x_hat, const float* gamma, const fl
 // One pass instead of three (normalize, scale/shift, activation), the same float operations in
 // the same order, so the results are those of the default Backend::bn_apply bit for bit.
 void CpuBackend::bn_apply(float* x, const float* mean, const float* var, const float* gamma, const float* beta,
-                          int batch, int channels, int64_t spatial, BnEpsilon eps, float* x_hat, Act a) {
+                          int batch, int channels, int64_t spatial, BnEpsilon eps, float* x_hat, Act a, int layout) {
+  if (layout) {
+    const Blocked t(layout, channels, spatial, "bn_apply");
+    with_act(a, [&](auto act) {
+      RPG_PARALLEL_FOR(int64_t(batch) * channels * spatial)
+      for (int64_t br = 0; br < batch * t.runs(); ++br) {
+        const int64_t r = br % t.runs();
+        const int c0 = t.first(r), w = t.width(r);
+        float mu[kRun], inv[kRun], g[kRun], b[kRun];
+        for (int l = 0; l < w; ++l)
+          mu[l] = mean[c0 + l], inv[l] = eps.inv_std(var[c0 + l]), g[l] = gamma[c0 + l], b[l] = beta[c0 + l];
+        const int64_t at = t.at(br / t.runs(), c0);
+        float* p = x + at;
+        float* h = x_hat + at;
+        for (int64_t i = 0; i < spatial; ++i, p += t.block, h += t.block)
+          for (int l = 0; l < w; ++l) {
+            const float xh = (p[l] - mu[l]) * inv[l];
+            h[l] = xh;
+            const float y = g[l] * xh + b[l];
+            p[l] = decltype(act)::value == Act::Linear ? y : act_apply(act, y);
+          }
+      }
+    });
+    return;
+  }
   with_act(a, [&](auto act) {
     RPG_PARALLEL_FOR(int64_t(batch) * channels * spatial)
     for (int64_t bc = 0; bc < int64_t(batch) * channels; ++bc) {
@@ -610,8 +718,40 @@ void CpuBackend::bn_apply(float* x, const float* mean, const float* var, const f
 
 void CpuBackend::bn_backward(const float* x_hat, const float* gamma, const float* var, int batch,
                              int channels, int64_t spatial, BnEpsilon eps, bool training, float* dy,
-                             float* gamma_grad, float* beta_grad) {
+                             float* gamma_grad, float* beta_grad, int layout) {
   const double m = double(batch) * double(spatial);
+  if (layout) {
+    const Blocked t(layout, channels, spatial, "bn_backward");
+    RPG_PARALLEL_FOR(int64_t(batch) * channels * spatial)
+    for (int64_t r = 0; r < t.runs(); ++r) {
+      const int c0 = t.first(r), w = t.width(r);
+      double sdy[kRun] = {}, sdyx[kRun] = {};
+      for (int b = 0; b < batch; ++b) {
+        const int64_t at = t.at(b, c0);
+        const float* d = dy + at;
+        const float* h = x_hat + at;
+        for (int64_t i = 0; i < spatial; ++i, d += t.block, h += t.block)
+          for (int l = 0; l < w; ++l) sdy[l] += d[l], sdyx[l] += double(d[l]) * h[l];
+      }
+      float k[kRun], mdy[kRun], mdyx[kRun];
+      for (int l = 0; l < w; ++l) {
+        const int c = c0 + l;
+        gamma_grad[c] += float(sdyx[l]);
+        beta_grad[c] += float(sdy[l]);
+        k[l] = gamma[c] / eps.std_of(var[c]);
+        mdy[l] = training ? float(sdy[l] / m) : 0.f;
+        mdyx[l] = training ? float(sdyx[l] / m) : 0.f;
+      }
+      for (int b = 0; b < batch; ++b) {
+        const int64_t at = t.at(b, c0);
+        float* d = dy + at;
+        const float* h = x_hat + at;
+        for (int64_t i = 0; i < spatial; ++i, d += t.block, h += t.block)
+          for (int l = 0; l < w; ++l) d[l] = k[l] * (d[l] - mdy[l] - h[l] * mdyx[l]);
+      }
+    }
+    return;
+  }
   RPG_PARALLEL_FOR(int64_t(batch) * channels * spatial)
   for (int c = 0; c < channels; ++c) {
     Lanes ldy, ldyx;
@@ -704,8 +844,24 @@ void CpuBackend::maxpool_backward(const PoolGeometry& g, const float* delta_out,
       if (idx[o] >= 0) delta_in[idx[o]] += delta_out[o];
 }
 
+// In a blocked layout each channel's sum also runs over the positions in order: the planar
+// pass's bits.
 void CpuBackend::avgpool_forward(int batch, int channels, int64_t spatial, const float* in,
-                                 float* out) {
+                                 float* out, int layout) {
+  if (layout) {
+    const Blocked t(layout, channels, spatial, "avgpool_forward");
+    RPG_PARALLEL_FOR(int64_t(batch) * channels * spatial)
+    for (int64_t br = 0; br < batch * t.runs(); ++br) {
+      const int64_t b = br / t.runs(), r = br % t.runs();
+      const int c0 = t.first(r), w = t.width(r);
+      double acc[kRun] = {};
+      const float* p = in + t.at(b, c0);
+      for (int64_t i = 0; i < spatial; ++i, p += t.block)
+        for (int l = 0; l < w; ++l) acc[l] += p[l];
+      for (int l = 0; l < w; ++l) out[b * channels + c0 + l] = float(acc[l] / double(spatial));
+    }
+    return;
+  }
   for (int64_t bc = 0; bc < int64_t(batch) * channels; ++bc) {
     double s = 0;
     for (int64_t i = 0; i < spatial; ++i) s += in[bc * spatial + i];
@@ -713,33 +869,22 @@ void CpuBackend::avgpool_forward(int batch, int channels, int64_t spatial, const
   }
 }
 
-// In a channel-blocked layout of B channels per block (NHWC: one block of all channels), each
-// channel's sum runs over the positions in order, as avgpool_forward's: the same bits.
-void CpuBackend::avgpool_inference(int batch, int channels, int64_t spatial, const float* in, float* out,
-                                   int layout) {
-  if (layout == 0) return avgpool_forward(batch, channels, spatial, in, out);
-  const int block = layout == 1 ? channels : layout;
-  if ((layout != 1 && layout != 8 && layout != 16) || channels % block)
-    fail(Status::Internal, "avgpool_inference: layout " + std::to_string(layout) + " of " + std::to_string(channels) +
-                               " channels");
-  const int64_t blocks = channels / block;
-  constexpr int kLanes = 16;
-  RPG_PARALLEL_FOR(int64_t(batch) * channels * spatial)
-  for (int64_t bb = 0; bb < int64_t(batch) * blocks; ++bb)
-    for (int c0 = 0; c0 < block; c0 += kLanes) {
-      const int w = std::min(kLanes, block - c0);
-      double acc[kLanes] = {};
-      const float* p = in + bb * spatial * block + c0;
-      for (int64_t i = 0; i < spatial; ++i, p += block)
-        for (int l = 0; l < w; ++l) acc[l] += p[l];
-      float* o = out + bb * block + c0;  // [batch][channels]: block bb's channels are consecutive
-      for (int l = 0; l < w; ++l) o[l] = float(acc[l] / double(spatial));
-    }
-}
-
 void CpuBackend::avgpool_backward(int batch, int channels, int64_t spatial, const float* delta_out,
-                                  float* delta_in) {
+                                  float* delta_in, int layout) {
   const float inv = 1.f / float(spatial);
+  if (layout) {
+    const Blocked t(layout, channels, spatial, "avgpool_backward");
+    RPG_PARALLEL_FOR(int64_t(batch) * channels * spatial)
+    for (int64_t br = 0; br < batch * t.runs(); ++br) {
+      const int64_t b = br / t.runs(), r = br % t.runs();
+      const int c0 = t.first(r), w = t.width(r);
+      const float* d = delta_out + b * channels + c0;
+      float* p = delta_in + t.at(b, c0);
+      for (int64_t i = 0; i < spatial; ++i, p += t.block)
+        for (int l = 0; l < w; ++l) p[l] += d[l] * inv;
+    }
+    return;
+  }
   for (int64_t bc = 0; bc < int64_t(batch) * channels; ++bc)
     for (int64_t i = 0; i < spatial; ++i) delta_in[bc * spatial + i] += delta_out[bc] * inv;
 }

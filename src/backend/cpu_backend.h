@@ -55,10 +55,13 @@ class CpuBackend : public Backend {
   void gemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const float* a, int lda,
             const float* b, int ldb, float beta, float* c, int ldc) override;
   void conv_forward(const ConvGeometry& g, int batch, int groups, int filters, const float* in,
-                    const float* weights, float* out) override;
+                    const float* weights, float* out, int in_layout = 0, int out_layout = 0) override;
   void conv_backward(const ConvGeometry& g, int batch, int groups, int filters, const float* in,
                      const float* weights, const float* delta, float* weight_grads,
-                     float* in_delta) override;
+                     float* in_delta, int in_layout = 0, int out_layout = 0) override;
+  int conv_training_layout(const ConvGeometry& g, int batch, int groups, int filters) override;
+  void conv_prepare_training(const ConvGeometry& g, int batch, int groups, int filters, int in_layout,
+                             int out_layout) override;
   void conv_inference(const ConvGeometry& g, int batch, int groups, int filters, const float* in,
                       const float* weights, const float* biases, const BnInference* bn, Act act,
                       float* out, uint64_t params_version, int in_layout, int out_layout) override;
@@ -70,23 +73,24 @@ class CpuBackend : public Backend {
   void im2col(const ConvGeometry& g, const float* im, float* col) override;
   void col2im(const ConvGeometry& g, const float* col, float* im) override;
 
-  void add_bias(float* out, const float* bias, int batch, int channels, int64_t spatial) override;
+  void add_bias(float* out, const float* bias, int batch, int channels, int64_t spatial, int layout = 0) override;
   void bias_grad(const float* delta, int batch, int channels, int64_t spatial,
-                 float* bias_grad) override;
+                 float* bias_grad, int layout = 0) override;
+  bool per_channel_any_layout() override { return true; }
   void activate(Act a, const float* x, float* y, int64_t n) override;
   void activate_backward(Act a, const float* x, const float* y, float* delta, int64_t n) override;
 
   void bn_stats(const float* x, int batch, int channels, int64_t spatial, float* mean,
-                float* var) override;
+                float* var, int layout = 0) override;
   void bn_normalize(const float* x, const float* mean, const float* var, int batch, int channels,
                     int64_t spatial, BnEpsilon eps, float* x_hat) override;
   void bn_scale_shift(const float* x_hat, const float* gamma, const float* beta, int batch,
                       int channels, int64_t spatial, float* y) override;
   void bn_apply(float* x, const float* mean, const float* var, const float* gamma, const float* beta, int batch,
-                int channels, int64_t spatial, BnEpsilon eps, float* x_hat, Act act) override;
+                int channels, int64_t spatial, BnEpsilon eps, float* x_hat, Act act, int layout = 0) override;
   void bn_backward(const float* x_hat, const float* gamma, const float* var, int batch,
                    int channels, int64_t spatial, BnEpsilon eps, bool training, float* dy,
-                   float* gamma_grad, float* beta_grad) override;
+                   float* gamma_grad, float* beta_grad, int layout = 0) override;
   void bn_running_update(const float* mean, const float* var, int channels, float rate, int64_t m,
                          float* running_mean, float* running_var) override;
 
@@ -97,11 +101,9 @@ class CpuBackend : public Backend {
   void maxpool_prepare(const PoolGeometry& g, int layout) override;
   bool maxpool_any_layout(const PoolGeometry& g) override;
   void avgpool_forward(int batch, int channels, int64_t spatial, const float* in,
-                       float* out) override;
+                       float* out, int layout = 0) override;
   void avgpool_backward(int batch, int channels, int64_t spatial, const float* delta_out,
-                        float* delta_in) override;
-  void avgpool_inference(int batch, int channels, int64_t spatial, const float* in, float* out, int layout) override;
-  bool avgpool_any_layout() override { return dnn_ != nullptr; }
+                        float* delta_in, int layout = 0) override;
 
   void softmax_forward(const float* in, int batch, int n, int groups, float temperature,
                        float* out) override;

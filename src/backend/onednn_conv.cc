@@ -78,7 +78,7 @@ struct Conv {
   memory kernel_w, kernel_b;
   dnnl::primitive fold;  // null: the planar layout is the kernel's
   bool activates = false;
-  int kernel_layout = 0;  // inference: the kernel's output layout (Backend::conv_inference_layout; 0: other)
+  int kernel_layout = 0;  // the forward kernel's output layout (Backend::conv_inference_layout; 0: other)
   uint64_t used = 0;
   int64_t bytes() const { return std::max({fwd.bytes, bwd_weights.bytes, bwd_data.bytes}); }
 };
@@ -122,11 +122,16 @@ struct Shape {
   }
 };
 
-// The primitives of one shape, or null when oneDNN has no implementation for it.
+memory::desc blocked(const memory::desc& plain, int layout);
+
+// The training primitives of one shape, or null when oneDNN has no implementation for it; the
+// caller's input and input delta in in_layout, its output and delta in out_layout (0: planar).
 std::unique_ptr<Conv> build(const dnnl::engine& eng, const ConvGeometry& g, int batch, int groups,
-                            int filters) {
+                            int filters, int in_layout = 0, int out_layout = 0) {
   const Shape d(g, batch, groups, filters);
-  const auto& [x_md, y_md, w_md, x_any, y_any, w_any, strides, pad] = d;
+  const auto& [x_plain, y_plain_md, w_md, x_any, y_any, w_any, strides, pad] = d;
+  const memory::desc x_md = in_layout ? blocked(x_plain, in_layout) : x_plain;
+  const memory::desc y_md = out_layout ? blocked(y_plain_md, out_layout) : y_plain_md;
   auto alg = first_algorithm(g, batch, groups, filters);
   dnnl::primitive_attr attr;
   attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
@@ -163,6 +168,8 @@ std::unique_ptr<Conv> build(const dnnl::engine& eng, const ConvGeometry& g, int 
                      {{DNNL_ARG_SRC, fx}, {DNNL_ARG_WEIGHTS, fw}, {DNNL_ARG_DST, fy}, {DNNL_ARG_SCRATCHPAD, fs}}});
     if (!y_plain) f.ops.push_back({dnnl::reorder(fy, c->y), {{DNNL_ARG_FROM, fy}, {DNNL_ARG_TO, c->y}}});
     f.kernel = fpd.impl_info_str();
+    for (int layout : {1, 8, 16})  // blocked only where no channel padding is needed
+      if (filters % layout == 0 && fpd.dst_desc() == blocked(y_plain_md, layout)) c->kernel_layout = layout;
 
     // Weight gradient first; its reordered delta (at offset 0) stays for the data gradient.
     Phase& bw = c->bwd_weights;
@@ -311,9 +318,11 @@ using PoolKey = std::array<int, 9>;
 // What an inference primitive is for: the activation and the layouts of its input and output
 // (Backend::conv_inference_layout's codes), in one int of the key.
 int inference_purpose(Act act, int in_layout, int out_layout) { return int(act) + 100 * in_layout + 10000 * out_layout; }
+// The training primitives (forward and both gradients) for these layouts: negative.
+int training_purpose(int in_layout, int out_layout) { return -1 - inference_purpose(Act(0), in_layout, out_layout); }
 
-// Shape, batch, groups, filters, threads, and what the primitives are for: -1 training (forward
-// and both gradients), else inference with that activation.
+// Shape, batch, groups, filters, threads, and what the primitives are for: training_purpose
+// (negative), else inference_purpose.
 using Key = std::array<int, 13>;
 
 Key key_of(const ConvGeometry& g, int batch, int groups, int filters, int threads, int purpose) {
@@ -408,11 +417,11 @@ struct OneDnnConvolutions::Impl {
     return f;
   }
 
-  // The training primitives of a shape with the caller's input and weights in place; null when
-  // oneDNN has none.
+  // The training primitives of a shape and layouts with the caller's input and weights in place;
+  // null when oneDNN has none.
   Conv* bind(const ConvGeometry& g, int batch, int groups, int filters, int threads, const float* in,
-             const float* weights) {
-    Conv* c = get(g, batch, groups, filters, threads);
+             const float* weights, int in_layout, int out_layout) {
+    Conv* c = get(g, batch, groups, filters, threads, training_purpose(in_layout, out_layout));
     if (c) {
       c->x.set_data_handle(const_cast<float*>(in));
       c->w.set_data_handle(const_cast<float*>(weights));
@@ -420,7 +429,7 @@ struct OneDnnConvolutions::Impl {
     return c;
   }
   // The primitives of a shape, built and kept at the first call (the arena is not grown: see
-  // get). purpose: -1 training, else int(Act) of an inference pass.
+  // get). purpose: training_purpose or inference_purpose.
   Conv* find(const ConvGeometry& g, int batch, int groups, int filters, int threads, int purpose) {
     const Key k = key_of(g, batch, groups, filters, threads, purpose);
     auto it = convs.find(k);
@@ -428,7 +437,8 @@ struct OneDnnConvolutions::Impl {
       std::unique_ptr<Conv> c;
       {
         OmpThreads t(threads);  // oneDNN sizes its kernels' blocking for the thread count
-        c = purpose < 0 ? build(eng, g, batch, groups, filters)
+        const int layouts = purpose < 0 ? -1 - purpose : purpose;
+        c = purpose < 0 ? build(eng, g, batch, groups, filters, layouts / 100 % 100, layouts / 10000)
                         : build_inference(eng, g, batch, groups, filters, Act(purpose % 100), purpose / 100 % 100,
                                           purpose / 10000);
       }
@@ -454,7 +464,7 @@ struct OneDnnConvolutions::Impl {
     return it->second.get();
   }
   // find, with the arena grown to fit the shape (a failure leaves the old arena in place).
-  Conv* get(const ConvGeometry& g, int batch, int groups, int filters, int threads, int purpose = -1) {
+  Conv* get(const ConvGeometry& g, int batch, int groups, int filters, int threads, int purpose) {
     Conv* c = find(g, batch, groups, filters, threads, purpose);
     if (c) arena.fit(c->bytes());
     return c;
@@ -484,7 +494,7 @@ OneDnnConvolutions::~OneDnnConvolutions() = default;
 
 bool OneDnnConvolutions::prepare(const ConvGeometry& g, int batch, int groups, int filters, Act act, int threads) {
   return guarded([&] {
-    const bool training = impl_->get(g, batch, groups, filters, threads) != nullptr;
+    const bool training = impl_->get(g, batch, groups, filters, threads, training_purpose(0, 0)) != nullptr;
     return impl_->get(g, batch, groups, filters, threads, int(act)) != nullptr && training;
   });
 }
@@ -492,7 +502,7 @@ bool OneDnnConvolutions::prepare(const ConvGeometry& g, int batch, int groups, i
 int64_t OneDnnConvolutions::workspace_bytes(const ConvGeometry& g, int batch, int groups, int filters, Act act,
                                             int threads) {
   return guarded([&]() -> int64_t {  // built once: prepare finds them
-    const Conv* training = impl_->find(g, batch, groups, filters, threads, -1);
+    const Conv* training = impl_->find(g, batch, groups, filters, threads, training_purpose(0, 0));
     const Conv* inference = impl_->find(g, batch, groups, filters, threads, int(act));
     return std::max(training ? training->bytes() : 0, inference ? inference->bytes() : 0);
   });
@@ -520,6 +530,18 @@ void OneDnnConvolutions::prepare_inference(const ConvGeometry& g, int batch, int
   guarded([&] { return impl_->get(g, batch, groups, filters, threads, inference_purpose(act, in_layout, out_layout)); });
 }
 
+int OneDnnConvolutions::training_layout(const ConvGeometry& g, int batch, int groups, int filters, int threads) {
+  return guarded([&] {
+    const Conv* c = impl_->find(g, batch, groups, filters, threads, training_purpose(0, 0));
+    return c ? c->kernel_layout : -1;
+  });
+}
+
+void OneDnnConvolutions::prepare_training(const ConvGeometry& g, int batch, int groups, int filters, int threads,
+                                          int in_layout, int out_layout) {
+  guarded([&] { return impl_->get(g, batch, groups, filters, threads, training_purpose(in_layout, out_layout)); });
+}
+
 int OneDnnConvolutions::inference_layout(const ConvGeometry& g, int batch, int groups, int filters, Act act,
                                         int threads) {
   return guarded([&] {
@@ -530,16 +552,16 @@ int OneDnnConvolutions::inference_layout(const ConvGeometry& g, int batch, int g
 
 std::string OneDnnConvolutions::kernels(const ConvGeometry& g, int batch, int groups, int filters, int threads) {
   return guarded([&]() -> std::string {
-    const Conv* c = impl_->get(g, batch, groups, filters, threads);
+    const Conv* c = impl_->get(g, batch, groups, filters, threads, training_purpose(0, 0));
     if (!c) return "reference";
     return c->fwd.kernel + " / " + c->bwd_weights.kernel + " / " + c->bwd_data.kernel;
   });
 }
 
 bool OneDnnConvolutions::forward(const ConvGeometry& g, int batch, int groups, int filters, int threads,
-                                 const float* in, const float* weights, float* out) {
+                                 const float* in, const float* weights, float* out, int in_layout, int out_layout) {
   return guarded([&] {
-    Conv* c = impl_->bind(g, batch, groups, filters, threads, in, weights);
+    Conv* c = impl_->bind(g, batch, groups, filters, threads, in, weights, in_layout, out_layout);
     if (!c) return false;
     OmpThreads t(threads);
     c->y.set_data_handle(out);
@@ -571,9 +593,9 @@ bool OneDnnConvolutions::inference(const ConvGeometry& g, int batch, int groups,
 
 bool OneDnnConvolutions::backward(const ConvGeometry& g, int batch, int groups, int filters, int threads,
                                   const float* in, const float* weights, const float* delta,
-                                  float* weight_grads, float* in_delta) {
+                                  float* weight_grads, float* in_delta, int in_layout, int out_layout) {
   return guarded([&] {
-    Conv* c = impl_->bind(g, batch, groups, filters, threads, in, weights);
+    Conv* c = impl_->bind(g, batch, groups, filters, threads, in, weights, in_layout, out_layout);
     if (!c) return false;
     OmpThreads t(threads);
     c->dy.set_data_handle(const_cast<float*>(delta));

@@ -43,12 +43,19 @@ class OneDnnConvolutions {
   int64_t workspace_bytes(const ConvGeometry& g, int batch, int groups, int filters, Act act, int threads);
 
   // Backend::conv_forward and conv_backward. False (nothing done) when the shape has no
-  // oneDNN implementation. A shape not prepared before is prepared here, once.
+  // oneDNN implementation. A shape not prepared before is prepared here, once. in_layout and
+  // out_layout: the layouts of in and in_delta, and of out and delta (Backend's codes).
   bool forward(const ConvGeometry& g, int batch, int groups, int filters, int threads,
-               const float* in, const float* weights, float* out);
+               const float* in, const float* weights, float* out, int in_layout = 0, int out_layout = 0);
   bool backward(const ConvGeometry& g, int batch, int groups, int filters, int threads,
                 const float* in, const float* weights, const float* delta, float* weight_grads,
-                float* in_delta);
+                float* in_delta, int in_layout = 0, int out_layout = 0);
+  // Backend::conv_training_layout: the layout the training forward kernel writes (1, 8, 16), 0
+  // when it writes another, -1 when the shape is not on oneDNN.
+  int training_layout(const ConvGeometry& g, int batch, int groups, int filters, int threads);
+  // Backend::conv_prepare_training.
+  void prepare_training(const ConvGeometry& g, int batch, int groups, int filters, int threads, int in_layout,
+                        int out_layout);
 
   // Backend::conv_inference: the batch norm folded into a copy of the weights and a bias, the
   // activation run by the kernel where oneDNN has it (else by the backend afterwards). False

@@ -357,6 +357,7 @@ void Int8Plan::run(Network& net, const float* input) {
   NetState s{net.backend()};
   s.batch = net.batch();
   s.train = false;
+  s.planar = true;
   const auto& layers = net.layers();
   auto float_of = [&](size_t t) { return t == 0 ? input : layers[t - 1]->output.data(); };
   if (m.quantize[0] >= 0) m.engine->run(m.quantize[0], input, m.codes[0]);

@@ -236,8 +236,9 @@ void Network::set_batch(int batch) {
     staging.add(input_, int64_t(batch) * input_size());
     staging.add(truth_, int64_t(batch) * output_size());
   });
-  std::vector<int> blocks;
-  allocating("the inference pass's kernels", [&] { blocks = plan_inference_layouts(batch); });
+  std::vector<int> blocks, train_blocks;
+  allocating("the inference pass's kernels", [&] { blocks = plan_layouts(batch, false); });
+  allocating("the training passes' kernels", [&] { train_blocks = plan_layouts(batch, true); });
   DeltaPlan plan = plan_deltas(batch);
   std::vector<Buffer<float>> pool(plan.capacity.size());
   allocating("the layers' deltas", [&] {
@@ -251,6 +252,7 @@ void Network::set_batch(int batch) {
     layers_[k]->delta = BufferRef<float>(*be_, delta_pool_[size_t(plan.owner[k])].data(),
                                          int64_t(batch) * layers_[k]->out.size());
     layers_[k]->infer_layout = blocks[k];
+    layers_[k]->train_layout = train_blocks[k];
   }
   batch_ = batch;
   if (plan_) plan_->prepare(*this, batch);
@@ -260,10 +262,37 @@ void Network::set_threads(int threads) {
   be_->set_threads(threads);
   if (batch_ > 0) {
     for (auto& l : layers_) l->prepare(*be_, batch_);
-    const std::vector<int> blocks = plan_inference_layouts(batch_);
-    for (size_t k = 0; k < layers_.size(); ++k) layers_[k]->infer_layout = blocks[k];
+    apply_layout_plans(batch_);
     if (plan_) plan_->prepare(*this, batch_);
   }
+}
+
+void Network::apply_layout_plans(int batch) {
+  const std::vector<int> blocks = plan_layouts(batch, false), train_blocks = plan_layouts(batch, true);
+  for (size_t k = 0; k < layers_.size(); ++k) {
+    layers_[k]->infer_layout = blocks[k];
+    layers_[k]->train_layout = train_blocks[k];
+  }
+}
+
+void Network::set_training_layouts(bool on) {
+  training_layouts_ = on;
+  if (batch_ > 0) apply_layout_plans(batch_);
+}
+
+std::vector<float> Network::layer_output(size_t i) const {
+  const Layer& l = *layers_.at(i);
+  std::vector<float> v = l.output.to_vector();
+  const int layout = last_inference_ ? l.infer_layout : l.train_layout;
+  if (layout == 0) return v;
+  // Element (b, c, s) of a layout with `block` channels per block (NHWC: one block of all).
+  const int64_t c = l.out.c, spatial = l.out.spatial(), block = layout == 1 ? c : layout, blocks = c / block;
+  std::vector<float> planar(v.size());
+  for (int64_t b = 0; b < batch_; ++b)
+    for (int64_t ch = 0; ch < c; ++ch)
+      for (int64_t s = 0; s < spatial; ++s)
+        planar[size_t((b * c + ch) * spatial + s)] = v[size_t(((b * blocks + ch / block) * spatial + s) * block + ch % block)];
+  return planar;
 }
 
 // First, in layer order, each layer's output takes the layout it would rather write; a layer
@@ -272,17 +301,21 @@ void Network::set_threads(int threads) {
 // first input). Then a tensor not planar goes back to planar wherever a reader does not take it
 // (a planar-only layer, an elementwise one in another layout, the network's output), until
 // nothing changes: in this phase layouts only turn planar, so it ends.
-std::vector<int> Network::plan_inference_layouts(int batch) {
+// The training plan is the same with the training passes' kernels; there a layer's delta is in
+// its output's layout (every layer writes its input's delta in its input's layout), so the
+// same rules hold for the deltas.
+std::vector<int> Network::plan_layouts(int batch, bool training) {
   using In = Layer::InferInputs;
   const size_t n = layers_.size();
   std::vector<In> how(n);
   std::vector<int> layout(n, 0);
+  if (training && !training_layouts_) return layout;
   std::vector<std::vector<int>> reads(n);
   for (size_t j = 0; j < n; ++j) {
     Layer& l = *layers_[j];
-    how[j] = l.infer_inputs(*be_, batch);
+    how[j] = l.layout_inputs(*be_, batch, training);
     reads[j] = l.inputs();  // -1: the network's input, planar
-    if (how[j] == In::Any) layout[j] = l.preferred_infer_layout(*be_, batch);
+    if (how[j] == In::Any) layout[j] = l.preferred_layout(*be_, batch, training);
     if (how[j] != In::Elementwise) continue;
     int fixed_layout = -1;  // the layout of the inputs no one can change: all must agree
     bool conflict = false;
@@ -312,7 +345,7 @@ std::vector<int> Network::plan_inference_layouts(int batch) {
       }
     }
   }
-  for (size_t j = 0; j < n; ++j) layers_[j]->prepare_inference(*be_, batch, j ? layout[j - 1] : 0, layout[j]);
+  for (size_t j = 0; j < n; ++j) layers_[j]->prepare_layouts(*be_, batch, j ? layout[j - 1] : 0, layout[j], training);
   return layout;
 }
 
@@ -425,7 +458,7 @@ double Network::run_forward(const float* input, bool train, const float* truth, 
   s.inference = inference;
   s.params_version = params_version_;
   const float* x = input;
-  int block = 0;  // the layout of x in an inference pass
+  int block = 0;  // the layout of x
   if (train) {
     ++passes_;
     parameters_changed();  // batch norm moves its running statistics (and drops an inference plan)
@@ -433,12 +466,12 @@ double Network::run_forward(const float* input, bool train, const float* truth, 
   for (size_t i = 0; i < layers_.size(); ++i) {
     Layer& l = *layers_[i];
     s.input = x;
-    s.input_layout = inference ? block : 0;
+    s.input_layout = block;
     s.truth = i + 1 == layers_.size() ? truth : nullptr;
     s.seed = mix64(config_.seed ^ mix64(passes_ * 0x9e3779b97f4a7c15ULL + i));
     l.forward(s);
     x = l.output.data();
-    block = l.infer_layout;
+    block = inference ? l.infer_layout : l.train_layout;
   }
   last_truth_ = truth;
   last_train_ = train;
@@ -462,6 +495,7 @@ void Network::backward(const float* input, float* input_delta) {
     }
     s.input = i ? layers_[i - 1]->output.data() : input;
     s.input_delta = i ? layers_[i - 1]->delta.data() : input_delta;
+    s.input_layout = i ? layers_[i - 1]->train_layout : 0;
     s.truth = i + 1 == layers_.size() ? last_truth_ : nullptr;
     s.seed = mix64(config_.seed ^ mix64(passes_ * 0x9e3779b97f4a7c15ULL + i));
     l.backward(s);

@@ -107,6 +107,13 @@ class Network {
   InferencePlan* inference_plan() const { return plan_.get(); }
 
   int batch() const { return batch_; }  // 0 before the first set_batch (allocate_batch=false)
+  // Whether the training passes keep activations and deltas in the kernels' layouts between
+  // layers (Layer::train_layout; the default, where the backend has such layouts) or run planar
+  // NCHW throughout (the tests compare the two). Plans again at once when the network has a batch.
+  void set_training_layouts(bool on);
+  // Layer i's output after the last pass, as planar NCHW floats (the layers may hold it in
+  // another layout: Layer::infer_layout or train_layout).
+  std::vector<float> layer_output(size_t i) const;
   // Reallocates the per-batch buffers. The memory estimate is compared with what the backend has
   // available first (Error(OutOfMemory) naming the biggest layer); then every new buffer is
   // allocated before any old one is released, so a failed call changes nothing.
@@ -201,8 +208,12 @@ class Network {
     std::vector<std::vector<int>> zero_before;
   };
   DeltaPlan plan_deltas(int batch) const;
-  // The inference pass's layouts at `batch` (Layer::infer_layout), the kernels for them built.
-  std::vector<int> plan_inference_layouts(int batch);
+  // The layouts at `batch` of the inference pass (Layer::infer_layout) or of the training passes
+  // (Layer::train_layout, all planar while training layouts are off), the kernels for them built.
+  std::vector<int> plan_layouts(int batch, bool training);
+  // Both plans, set on the layers (set_batch, set_threads, set_training_layouts).
+  void apply_layout_plans(int batch);
+  bool training_layouts_ = true;
 };
 
 }  // namespace rpg

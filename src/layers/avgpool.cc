@@ -9,19 +9,17 @@ namespace {
 
 class Avgpool final : public Layer {
  public:
-  // Inference reads its input in any layout the backend names (the convolutions before it then
-  // keep theirs) and writes planar.
-  InferInputs infer_inputs(Backend& be, int /*batch*/) const override {
-    return be.avgpool_any_layout() ? InferInputs::Any : InferInputs::Planar;
+  // Reads its input (and writes its input's delta) in any layout the backend takes, so the
+  // convolutions before it keep theirs; writes planar.
+  InferInputs layout_inputs(Backend& be, int /*batch*/, bool /*training*/) const override {
+    return be.per_channel_any_layout() ? InferInputs::Any : InferInputs::Planar;
   }
   void forward(NetState& s) override {
-    if (s.inference)
-      s.be.avgpool_inference(s.batch, in.c, in.spatial(), s.input, output.data(), s.input_layout);
-    else
-      s.be.avgpool_forward(s.batch, in.c, in.spatial(), s.input, output.data());
+    s.be.avgpool_forward(s.batch, in.c, in.spatial(), s.input, output.data(), s.input_layout);
   }
   void backward(NetState& s) override {
-    if (s.input_delta) s.be.avgpool_backward(s.batch, in.c, in.spatial(), delta.data(), s.input_delta);
+    if (s.input_delta)
+      s.be.avgpool_backward(s.batch, in.c, in.spatial(), delta.data(), s.input_delta, s.input_layout);
   }
 };
 

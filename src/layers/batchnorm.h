@@ -21,9 +21,11 @@ class BatchNorm {
   // x holds the pre-normalisation values; on return it holds y. `biases` is the layer's bias.
   // x = act(gamma x_hat + beta) in place (act: the layer's activation when it needs no
   // pre-activation copy, otherwise Linear and the layer activates).
-  void forward(Backend& be, float* x, const Buffer<float>& biases, int batch, bool train, Act act = Act::Linear);
+  // layout: of x (and x_hat, dy; Backend's codes).
+  void forward(Backend& be, float* x, const Buffer<float>& biases, int batch, bool train, Act act = Act::Linear,
+               int layout = 0);
   // dy (in place) becomes dx; accumulates scale and bias gradients.
-  void backward(Backend& be, float* dy, Buffer<float>& bias_grads, int batch, bool train);
+  void backward(Backend& be, float* dy, Buffer<float>& bias_grads, int batch, bool train, int layout = 0);
   void mark_settled() { updates = 100; }
 
   Buffer<float> scales, scale_grads, rolling_mean, rolling_var;
@@ -40,6 +42,6 @@ class BatchNorm {
 // copying the pre-activation into `preact` first when that is allocated (the activation's
 // gradient needs it). Without that copy, batch norm and activation run in one pass.
 void normalize_and_activate(Backend& be, BatchNorm* norm, const Buffer<float>& biases, Buffer<float>& preact,
-                            Act act, float* y, int batch, int channels, int64_t spatial, bool train);
+                            Act act, float* y, int batch, int channels, int64_t spatial, bool train, int layout = 0);
 
 }  // namespace rpg

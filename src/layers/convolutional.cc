@@ -33,14 +33,24 @@ class Convolutional final : public Layer {
     if (act_needs_input(act)) s.add(preact, int64_t(batch) * out.size());
   }
   void prepare(Backend& be, int batch) override { be.conv_prepare(geometry(), batch, groups, filters, act); }
-  InferInputs infer_inputs(Backend& be, int batch) const override {
-    return be.conv_inference_layout(geometry(), batch, groups, filters, act) < 0 ? InferInputs::Planar : InferInputs::Any;
+  // The layout the kernels would rather write (-1: planar only).
+  int kernel_layout(Backend& be, int batch, bool training) const {
+    return training ? be.conv_training_layout(geometry(), batch, groups, filters)
+                    : be.conv_inference_layout(geometry(), batch, groups, filters, act);
   }
-  int preferred_infer_layout(Backend& be, int batch) const override {
-    return std::max(0, be.conv_inference_layout(geometry(), batch, groups, filters, act));
+  InferInputs layout_inputs(Backend& be, int batch, bool training) const override {
+    // In training, a layout also goes through batch norm's and the bias's per-channel loops.
+    if (training && !be.per_channel_any_layout()) return InferInputs::Planar;
+    return kernel_layout(be, batch, training) < 0 ? InferInputs::Planar : InferInputs::Any;
   }
-  void prepare_inference(Backend& be, int batch, int in_layout, int out_layout) override {
-    be.conv_prepare_inference(geometry(), batch, groups, filters, act, in_layout, out_layout);
+  int preferred_layout(Backend& be, int batch, bool training) const override {
+    return std::max(0, kernel_layout(be, batch, training));
+  }
+  void prepare_layouts(Backend& be, int batch, int in_layout, int out_layout, bool training) override {
+    if (training)
+      be.conv_prepare_training(geometry(), batch, groups, filters, in_layout, out_layout);
+    else
+      be.conv_prepare_inference(geometry(), batch, groups, filters, act, in_layout, out_layout);
   }
   int64_t workspace_bytes(Backend& be, int batch) const override {
     return be.conv_workspace_bytes(geometry(), batch, groups, filters, act);
@@ -55,9 +65,11 @@ class Convolutional final : public Layer {
                         bn ? &fixed : nullptr, act, output.data(), s.params_version, s.input_layout, infer_layout);
       return;
     }
-    be.conv_forward(geometry(), s.batch, groups, filters, s.input, weights.data(), output.data());
+    const int layout = out_layout(s);
+    be.conv_forward(geometry(), s.batch, groups, filters, s.input, weights.data(), output.data(), s.input_layout,
+                    layout);
     normalize_and_activate(be, bn ? &norm : nullptr, biases, preact, act, output.data(), s.batch, filters, out.spatial(),
-                           s.train);
+                           s.train, layout);
   }
 
   void backward(NetState& s) override {
@@ -65,11 +77,11 @@ class Convolutional final : public Layer {
     be.activate_backward(act, preact.empty() ? nullptr : preact.data(), output.data(), delta.data(),
                          int64_t(s.batch) * out.size());
     if (bn)
-      norm.backward(be, delta.data(), bias_grads, s.batch, s.train);
+      norm.backward(be, delta.data(), bias_grads, s.batch, s.train, train_layout);
     else
-      be.bias_grad(delta.data(), s.batch, filters, out.spatial(), bias_grads.data());
+      be.bias_grad(delta.data(), s.batch, filters, out.spatial(), bias_grads.data(), train_layout);
     be.conv_backward(geometry(), s.batch, groups, filters, s.input, weights.data(), delta.data(),
-                     weight_grads.data(), s.input_delta);
+                     weight_grads.data(), s.input_delta, s.input_layout, train_layout);
   }
 
   std::vector<Param> params() override {

@@ -26,7 +26,12 @@ struct NetState {
   // one. Only with train == false.
   bool inference = false;
   uint64_t params_version = 0;   // Network::params_version() (inference passes; 0: unknown)
-  int input_layout = 0;           // inference passes: the layout of input (Layer::infer_layout)
+  // Every tensor planar NCHW, whatever the plans say (a forward pass without training of the
+  // int8 engine's float32 layers, which hands planar tensors between layers).
+  bool planar = false;
+  // The layout of input: the previous layer's infer_layout in an inference pass, its
+  // train_layout in the others (forward and backward).
+  int input_layout = 0;
   const float* input = nullptr;  // this layer's input: the previous layer's output
   float* input_delta = nullptr;  // where to accumulate d loss / d input; null: not needed
   const float* truth = nullptr;  // batch x outputs of the last layer, for loss layers
@@ -101,15 +106,21 @@ class Layer {
   // Scratch memory the backend needs for this layer's passes at `batch`, in bytes.
   virtual int64_t workspace_bytes(Backend& /*be*/, int /*batch*/) const { return 0; }
 
-  // The inference pass's layouts (Network::set_batch plans them; Backend::conv_inference_layout).
-  // The layout of this layer's output in Network::infer: 0 planar NCHW, else one of
-  // Backend::conv_inference_layout's.
+  // The layouts of the passes (Network::set_batch plans them, one plan for the inference pass and
+  // one for the training passes; Backend::conv_inference_layout's codes: 0 planar NCHW, 1 NHWC,
+  // 8 and 16 channel-blocked). The layout of this layer's output in Network::infer; and of its
+  // output and its delta in the other passes (forward, with or without training, and backward).
   int infer_layout = 0;
-  // How the layer takes its inputs in an inference pass: planar only; any layout (its kernel
-  // reorders what it needs); or in its inputs' layout (element by element, or a pooling in any
-  // layout: its inputs and its output all in one).
+  int train_layout = 0;
+  int out_layout(const NetState& s) const { return s.planar ? 0 : s.inference ? infer_layout : train_layout; }
+  // How the layer takes its inputs in an inference pass (training false) or in the training passes
+  // (training true): planar only; any layout (its kernel reorders what it needs); or in its
+  // inputs' layout (element by element, or a pooling in any layout: its inputs and its output all
+  // in one; in training also the deltas).
   enum class InferInputs { Planar, Any, Elementwise };
-  virtual InferInputs infer_inputs(Backend& /*be*/, int /*batch*/) const { return InferInputs::Planar; }
+  virtual InferInputs layout_inputs(Backend& /*be*/, int /*batch*/, bool /*training*/) const {
+    return InferInputs::Planar;
+  }
   // The layers whose outputs this layer reads (-1: the network's input): by default the
   // previous one and delta_sources().
   virtual std::vector<int> inputs() const {
@@ -118,10 +129,11 @@ class Layer {
     return v;
   }
   // For InferInputs::Any: the layout the layer would rather write (0: planar).
-  virtual int preferred_infer_layout(Backend& /*be*/, int /*batch*/) const { return 0; }
-  // Builds what the inference pass needs for the planned layouts (after prepare; throws Error,
-  // leaving the network as it was).
-  virtual void prepare_inference(Backend& /*be*/, int /*batch*/, int /*in_layout*/, int /*out_layout*/) {}
+  virtual int preferred_layout(Backend& /*be*/, int /*batch*/, bool /*training*/) const { return 0; }
+  // Builds what the passes need for the planned layouts (after prepare; throws Error, leaving the
+  // network as it was).
+  virtual void prepare_layouts(Backend& /*be*/, int /*batch*/, int /*in_layout*/, int /*out_layout*/,
+                               bool /*training*/) {}
   virtual void forward(NetState& s) = 0;
   // Accumulates into s.input_delta (when non-null) and into parameter gradients.
   virtual void backward(NetState& s) = 0;

@@ -29,11 +29,13 @@ class Maxpool final : public Layer {
   }
   void prepare(Backend& be, int batch) override { be.maxpool_prepare(geometry(batch), 0); }
   // In the input's layout, where the backend takes any.
-  InferInputs infer_inputs(Backend& be, int batch) const override {
-    return be.maxpool_any_layout(geometry(batch)) ? InferInputs::Elementwise : InferInputs::Planar;
+  // Inference pools in any layout where the backend can; training pools planar (the backend's
+  // loop, which records the argmax).
+  InferInputs layout_inputs(Backend& be, int batch, bool training) const override {
+    return !training && be.maxpool_any_layout(geometry(batch)) ? InferInputs::Elementwise : InferInputs::Planar;
   }
-  void prepare_inference(Backend& be, int batch, int /*in_layout*/, int out_layout) override {
-    if (out_layout) be.maxpool_prepare(geometry(batch), out_layout);
+  void prepare_layouts(Backend& be, int batch, int /*in_layout*/, int out_layout, bool training) override {
+    if (out_layout && !training) be.maxpool_prepare(geometry(batch), out_layout);
   }
   void forward(NetState& s) override {
     if (s.inference)

@@ -33,8 +33,9 @@ class Route final : public Layer {
   }
   std::vector<int> delta_sources() const override { return sources; }
   std::vector<int> inputs() const override { return sources; }
-  // One source is copied whole: element by element, in any layout.
-  InferInputs infer_inputs(Backend& /*be*/, int /*batch*/) const override {
+  // One source is copied whole (and its delta accumulated whole): element by element, in any
+  // layout.
+  InferInputs layout_inputs(Backend& /*be*/, int /*batch*/, bool /*training*/) const override {
     return sources.size() == 1 ? InferInputs::Elementwise : InferInputs::Planar;
   }
   std::string summary_filters() const override {

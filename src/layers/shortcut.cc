@@ -23,7 +23,7 @@ class Shortcut final : public Layer {
   }
   // (Not preact.empty(): while a batch is being set, preact may be staged but not yet allocated.)
   bool elementwise() const { return from_shape == out && !act_needs_input(act); }
-  InferInputs infer_inputs(Backend& /*be*/, int /*batch*/) const override {
+  InferInputs layout_inputs(Backend& /*be*/, int /*batch*/, bool /*training*/) const override {
     return elementwise() ? InferInputs::Elementwise : InferInputs::Planar;
   }
   void forward(NetState& s) override {
