@@ -172,6 +172,7 @@ def main():
                     cells.append(', '.join(f'{r:.2f}{unit}' for r in ratios) +
                                  (' (BELOW FLOOR)' if below else '' if met else ' (miss)'))
                 name = os.path.splitext(os.path.basename(cfg))[0]
+                opts = {k: v for k, v in (o.split('=', 1) for o in spec.split(',')[1:]) if k != 'reps'}
                 if opts:
                     name += ' (' + ', '.join(f'{k} {v}' for k, v in opts.items()) + ')'
                 print(f'| {name} | ' + ' | '.join(cells) + ' |', flush=True)
