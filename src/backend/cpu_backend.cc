@@ -511,6 +511,18 @@ struct Blocked {
   int64_t at(int64_t b, int c) const { return (b * blocks + c / block) * spatial * block + c % block; }
 };
 
+// Calls f with a run's width: a compile-time constant for the usual 16 and 8 (the loops over a
+// run's channels then unroll and vectorise), else an int.
+template <typename F>
+void with_width(int w, F&& f) {
+  if (w == kRun)
+    f(std::integral_constant<int, kRun>());
+  else if (w == 8)
+    f(std::integral_constant<int, 8>());
+  else
+    f(w);
+}
+
 }  // namespace
 
 void CpuBackend::add_bias(float* out, const float* bias, int batch, int channels, int64_t spatial, int layout) {
@@ -519,10 +531,13 @@ void CpuBackend::add_bias(float* out, const float* bias, int batch, int channels
     RPG_PARALLEL_FOR(int64_t(batch) * channels * spatial)
     for (int64_t br = 0; br < batch * t.runs(); ++br) {
       const int64_t r = br % t.runs();
-      const int c0 = t.first(r), w = t.width(r);
-      float* o = out + t.at(br / t.runs(), c0);
-      for (int64_t i = 0; i < spatial; ++i, o += t.block)
-        for (int l = 0; l < w; ++l) o[l] += bias[c0 + l];
+      const int c0 = t.first(r);
+      with_width(t.width(r), [&](auto width) {
+        const int w = width;
+        float* o = out + t.at(br / t.runs(), c0);
+        for (int64_t i = 0; i < spatial; ++i, o += t.block)
+          for (int l = 0; l < w; ++l) o[l] += bias[c0 + l];
+      });
     }
     return;
   }
@@ -541,14 +556,17 @@ void CpuBackend::bias_grad(const float* delta, int batch, int channels, int64_t 
     const Blocked t(layout, channels, spatial, "bias_grad");
     RPG_PARALLEL_FOR(int64_t(batch) * channels * spatial)
     for (int64_t r = 0; r < t.runs(); ++r) {
-      const int c0 = t.first(r), w = t.width(r);
-      double s[kRun] = {};
-      for (int b = 0; b < batch; ++b) {
-        const float* d = delta + t.at(b, c0);
-        for (int64_t i = 0; i < spatial; ++i, d += t.block)
-          for (int l = 0; l < w; ++l) s[l] += d[l];
-      }
-      for (int l = 0; l < w; ++l) grad[c0 + l] += float(s[l]);
+      const int c0 = t.first(r);
+      with_width(t.width(r), [&](auto width) {
+        const int w = width;
+        double s[kRun] = {};
+        for (int b = 0; b < batch; ++b) {
+          const float* d = delta + t.at(b, c0);
+          for (int64_t i = 0; i < spatial; ++i, d += t.block)
+            for (int l = 0; l < w; ++l) s[l] += d[l];
+        }
+        for (int l = 0; l < w; ++l) grad[c0 + l] += float(s[l]);
+      });
     }
     return;
   }
@@ -613,20 +631,23 @@ void CpuBackend::bn_stats(const float* x, int batch, int channels, int64_t spati
     const Blocked t(layout, channels, spatial, "bn_stats");
     RPG_PARALLEL_FOR(int64_t(batch) * channels * spatial)
     for (int64_t r = 0; r < t.runs(); ++r) {
-      const int c0 = t.first(r), w = t.width(r);
-      double s[kRun] = {}, s2[kRun] = {}, mu[kRun];
-      for (int b = 0; b < batch; ++b) {
-        const float* p = x + t.at(b, c0);
-        for (int64_t i = 0; i < spatial; ++i, p += t.block)
-          for (int l = 0; l < w; ++l) s[l] += p[l];
-      }
-      for (int l = 0; l < w; ++l) mu[l] = s[l] / m;
-      for (int b = 0; b < batch; ++b) {
-        const float* p = x + t.at(b, c0);
-        for (int64_t i = 0; i < spatial; ++i, p += t.block)
-          for (int l = 0; l < w; ++l) s2[l] += (p[l] - mu[l]) * (p[l] - mu[l]);
-      }
-      for (int l = 0; l < w; ++l) mean[c0 + l] = float(mu[l]), var[c0 + l] = float(s2[l] / m);
+      const int c0 = t.first(r);
+      with_width(t.width(r), [&](auto width) {
+        const int w = width;
+        double s[kRun] = {}, s2[kRun] = {}, mu[kRun];
+        for (int b = 0; b < batch; ++b) {
+          const float* p = x + t.at(b, c0);
+          for (int64_t i = 0; i < spatial; ++i, p += t.block)
+            for (int l = 0; l < w; ++l) s[l] += p[l];
+        }
+        for (int l = 0; l < w; ++l) mu[l] = s[l] / m;
+        for (int b = 0; b < batch; ++b) {
+          const float* p = x + t.at(b, c0);
+          for (int64_t i = 0; i < spatial; ++i, p += t.block)
+            for (int l = 0; l < w; ++l) s2[l] += (p[l] - mu[l]) * (p[l] - mu[l]);
+        }
+        for (int l = 0; l < w; ++l) mean[c0 + l] = float(mu[l]), var[c0 + l] = float(s2[l] / m);
+      });
     }
     return;
   }
@@ -681,20 +702,23 @@ void CpuBackend::bn_apply(float* x, const float* mean, const float* var, const f
       RPG_PARALLEL_FOR(int64_t(batch) * channels * spatial)
       for (int64_t br = 0; br < batch * t.runs(); ++br) {
         const int64_t r = br % t.runs();
-        const int c0 = t.first(r), w = t.width(r);
-        float mu[kRun], inv[kRun], g[kRun], b[kRun];
-        for (int l = 0; l < w; ++l)
-          mu[l] = mean[c0 + l], inv[l] = eps.inv_std(var[c0 + l]), g[l] = gamma[c0 + l], b[l] = beta[c0 + l];
-        const int64_t at = t.at(br / t.runs(), c0);
-        float* p = x + at;
-        float* h = x_hat + at;
-        for (int64_t i = 0; i < spatial; ++i, p += t.block, h += t.block)
-          for (int l = 0; l < w; ++l) {
-            const float xh = (p[l] - mu[l]) * inv[l];
-            h[l] = xh;
-            const float y = g[l] * xh + b[l];
-            p[l] = decltype(act)::value == Act::Linear ? y : act_apply(act, y);
-          }
+        const int c0 = t.first(r);
+        with_width(t.width(r), [&](auto width) {
+          const int w = width;
+          float mu[kRun], inv[kRun], g[kRun], b[kRun];
+          for (int l = 0; l < w; ++l)
+            mu[l] = mean[c0 + l], inv[l] = eps.inv_std(var[c0 + l]), g[l] = gamma[c0 + l], b[l] = beta[c0 + l];
+          const int64_t at = t.at(br / t.runs(), c0);
+          float* p = x + at;
+          float* h = x_hat + at;
+          for (int64_t i = 0; i < spatial; ++i, p += t.block, h += t.block)
+            for (int l = 0; l < w; ++l) {
+              const float xh = (p[l] - mu[l]) * inv[l];
+              h[l] = xh;
+              const float y = g[l] * xh + b[l];
+              p[l] = decltype(act)::value == Act::Linear ? y : act_apply(act, y);
+            }
+        });
       }
     });
     return;
@@ -724,31 +748,34 @@ void CpuBackend::bn_backward(const float* x_hat, const float* gamma, const float
     const Blocked t(layout, channels, spatial, "bn_backward");
     RPG_PARALLEL_FOR(int64_t(batch) * channels * spatial)
     for (int64_t r = 0; r < t.runs(); ++r) {
-      const int c0 = t.first(r), w = t.width(r);
-      double sdy[kRun] = {}, sdyx[kRun] = {};
-      for (int b = 0; b < batch; ++b) {
-        const int64_t at = t.at(b, c0);
-        const float* d = dy + at;
-        const float* h = x_hat + at;
-        for (int64_t i = 0; i < spatial; ++i, d += t.block, h += t.block)
-          for (int l = 0; l < w; ++l) sdy[l] += d[l], sdyx[l] += double(d[l]) * h[l];
-      }
-      float k[kRun], mdy[kRun], mdyx[kRun];
-      for (int l = 0; l < w; ++l) {
-        const int c = c0 + l;
-        gamma_grad[c] += float(sdyx[l]);
-        beta_grad[c] += float(sdy[l]);
-        k[l] = gamma[c] / eps.std_of(var[c]);
-        mdy[l] = training ? float(sdy[l] / m) : 0.f;
-        mdyx[l] = training ? float(sdyx[l] / m) : 0.f;
-      }
-      for (int b = 0; b < batch; ++b) {
-        const int64_t at = t.at(b, c0);
-        float* d = dy + at;
-        const float* h = x_hat + at;
-        for (int64_t i = 0; i < spatial; ++i, d += t.block, h += t.block)
-          for (int l = 0; l < w; ++l) d[l] = k[l] * (d[l] - mdy[l] - h[l] * mdyx[l]);
-      }
+      const int c0 = t.first(r);
+      with_width(t.width(r), [&](auto width) {
+        const int w = width;
+        double sdy[kRun] = {}, sdyx[kRun] = {};
+        for (int b = 0; b < batch; ++b) {
+          const int64_t at = t.at(b, c0);
+          const float* d = dy + at;
+          const float* h = x_hat + at;
+          for (int64_t i = 0; i < spatial; ++i, d += t.block, h += t.block)
+            for (int l = 0; l < w; ++l) sdy[l] += d[l], sdyx[l] += double(d[l]) * h[l];
+        }
+        float k[kRun], mdy[kRun], mdyx[kRun];
+        for (int l = 0; l < w; ++l) {
+          const int c = c0 + l;
+          gamma_grad[c] += float(sdyx[l]);
+          beta_grad[c] += float(sdy[l]);
+          k[l] = gamma[c] / eps.std_of(var[c]);
+          mdy[l] = training ? float(sdy[l] / m) : 0.f;
+          mdyx[l] = training ? float(sdyx[l] / m) : 0.f;
+        }
+        for (int b = 0; b < batch; ++b) {
+          const int64_t at = t.at(b, c0);
+          float* d = dy + at;
+          const float* h = x_hat + at;
+          for (int64_t i = 0; i < spatial; ++i, d += t.block, h += t.block)
+            for (int l = 0; l < w; ++l) d[l] = k[l] * (d[l] - mdy[l] - h[l] * mdyx[l]);
+        }
+      });
     }
     return;
   }
@@ -853,12 +880,15 @@ void CpuBackend::avgpool_forward(int batch, int channels, int64_t spatial, const
     RPG_PARALLEL_FOR(int64_t(batch) * channels * spatial)
     for (int64_t br = 0; br < batch * t.runs(); ++br) {
       const int64_t b = br / t.runs(), r = br % t.runs();
-      const int c0 = t.first(r), w = t.width(r);
-      double acc[kRun] = {};
-      const float* p = in + t.at(b, c0);
-      for (int64_t i = 0; i < spatial; ++i, p += t.block)
-        for (int l = 0; l < w; ++l) acc[l] += p[l];
-      for (int l = 0; l < w; ++l) out[b * channels + c0 + l] = float(acc[l] / double(spatial));
+      const int c0 = t.first(r);
+      with_width(t.width(r), [&](auto width) {
+        const int w = width;
+        double acc[kRun] = {};
+        const float* p = in + t.at(b, c0);
+        for (int64_t i = 0; i < spatial; ++i, p += t.block)
+          for (int l = 0; l < w; ++l) acc[l] += p[l];
+        for (int l = 0; l < w; ++l) out[b * channels + c0 + l] = float(acc[l] / double(spatial));
+      });
     }
     return;
   }
@@ -877,11 +907,14 @@ void CpuBackend::avgpool_backward(int batch, int channels, int64_t spatial, cons
     RPG_PARALLEL_FOR(int64_t(batch) * channels * spatial)
     for (int64_t br = 0; br < batch * t.runs(); ++br) {
       const int64_t b = br / t.runs(), r = br % t.runs();
-      const int c0 = t.first(r), w = t.width(r);
-      const float* d = delta_out + b * channels + c0;
-      float* p = delta_in + t.at(b, c0);
-      for (int64_t i = 0; i < spatial; ++i, p += t.block)
-        for (int l = 0; l < w; ++l) p[l] += d[l] * inv;
+      const int c0 = t.first(r);
+      with_width(t.width(r), [&](auto width) {
+        const int w = width;
+        const float* d = delta_out + b * channels + c0;
+        float* p = delta_in + t.at(b, c0);
+        for (int64_t i = 0; i < spatial; ++i, p += t.block)
+          for (int l = 0; l < w; ++l) p[l] += d[l] * inv;
+      });
     }
     return;
   }
