@@ -7,7 +7,7 @@ pooling, the update, the ring generator). Also the convolutions' rate in GFLOP/s
 convolution work (Winograd does fewer FLOPs, so it can exceed what direct kernels reach), as a
 fraction of the machine's peak.
 
-  usage: profile.py [--build DIR] [--threads N] [--batch B] [--reps R] [--peak GFLOPS] cfg
+  usage: profile.py [--build DIR] [--threads N] [--batch B] [--size S] [--reps R] [--peak GFLOPS] cfg
 """
 import argparse
 import collections
@@ -23,6 +23,7 @@ def main():
     ap.add_argument('--threads', type=int, default=2)
     ap.add_argument('--batch', type=int, default=128)
     ap.add_argument('--reps', type=int, default=3)
+    ap.add_argument('--size', type=int, default=0, help='the input\'s width and height (0: the cfg\'s)')
     ap.add_argument('--peak', type=float, default=410.0,
                     help='the machine\'s peak GFLOP/s on all its cores (BENCH.md: 410 for the 2-core machine here); '
                          'a run on fewer threads is compared with its share')
@@ -31,7 +32,8 @@ def main():
     a.peak *= min(1.0, a.threads / (os.cpu_count() or a.threads))
     env = dict(os.environ, DNNL_VERBOSE='1')
     p = subprocess.run([os.path.join(a.build, 'bench', 'train_step'), '--threads', str(a.threads), '--batch',
-                        str(a.batch), '--reps', str(a.reps), a.cfg], env=env, capture_output=True, text=True)
+                        str(a.batch), '--size', str(a.size), '--reps', str(a.reps), a.cfg], env=env,
+                       capture_output=True, text=True)
     if p.returncode != 0:
         sys.exit(f'profile.py: train_step failed:\n{p.stderr}')
     # train_step runs one warm-up training step and inference, then reps of each: the last

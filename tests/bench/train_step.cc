@@ -6,7 +6,7 @@
 // with the device's queue drained.
 // A cfg written reference:CFG runs on the CPU's reference engine (rpgnet --deterministic)
 // instead of oneDNN, so that the two engines can be compared side by side.
-//   usage: bench_train_step [--threads N] [--gpu N] [--batch B] [--reps R] [reference:]cfg...
+//   usage: bench_train_step [--threads N] [--gpu N] [--batch B] [--size S] [--reps R] [reference:]cfg...
 #include <cblas.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -58,7 +58,7 @@ std::string cpu_model() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  int threads = 2, batch = 128, reps = 7, gpu = -1;
+  int threads = 2, batch = 128, reps = 7, gpu = -1, size = 0;
   std::vector<Subject> subjects;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
@@ -66,10 +66,11 @@ int main(int argc, char** argv) {
     else if (a == "--gpu" && i + 1 < argc) gpu = std::atoi(argv[++i]);
     else if (a == "--batch" && i + 1 < argc) batch = std::atoi(argv[++i]);
     else if (a == "--reps" && i + 1 < argc) reps = std::atoi(argv[++i]);
+    else if (a == "--size" && i + 1 < argc) size = std::atoi(argv[++i]);
     else subjects.push_back({a, nullptr, {}, {}, {}, {}, {}});
   }
   if (subjects.empty()) {
-    std::fprintf(stderr, "usage: %s [--threads N] [--gpu N] [--batch B] [--reps R] cfg...\n", argv[0]);
+    std::fprintf(stderr, "usage: %s [--threads N] [--gpu N] [--batch B] [--size S] [--reps R] cfg...\n", argv[0]);
     return 2;
   }
   try {
@@ -78,6 +79,10 @@ int main(int argc, char** argv) {
       rpg::CfgFile cfg = rpg::load_cfg(reference ? s.cfg.substr(10) : s.cfg);
       rpg::apply_override(cfg, "net.batch=" + std::to_string(batch));
       rpg::apply_override(cfg, "net.subdivisions=1");
+      if (size > 0) {  // the input's width and height
+        rpg::apply_override(cfg, "net.width=" + std::to_string(size));
+        rpg::apply_override(cfg, "net.height=" + std::to_string(size));
+      }
       s.net = std::make_unique<rpg::Network>(cfg, rpg::make_backend(gpu, threads, reference));
       rpg::Rng rng(3);
       s.x.resize(size_t(batch * s.net->input_size()));
