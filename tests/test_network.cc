@@ -781,9 +781,10 @@ BOOST_AUTO_TEST_CASE(a_network_without_batch_buffers_refuses_passes) {
 BOOST_AUTO_TEST_SUITE_END()
 
 // Training in the kernels' layouts (Network::set_batch's training plan) against planar training
-// (set_training_layouts(false)): three updates of one residual network with strided
+// (set_training_layouts(false)): three updates of a residual network with strided
 // convolutions, a route, max pooling (planar in training) and a convolution without batch norm,
-// on 1 and 2 threads. The losses, every layer's output and every parameter agree to rounding
+// and of one with channel counts only some processors block, groups and dropout, on 1 and 2
+// threads. The losses, every layer's output and every parameter agree to rounding
 // (batch norm's sums run in another order in the blocked layouts).
 BOOST_AUTO_TEST_CASE(training_in_the_kernels_layouts_matches_planar_training) {
   const std::string cfg =
@@ -799,19 +800,31 @@ BOOST_AUTO_TEST_CASE(training_in_the_kernels_layouts_matches_planar_training) {
       "[maxpool]\nsize=2\nstride=2\n"
       "[convolutional]\nbatch_normalize=1\nfilters=16\nsize=3\npad=1\nactivation=relu\n"
       "[avgpool]\n[connected]\noutput=5\nactivation=linear\n[softmax]\n";
+  // Channel counts that the blocked layouts take on some processors only (24: nChw8c), a
+  // grouped convolution, dropout between convolutions, a shortcut of differing shapes.
+  const std::string cfg2 =
+      "[net]\nbatch=4\nwidth=10\nheight=10\nchannels=2\nlearning_rate=0.05\nmomentum=0.9\n"
+      "[convolutional]\nbatch_normalize=1\nfilters=24\nsize=3\npad=1\nactivation=leaky\n"
+      "[convolutional]\nbatch_normalize=1\nfilters=32\ngroups=2\nsize=3\npad=1\nactivation=relu\n"
+      "[dropout]\nprobability=0.2\n"
+      "[convolutional]\nfilters=16\nsize=1\nactivation=linear\n"
+      "[shortcut]\nfrom=-3\nactivation=linear\n"
+      "[convolutional]\nbatch_normalize=1\nfilters=16\nsize=3\nstride=2\npad=1\nactivation=mish\n"
+      "[avgpool]\n[connected]\noutput=5\nactivation=linear\n[softmax]\n";
   auto close = [](const std::vector<float>& a, const std::vector<float>& b) {
     double scale = 1, worst = 0;
     for (float v : b) scale = std::max(scale, double(std::fabs(v)));
     for (size_t i = 0; i < a.size(); ++i) worst = std::max(worst, std::fabs(double(a[i]) - b[i]) / scale);
     return worst;
   };
+  for (const auto& [text, min_kept] : {std::pair<std::string, int>{cfg, 6}, {cfg2, 0}})
   for (int threads : {1, 2}) {
-    auto blocked = rpg_test::net_from_text(cfg, threads), planar = rpg_test::net_from_text(cfg, threads);
+    auto blocked = rpg_test::net_from_text(text, threads), planar = rpg_test::net_from_text(text, threads);
     planar->set_training_layouts(false);
     int kept = 0;
     for (const auto& l : blocked->layers()) kept += l->train_layout != 0;
     for (const auto& l : planar->layers()) BOOST_TEST(l->train_layout == 0);
-    BOOST_TEST(kept >= 6, kept << " layers keep a layout other than NCHW in training");
+    BOOST_TEST(kept >= min_kept, kept << " layers keep a layout other than NCHW in training");
     const int b = blocked->batch();
     const size_t n = blocked->layers().size();
     for (int u = 0; u < 3; ++u) {
@@ -835,6 +848,24 @@ BOOST_AUTO_TEST_CASE(training_in_the_kernels_layouts_matches_planar_training) {
         BOOST_TEST(worst <= 1e-4, threads << " thread(s), layer " << i << " parameter " << k << ": differs by " << worst);
       }
     }
+    // The plan changing between a forward pass and its backward pass (what the pass kept is in
+    // the old layouts): backward refuses until forward runs again.
+    if (kept == 0) continue;
+    rpg::Buffer<float> in(blocked->backend(), int64_t(b) * blocked->input_size()), truth(blocked->backend(), int64_t(b) * 5);
+    in.upload(rpg_test::random_vector(size_t(in.size()), 90));
+    std::vector<float> t(size_t(b) * 5, 0.f);
+    for (int i = 0; i < b; ++i) t[size_t(i * 5 + i % 5)] = 1.f;
+    truth.upload(t);
+    blocked->forward(in.data(), true, truth.data());
+    blocked->set_training_layouts(false);
+    try {
+      blocked->backward(in.data());
+      BOOST_ERROR("backward after the training layouts changed did not fail");
+    } catch (const rpg::Error& e) {
+      BOOST_TEST(std::string(e.what()).find("run forward again") != std::string::npos, e.what());
+    }
+    blocked->forward(in.data(), true, truth.data());
+    blocked->backward(in.data());
   }
 }
 

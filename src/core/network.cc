@@ -271,6 +271,9 @@ void Network::apply_layout_plans(int batch) {
   const std::vector<int> blocks = plan_layouts(batch, false), train_blocks = plan_layouts(batch, true);
   for (size_t k = 0; k < layers_.size(); ++k) {
     layers_[k]->infer_layout = blocks[k];
+    // What the last forward pass kept (outputs, batch norm's x_hat) is in the old layout: a
+    // backward pass must not read it in the new one.
+    if (layers_[k]->train_layout != train_blocks[k]) layouts_changed_ = true;
     layers_[k]->train_layout = train_blocks[k];
   }
 }
@@ -283,7 +286,8 @@ void Network::set_training_layouts(bool on) {
 std::vector<float> Network::layer_output(size_t i) const {
   const Layer& l = *layers_.at(i);
   std::vector<float> v = l.output.to_vector();
-  const int layout = last_inference_ ? l.infer_layout : l.train_layout;
+  // (An int8 plan's pass leaves every float32 output planar.)
+  const int layout = last_inference_ ? (plan_ ? 0 : l.infer_layout) : l.train_layout;
   if (layout == 0) return v;
   // Element (b, c, s) of a layout with `block` channels per block (NHWC: one block of all).
   const int64_t c = l.out.c, spatial = l.out.spatial(), block = layout == 1 ? c : layout, blocks = c / block;
@@ -476,6 +480,7 @@ double Network::run_forward(const float* input, bool train, const float* truth, 
   last_truth_ = truth;
   last_train_ = train;
   last_inference_ = inference;
+  layouts_changed_ = false;
   if (truth) be_->fill(layers_.back()->delta.data(), layers_.back()->delta.size(), 0.f);
   return s.loss;
 }
@@ -485,6 +490,9 @@ void Network::backward(const float* input, float* input_delta) {
   if (last_inference_)
     fail(Status::InvalidArgument, cfg_path_ + ": no backward pass after an inference pass (predict keeps nothing for "
                                               "one): run forward first");
+  if (layouts_changed_)
+    fail(Status::InvalidArgument, cfg_path_ + ": the training layouts changed since the forward pass (a new thread "
+                                              "count or set_training_layouts): run forward again before backward");
   NetState s = state(last_train_);
   for (size_t i = layers_.size(); i-- > 0;) {
     Layer& l = *layers_[i];

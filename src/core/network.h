@@ -214,6 +214,7 @@ class Network {
   // Both plans, set on the layers (set_batch, set_threads, set_training_layouts).
   void apply_layout_plans(int batch);
   bool training_layouts_ = true;
+  bool layouts_changed_ = false;  // the training plan changed after the last forward pass
 };
 
 }  // namespace rpg
