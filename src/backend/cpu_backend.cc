@@ -692,6 +692,38 @@ void CpuBackend::bn_scale_shift(const float* x_hat, const float* gamma, const fl
   }
 }
 
+namespace {
+
+// One run of w channels of image b in bn_apply on a blocked layout; W: w as a compile-time
+// constant (0: not). A struct's member rather than a lambda nested in with_act's, which clang's
+// OpenMP outlining rejects (it loses the enclosing function's locals).
+struct BnRun {
+  const Blocked& t;
+  float* x;
+  float* x_hat;
+  const float *mean, *var, *gamma, *beta;
+  BnEpsilon eps;
+  template <int W, typename ActC>
+  void apply(ActC act, int64_t b, int c0, int width) const {
+    const int w = W ? W : width;
+    float mu[kRun], inv[kRun], g[kRun], sh[kRun];
+    for (int l = 0; l < w; ++l)
+      mu[l] = mean[c0 + l], inv[l] = eps.inv_std(var[c0 + l]), g[l] = gamma[c0 + l], sh[l] = beta[c0 + l];
+    const int64_t at = t.at(b, c0), block = t.block, spatial = t.spatial;  // locals: stores through p may alias t
+    float* p = x + at;
+    float* h = x_hat + at;
+    for (int64_t i = 0; i < spatial; ++i, p += block, h += block)
+      for (int l = 0; l < w; ++l) {
+        const float xh = (p[l] - mu[l]) * inv[l];
+        h[l] = xh;
+        const float y = g[l] * xh + sh[l];
+        p[l] = ActC::value == Act::Linear ? y : act_apply(act, y);
+      }
+  }
+};
+
+}  // namespace
+
 // One pass instead of three (normalize, scale/shift, activation), the same float operations in
 // the same order, so the results are those of the default Backend::bn_apply bit for bit.
 void CpuBackend::bn_apply(float* x, const float* mean, const float* var, const float* gamma, const float* beta,
@@ -699,26 +731,17 @@ void CpuBackend::bn_apply(float* x, const float* mean, const float* var, const f
   if (layout) {
     const Blocked t(layout, channels, spatial, "bn_apply");
     with_act(a, [&](auto act) {
+      const BnRun run{t, x, x_hat, mean, var, gamma, beta, eps};
       RPG_PARALLEL_FOR(int64_t(batch) * channels * spatial)
       for (int64_t br = 0; br < batch * t.runs(); ++br) {
-        const int64_t r = br % t.runs();
-        const int c0 = t.first(r);
-        with_width(t.width(r), [&](auto width) {
-          const int w = width;
-          float mu[kRun], inv[kRun], g[kRun], b[kRun];
-          for (int l = 0; l < w; ++l)
-            mu[l] = mean[c0 + l], inv[l] = eps.inv_std(var[c0 + l]), g[l] = gamma[c0 + l], b[l] = beta[c0 + l];
-          const int64_t at = t.at(br / t.runs(), c0);
-          float* p = x + at;
-          float* h = x_hat + at;
-          for (int64_t i = 0; i < spatial; ++i, p += t.block, h += t.block)
-            for (int l = 0; l < w; ++l) {
-              const float xh = (p[l] - mu[l]) * inv[l];
-              h[l] = xh;
-              const float y = g[l] * xh + b[l];
-              p[l] = decltype(act)::value == Act::Linear ? y : act_apply(act, y);
-            }
-        });
+        const int64_t r = br % t.runs(), b = br / t.runs();
+        const int c0 = t.first(r), w = t.width(r);
+        if (w == kRun)
+          run.apply<kRun>(act, b, c0, w);
+        else if (w == 8)
+          run.apply<8>(act, b, c0, w);
+        else
+          run.apply<0>(act, b, c0, w);
       }
     });
     return;
