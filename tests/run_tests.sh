@@ -154,7 +154,7 @@ done
 for s in tests/cli/*.sh; do
   [ -f "$s" ] && [ "$s" != tests/cli/lib.sh ] || continue
   run script "cli/$(basename "$s" .sh)" bash "$s" "$build/rpgnet"
-  case $s in */check_selftest.sh | */runner_selftest.sh) continue ;; esac  # no binary to sanitize
+  case $s in */check_selftest.sh | */runner_selftest.sh | */clang_syntax.sh) continue ;; esac  # no binary to sanitize
   if [ -x build/san/rpgnet ] && [ "$build" != build/san ]; then
     run script "cli/$(basename "$s" .sh)[asan,ubsan]" "${san_env[@]}" bash "$s" build/san/rpgnet
   fi
