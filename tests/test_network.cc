@@ -1042,16 +1042,9 @@ BOOST_AUTO_TEST_CASE(inference_plan_keeps_layouts_up_to_global_average_pooling) 
     // The pooled values from the blocked shortcut against the pooling of its planar copy (after
     // an inference pass again: the unfused pass left planar outputs).
     net->predict(x.data());
-    const int layout = layers[2]->infer_layout, c = layers[2]->out.c;
-    const int64_t spatial = layers[2]->out.spatial(), n = int64_t(net->batch()) * c * spatial;
-    const std::vector<float> blocked = layers[2]->output.to_vector();
-    const int per_block = layout == 1 ? c : layout;
-    std::vector<float> planar(static_cast<size_t>(n));
-    for (int b = 0; b < net->batch(); ++b)
-      for (int ch = 0; ch < c; ++ch)
-        for (int64_t i = 0; i < spatial; ++i)
-          planar[size_t((int64_t(b) * c + ch) * spatial + i)] =
-              blocked[size_t(((int64_t(b) * (c / per_block) + ch / per_block) * spatial + i) * per_block + ch % per_block)];
+    const int c = layers[2]->out.c;
+    const int64_t spatial = layers[2]->out.spatial();
+    const std::vector<float> planar = net->layer_output(2);
     std::vector<float> want(size_t(net->batch()) * size_t(c));
     net->backend().avgpool_forward(net->batch(), c, spatial, planar.data(), want.data());
     BOOST_TEST(layers[3]->output.to_vector() == want, "blocked pooling differs from planar pooling");

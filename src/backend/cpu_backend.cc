@@ -23,7 +23,8 @@ namespace rpg {
 
 // Parallel loops only where there is enough work to pay for waking threads.
 #define RPG_PRAGMA(x) _Pragma(#x)
-#define RPG_PARALLEL_FOR(work) RPG_PRAGMA(omp parallel for num_threads(threads_) if ((work) > 32768))
+#define RPG_PARALLEL_FOR_ON(threads, work) RPG_PRAGMA(omp parallel for num_threads(threads) if ((work) > 32768))
+#define RPG_PARALLEL_FOR(work) RPG_PARALLEL_FOR_ON(threads_, work)
 
 CpuBackend::CpuBackend(int threads, CpuEngine engine)
     : threads_(threads < 1 ? 1 : threads),
@@ -486,30 +487,7 @@ struct Lanes {
   }
 };
 
-// A (batch, channels, spatial) tensor in a channel-blocked layout (Backend's codes 1, 8 and 16):
-// `block` channels per block (NHWC: one block of them all), element (b, c, i) at
-// ((b * blocks + c / block) * spatial + i) * block + c % block. The per-channel loops run over
-// runs of up to kRun channels of one block: a run's channels are consecutive at every position,
-// so the loops vectorise across channels, and each channel's sums run over (b, i) in order (the
-// same bits whatever the thread count).
 constexpr int kRun = 16;
-struct Blocked {
-  int64_t block, blocks, spatial, runs_per_block;
-  Blocked(int layout, int channels, int64_t spatial_, const char* op) : spatial(spatial_) {
-    block = layout == 1 ? channels : layout;
-    if ((layout != 1 && layout != 8 && layout != 16) || channels % block)
-      fail(Status::Internal, std::string(op) + ": layout " + std::to_string(layout) + " of " +
-                                 std::to_string(channels) + " channels");
-    blocks = channels / block;
-    runs_per_block = (block + kRun - 1) / kRun;
-  }
-  int64_t runs() const { return blocks * runs_per_block; }
-  // Run r: its first channel and its width.
-  int first(int64_t r) const { return int(r / runs_per_block * block + r % runs_per_block * kRun); }
-  int width(int64_t r) const { return int(std::min<int64_t>(kRun, block - r % runs_per_block * kRun)); }
-  // Element (b, c, 0) of a run's first channel c; position i is at + i * block.
-  int64_t at(int64_t b, int c) const { return (b * blocks + c / block) * spatial * block + c % block; }
-};
 
 // Calls f with a run's width: a compile-time constant for the usual 16 and 8 (the loops over a
 // run's channels then unroll and vectorise), else an int.
@@ -523,22 +501,59 @@ void with_width(int w, F&& f) {
     f(w);
 }
 
+// A (batch, channels, spatial) tensor in a channel-blocked layout (Backend's codes 1, 8 and 16):
+// `block` channels per block (NHWC: one block of them all), element (b, c, i) at
+// ((b * blocks + c / block) * spatial + i) * block + c % block. The per-channel loops run over
+// runs of up to kRun channels of one block: a run's channels are consecutive at every position,
+// so the loops vectorise across channels, and each channel's sums run over (b, i) in order (the
+// same bits whatever the thread count).
+struct Blocked {
+  int64_t batch, block, blocks, spatial, runs_per_block;
+  int threads;
+  Blocked(int layout, int batch_, int channels, int64_t spatial_, int threads_, const char* op)
+      : batch(batch_), spatial(spatial_), threads(threads_) {
+    block = layout == 1 ? channels : layout;
+    if ((layout != 1 && layout != 8 && layout != 16) || channels % block)
+      fail(Status::Internal, std::string(op) + ": layout " + std::to_string(layout) + " of " +
+                                 std::to_string(channels) + " channels");
+    blocks = channels / block;
+    runs_per_block = (block + kRun - 1) / kRun;
+  }
+  int64_t runs() const { return blocks * runs_per_block; }
+  // Run r: its first channel and its width.
+  int first(int64_t r) const { return int(r / runs_per_block * block + r % runs_per_block * kRun); }
+  int width(int64_t r) const { return int(std::min<int64_t>(kRun, block - r % runs_per_block * kRun)); }
+  // Element (b, c, 0) of a run's first channel c; position i is at + i * block.
+  int64_t at(int64_t b, int c) const { return (b * blocks + c / block) * spatial * block + c % block; }
+  int64_t elements() const { return batch * blocks * block * spatial; }
+  // f(c0, w) for every run (first channel c0, width w as with_width gives it), in parallel: for
+  // per-channel sums over every image and position.
+  template <typename F>
+  void each_run(F&& f) const {
+    RPG_PARALLEL_FOR_ON(threads, elements())
+    for (int64_t r = 0; r < runs(); ++r) with_width(width(r), [&](auto w) { f(first(r), w); });
+  }
+  // f(b, c0, w) for every image b and run, in parallel: for passes element by element.
+  template <typename F>
+  void each_image_run(F&& f) const {
+    RPG_PARALLEL_FOR_ON(threads, elements())
+    for (int64_t br = 0; br < batch * runs(); ++br) {
+      const int64_t b = br / runs(), r = br % runs();
+      with_width(width(r), [&](auto w) { f(b, first(r), w); });
+    }
+  }
+};
+
 }  // namespace
 
 void CpuBackend::add_bias(float* out, const float* bias, int batch, int channels, int64_t spatial, int layout) {
   if (layout) {
-    const Blocked t(layout, channels, spatial, "add_bias");
-    RPG_PARALLEL_FOR(int64_t(batch) * channels * spatial)
-    for (int64_t br = 0; br < batch * t.runs(); ++br) {
-      const int64_t r = br % t.runs();
-      const int c0 = t.first(r);
-      with_width(t.width(r), [&](auto width) {
-        const int w = width;
-        float* o = out + t.at(br / t.runs(), c0);
-        for (int64_t i = 0; i < spatial; ++i, o += t.block)
-          for (int l = 0; l < w; ++l) o[l] += bias[c0 + l];
-      });
-    }
+    const Blocked t(layout, batch, channels, spatial, threads_, "add_bias");
+    t.each_image_run([&](int64_t b, int c0, auto w) {
+      float* o = out + t.at(b, c0);
+      for (int64_t i = 0; i < spatial; ++i, o += t.block)
+        for (int l = 0; l < w; ++l) o[l] += bias[c0 + l];
+    });
     return;
   }
   RPG_PARALLEL_FOR(int64_t(batch) * channels * spatial)
@@ -553,21 +568,16 @@ void CpuBackend::add_bias(float* out, const float* bias, int batch, int channels
 void CpuBackend::bias_grad(const float* delta, int batch, int channels, int64_t spatial,
                            float* grad, int layout) {
   if (layout) {
-    const Blocked t(layout, channels, spatial, "bias_grad");
-    RPG_PARALLEL_FOR(int64_t(batch) * channels * spatial)
-    for (int64_t r = 0; r < t.runs(); ++r) {
-      const int c0 = t.first(r);
-      with_width(t.width(r), [&](auto width) {
-        const int w = width;
-        double s[kRun] = {};
-        for (int b = 0; b < batch; ++b) {
-          const float* d = delta + t.at(b, c0);
-          for (int64_t i = 0; i < spatial; ++i, d += t.block)
-            for (int l = 0; l < w; ++l) s[l] += d[l];
-        }
-        for (int l = 0; l < w; ++l) grad[c0 + l] += float(s[l]);
-      });
-    }
+    const Blocked t(layout, batch, channels, spatial, threads_, "bias_grad");
+    t.each_run([&](int c0, auto w) {
+      double sum[kRun] = {};
+      for (int b = 0; b < batch; ++b) {
+        const float* d = delta + t.at(b, c0);
+        for (int64_t i = 0; i < spatial; ++i, d += t.block)
+          for (int l = 0; l < w; ++l) sum[l] += d[l];
+      }
+      for (int l = 0; l < w; ++l) grad[c0 + l] += float(sum[l]);
+    });
     return;
   }
   RPG_PARALLEL_FOR(int64_t(batch) * channels * spatial)
@@ -628,27 +638,22 @@ void CpuBackend::bn_stats(const float* x, int batch, int channels, int64_t spati
                           float* var, int layout) {
   const double m = double(batch) * double(spatial);
   if (layout) {
-    const Blocked t(layout, channels, spatial, "bn_stats");
-    RPG_PARALLEL_FOR(int64_t(batch) * channels * spatial)
-    for (int64_t r = 0; r < t.runs(); ++r) {
-      const int c0 = t.first(r);
-      with_width(t.width(r), [&](auto width) {
-        const int w = width;
-        double s[kRun] = {}, s2[kRun] = {}, mu[kRun];
-        for (int b = 0; b < batch; ++b) {
-          const float* p = x + t.at(b, c0);
-          for (int64_t i = 0; i < spatial; ++i, p += t.block)
-            for (int l = 0; l < w; ++l) s[l] += p[l];
-        }
-        for (int l = 0; l < w; ++l) mu[l] = s[l] / m;
-        for (int b = 0; b < batch; ++b) {
-          const float* p = x + t.at(b, c0);
-          for (int64_t i = 0; i < spatial; ++i, p += t.block)
-            for (int l = 0; l < w; ++l) s2[l] += (p[l] - mu[l]) * (p[l] - mu[l]);
-        }
-        for (int l = 0; l < w; ++l) mean[c0 + l] = float(mu[l]), var[c0 + l] = float(s2[l] / m);
-      });
-    }
+    const Blocked t(layout, batch, channels, spatial, threads_, "bn_stats");
+    t.each_run([&](int c0, auto w) {
+      double sum[kRun] = {}, sum2[kRun] = {}, mu[kRun];
+      for (int b = 0; b < batch; ++b) {
+        const float* p = x + t.at(b, c0);
+        for (int64_t i = 0; i < spatial; ++i, p += t.block)
+          for (int l = 0; l < w; ++l) sum[l] += p[l];
+      }
+      for (int l = 0; l < w; ++l) mu[l] = sum[l] / m;
+      for (int b = 0; b < batch; ++b) {
+        const float* p = x + t.at(b, c0);
+        for (int64_t i = 0; i < spatial; ++i, p += t.block)
+          for (int l = 0; l < w; ++l) sum2[l] += (p[l] - mu[l]) * (p[l] - mu[l]);
+      }
+      for (int l = 0; l < w; ++l) mean[c0 + l] = float(mu[l]), var[c0 + l] = float(sum2[l] / m);
+    });
     return;
   }
   RPG_PARALLEL_FOR(int64_t(batch) * channels * spatial)
@@ -692,57 +697,27 @@ void CpuBackend::bn_scale_shift(const float* x_hat, const float* gamma, const fl
   }
 }
 
-namespace {
-
-// One run of w channels of image b in bn_apply on a blocked layout; W: w as a compile-time
-// constant (0: not). A struct's member rather than a lambda nested in with_act's, which clang's
-// OpenMP outlining rejects (it loses the enclosing function's locals).
-struct BnRun {
-  const Blocked& t;
-  float* x;
-  float* x_hat;
-  const float *mean, *var, *gamma, *beta;
-  BnEpsilon eps;
-  template <int W, typename ActC>
-  void apply(ActC act, int64_t b, int c0, int width) const {
-    const int w = W ? W : width;
-    float mu[kRun], inv[kRun], g[kRun], sh[kRun];
-    for (int l = 0; l < w; ++l)
-      mu[l] = mean[c0 + l], inv[l] = eps.inv_std(var[c0 + l]), g[l] = gamma[c0 + l], sh[l] = beta[c0 + l];
-    const int64_t at = t.at(b, c0), block = t.block, spatial = t.spatial;  // locals: stores through p may alias t
-    float* p = x + at;
-    float* h = x_hat + at;
-    for (int64_t i = 0; i < spatial; ++i, p += block, h += block)
-      for (int l = 0; l < w; ++l) {
-        const float xh = (p[l] - mu[l]) * inv[l];
-        h[l] = xh;
-        const float y = g[l] * xh + sh[l];
-        p[l] = ActC::value == Act::Linear ? y : act_apply(act, y);
-      }
-  }
-};
-
-}  // namespace
-
 // One pass instead of three (normalize, scale/shift, activation), the same float operations in
 // the same order, so the results are those of the default Backend::bn_apply bit for bit.
 void CpuBackend::bn_apply(float* x, const float* mean, const float* var, const float* gamma, const float* beta,
                           int batch, int channels, int64_t spatial, BnEpsilon eps, float* x_hat, Act a, int layout) {
   if (layout) {
-    const Blocked t(layout, channels, spatial, "bn_apply");
+    const Blocked t(layout, batch, channels, spatial, threads_, "bn_apply");
     with_act(a, [&](auto act) {
-      const BnRun run{t, x, x_hat, mean, var, gamma, beta, eps};
-      RPG_PARALLEL_FOR(int64_t(batch) * channels * spatial)
-      for (int64_t br = 0; br < batch * t.runs(); ++br) {
-        const int64_t r = br % t.runs(), b = br / t.runs();
-        const int c0 = t.first(r), w = t.width(r);
-        if (w == kRun)
-          run.apply<kRun>(act, b, c0, w);
-        else if (w == 8)
-          run.apply<8>(act, b, c0, w);
-        else
-          run.apply<0>(act, b, c0, w);
-      }
+      t.each_image_run([&](int64_t b, int c0, auto w) {
+        float mu[kRun], inv[kRun], g[kRun], sh[kRun];
+        for (int l = 0; l < w; ++l)
+          mu[l] = mean[c0 + l], inv[l] = eps.inv_std(var[c0 + l]), g[l] = gamma[c0 + l], sh[l] = beta[c0 + l];
+        float* p = x + t.at(b, c0);
+        float* h = x_hat + t.at(b, c0);
+        for (int64_t i = 0; i < spatial; ++i, p += t.block, h += t.block)
+          for (int l = 0; l < w; ++l) {
+            const float xh = (p[l] - mu[l]) * inv[l];
+            h[l] = xh;
+            const float y = g[l] * xh + sh[l];
+            p[l] = decltype(act)::value == Act::Linear ? y : act_apply(act, y);
+          }
+      });
     });
     return;
   }
@@ -768,38 +743,31 @@ void CpuBackend::bn_backward(const float* x_hat, const float* gamma, const float
                              float* gamma_grad, float* beta_grad, int layout) {
   const double m = double(batch) * double(spatial);
   if (layout) {
-    const Blocked t(layout, channels, spatial, "bn_backward");
-    RPG_PARALLEL_FOR(int64_t(batch) * channels * spatial)
-    for (int64_t r = 0; r < t.runs(); ++r) {
-      const int c0 = t.first(r);
-      with_width(t.width(r), [&](auto width) {
-        const int w = width;
-        double sdy[kRun] = {}, sdyx[kRun] = {};
-        for (int b = 0; b < batch; ++b) {
-          const int64_t at = t.at(b, c0);
-          const float* d = dy + at;
-          const float* h = x_hat + at;
-          for (int64_t i = 0; i < spatial; ++i, d += t.block, h += t.block)
-            for (int l = 0; l < w; ++l) sdy[l] += d[l], sdyx[l] += double(d[l]) * h[l];
-        }
-        float k[kRun], mdy[kRun], mdyx[kRun];
-        for (int l = 0; l < w; ++l) {
-          const int c = c0 + l;
-          gamma_grad[c] += float(sdyx[l]);
-          beta_grad[c] += float(sdy[l]);
-          k[l] = gamma[c] / eps.std_of(var[c]);
-          mdy[l] = training ? float(sdy[l] / m) : 0.f;
-          mdyx[l] = training ? float(sdyx[l] / m) : 0.f;
-        }
-        for (int b = 0; b < batch; ++b) {
-          const int64_t at = t.at(b, c0);
-          float* d = dy + at;
-          const float* h = x_hat + at;
-          for (int64_t i = 0; i < spatial; ++i, d += t.block, h += t.block)
-            for (int l = 0; l < w; ++l) d[l] = k[l] * (d[l] - mdy[l] - h[l] * mdyx[l]);
-        }
-      });
-    }
+    const Blocked t(layout, batch, channels, spatial, threads_, "bn_backward");
+    t.each_run([&](int c0, auto w) {
+      double sdy[kRun] = {}, sdyx[kRun] = {};
+      for (int b = 0; b < batch; ++b) {
+        const float* d = dy + t.at(b, c0);
+        const float* h = x_hat + t.at(b, c0);
+        for (int64_t i = 0; i < spatial; ++i, d += t.block, h += t.block)
+          for (int l = 0; l < w; ++l) sdy[l] += d[l], sdyx[l] += double(d[l]) * h[l];
+      }
+      float k[kRun], mdy[kRun], mdyx[kRun];
+      for (int l = 0; l < w; ++l) {
+        const int c = c0 + l;
+        gamma_grad[c] += float(sdyx[l]);
+        beta_grad[c] += float(sdy[l]);
+        k[l] = gamma[c] / eps.std_of(var[c]);
+        mdy[l] = training ? float(sdy[l] / m) : 0.f;
+        mdyx[l] = training ? float(sdyx[l] / m) : 0.f;
+      }
+      for (int b = 0; b < batch; ++b) {
+        float* d = dy + t.at(b, c0);
+        const float* h = x_hat + t.at(b, c0);
+        for (int64_t i = 0; i < spatial; ++i, d += t.block, h += t.block)
+          for (int l = 0; l < w; ++l) d[l] = k[l] * (d[l] - mdy[l] - h[l] * mdyx[l]);
+      }
+    });
     return;
   }
   RPG_PARALLEL_FOR(int64_t(batch) * channels * spatial)
@@ -899,20 +867,14 @@ void CpuBackend::maxpool_backward(const PoolGeometry& g, const float* delta_out,
 void CpuBackend::avgpool_forward(int batch, int channels, int64_t spatial, const float* in,
                                  float* out, int layout) {
   if (layout) {
-    const Blocked t(layout, channels, spatial, "avgpool_forward");
-    RPG_PARALLEL_FOR(int64_t(batch) * channels * spatial)
-    for (int64_t br = 0; br < batch * t.runs(); ++br) {
-      const int64_t b = br / t.runs(), r = br % t.runs();
-      const int c0 = t.first(r);
-      with_width(t.width(r), [&](auto width) {
-        const int w = width;
-        double acc[kRun] = {};
-        const float* p = in + t.at(b, c0);
-        for (int64_t i = 0; i < spatial; ++i, p += t.block)
-          for (int l = 0; l < w; ++l) acc[l] += p[l];
-        for (int l = 0; l < w; ++l) out[b * channels + c0 + l] = float(acc[l] / double(spatial));
-      });
-    }
+    const Blocked t(layout, batch, channels, spatial, threads_, "avgpool_forward");
+    t.each_image_run([&](int64_t b, int c0, auto w) {
+      double acc[kRun] = {};
+      const float* p = in + t.at(b, c0);
+      for (int64_t i = 0; i < spatial; ++i, p += t.block)
+        for (int l = 0; l < w; ++l) acc[l] += p[l];
+      for (int l = 0; l < w; ++l) out[b * channels + c0 + l] = float(acc[l] / double(spatial));
+    });
     return;
   }
   for (int64_t bc = 0; bc < int64_t(batch) * channels; ++bc) {
@@ -926,19 +888,13 @@ void CpuBackend::avgpool_backward(int batch, int channels, int64_t spatial, cons
                                   float* delta_in, int layout) {
   const float inv = 1.f / float(spatial);
   if (layout) {
-    const Blocked t(layout, channels, spatial, "avgpool_backward");
-    RPG_PARALLEL_FOR(int64_t(batch) * channels * spatial)
-    for (int64_t br = 0; br < batch * t.runs(); ++br) {
-      const int64_t b = br / t.runs(), r = br % t.runs();
-      const int c0 = t.first(r);
-      with_width(t.width(r), [&](auto width) {
-        const int w = width;
-        const float* d = delta_out + b * channels + c0;
-        float* p = delta_in + t.at(b, c0);
-        for (int64_t i = 0; i < spatial; ++i, p += t.block)
-          for (int l = 0; l < w; ++l) p[l] += d[l] * inv;
-      });
-    }
+    const Blocked t(layout, batch, channels, spatial, threads_, "avgpool_backward");
+    t.each_image_run([&](int64_t b, int c0, auto w) {
+      const float* d = delta_out + b * channels + c0;
+      float* p = delta_in + t.at(b, c0);
+      for (int64_t i = 0; i < spatial; ++i, p += t.block)
+        for (int l = 0; l < w; ++l) p[l] += d[l] * inv;
+    });
     return;
   }
   for (int64_t bc = 0; bc < int64_t(batch) * channels; ++bc)

@@ -251,9 +251,8 @@ void Network::set_batch(int batch) {
   for (size_t k = 0; k < layers_.size(); ++k) {
     layers_[k]->delta = BufferRef<float>(*be_, delta_pool_[size_t(plan.owner[k])].data(),
                                          int64_t(batch) * layers_[k]->out.size());
-    layers_[k]->infer_layout = blocks[k];
-    layers_[k]->train_layout = train_blocks[k];
   }
+  set_layouts(blocks, train_blocks);
   batch_ = batch;
   if (plan_) plan_->prepare(*this, batch);
 }
@@ -262,25 +261,26 @@ void Network::set_threads(int threads) {
   be_->set_threads(threads);
   if (batch_ > 0) {
     for (auto& l : layers_) l->prepare(*be_, batch_);
-    apply_layout_plans(batch_);
+    // What the last forward pass kept (outputs, batch norm's x_hat) is in the old layouts: a
+    // backward pass must not read it in new ones.
+    if (set_layouts(plan_layouts(batch_, false), plan_layouts(batch_, true))) layouts_changed_ = true;
     if (plan_) plan_->prepare(*this, batch_);
   }
 }
 
-void Network::apply_layout_plans(int batch) {
-  const std::vector<int> blocks = plan_layouts(batch, false), train_blocks = plan_layouts(batch, true);
+bool Network::set_layouts(const std::vector<int>& blocks, const std::vector<int>& train_blocks) {
+  bool changed = false;
   for (size_t k = 0; k < layers_.size(); ++k) {
     layers_[k]->infer_layout = blocks[k];
-    // What the last forward pass kept (outputs, batch norm's x_hat) is in the old layout: a
-    // backward pass must not read it in the new one.
-    if (layers_[k]->train_layout != train_blocks[k]) layouts_changed_ = true;
+    changed = changed || layers_[k]->train_layout != train_blocks[k];
     layers_[k]->train_layout = train_blocks[k];
   }
+  return changed;
 }
 
 void Network::set_training_layouts(bool on) {
   training_layouts_ = on;
-  if (batch_ > 0) apply_layout_plans(batch_);
+  if (batch_ > 0 && set_layouts(plan_layouts(batch_, false), plan_layouts(batch_, true))) layouts_changed_ = true;
 }
 
 std::vector<float> Network::layer_output(size_t i) const {

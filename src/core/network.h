@@ -211,8 +211,9 @@ class Network {
   // The layouts at `batch` of the inference pass (Layer::infer_layout) or of the training passes
   // (Layer::train_layout, all planar while training layouts are off), the kernels for them built.
   std::vector<int> plan_layouts(int batch, bool training);
-  // Both plans, set on the layers (set_batch, set_threads, set_training_layouts).
-  void apply_layout_plans(int batch);
+  // Sets both plans on the layers (set_batch, set_threads, set_training_layouts); true when a
+  // training layout changed.
+  bool set_layouts(const std::vector<int>& infer, const std::vector<int>& train);
   bool training_layouts_ = true;
   bool layouts_changed_ = false;  // the training plan changed after the last forward pass
 };
