@@ -122,7 +122,21 @@ struct Shape {
   }
 };
 
-memory::desc blocked(const memory::desc& plain, int layout);
+// An activation tensor's descriptor in one of Backend::conv_inference_layout's layouts: 0 planar
+// (as given), 1 channels last (NHWC), 8 and 16 oneDNN's channel-blocked nChw8c and nChw16c.
+memory::desc blocked(const memory::desc& plain, int layout) {
+  if (layout == 0) return plain;
+  return memory::desc(plain.dims(), kF32, layout == 16 ? Tag::nChw16c : layout == 8 ? Tag::nChw8c : Tag::nhwc);
+}
+
+// The layout code (Backend::conv_inference_layout's) of a kernel's output descriptor `dst` for
+// the planar `plain`: 1, 8 or 16, blocked only where no channel padding is needed; 0 otherwise.
+int layout_of(const memory::desc& dst, const memory::desc& plain, int filters) {
+  int code = 0;
+  for (int layout : {1, 8, 16})
+    if (filters % layout == 0 && dst == blocked(plain, layout)) code = layout;
+  return code;
+}
 
 // The training primitives of one shape, or null when oneDNN has no implementation for it; the
 // caller's input and input delta in in_layout, its output and delta in out_layout (0: planar).
@@ -130,8 +144,7 @@ std::unique_ptr<Conv> build(const dnnl::engine& eng, const ConvGeometry& g, int 
                             int filters, int in_layout = 0, int out_layout = 0) {
   const Shape d(g, batch, groups, filters);
   const auto& [x_plain, y_plain_md, w_md, x_any, y_any, w_any, strides, pad] = d;
-  const memory::desc x_md = in_layout ? blocked(x_plain, in_layout) : x_plain;
-  const memory::desc y_md = out_layout ? blocked(y_plain_md, out_layout) : y_plain_md;
+  const memory::desc x_md = blocked(x_plain, in_layout), y_md = blocked(y_plain_md, out_layout);
   auto alg = first_algorithm(g, batch, groups, filters);
   dnnl::primitive_attr attr;
   attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
@@ -168,8 +181,7 @@ std::unique_ptr<Conv> build(const dnnl::engine& eng, const ConvGeometry& g, int 
                      {{DNNL_ARG_SRC, fx}, {DNNL_ARG_WEIGHTS, fw}, {DNNL_ARG_DST, fy}, {DNNL_ARG_SCRATCHPAD, fs}}});
     if (!y_plain) f.ops.push_back({dnnl::reorder(fy, c->y), {{DNNL_ARG_FROM, fy}, {DNNL_ARG_TO, c->y}}});
     f.kernel = fpd.impl_info_str();
-    for (int layout : {1, 8, 16})  // blocked only where no channel padding is needed
-      if (filters % layout == 0 && fpd.dst_desc() == blocked(y_plain_md, layout)) c->kernel_layout = layout;
+    c->kernel_layout = layout_of(fpd.dst_desc(), y_plain_md, filters);
 
     // Weight gradient first; its reordered delta (at offset 0) stays for the data gradient.
     Phase& bw = c->bwd_weights;
@@ -214,11 +226,6 @@ bool eltwise_of(Act act, dnnl::algorithm* alg, float* alpha, float* beta) {
   }
 }
 
-// An activation tensor's descriptor in one of the layouts Backend::conv_inference_layout names:
-// 1 channels last (NHWC), 8 and 16 oneDNN's channel-blocked nChw8c and nChw16c.
-memory::desc blocked(const memory::desc& plain, int layout) {
-  return memory::desc(plain.dims(), kF32, layout == 16 ? Tag::nChw16c : layout == 8 ? Tag::nChw8c : Tag::nhwc);
-}
 
 // The inference primitive of one shape and activation: weights and bias are written by the
 // caller into the arena (folded), the activation is a post-op where oneDNN has it.
@@ -226,8 +233,7 @@ std::unique_ptr<Conv> build_inference(const dnnl::engine& eng, const ConvGeometr
                                       int filters, Act act, int in_layout, int out_layout) {
   const Shape d(g, batch, groups, filters);
   const auto& [x_plain, y_plain_md, w_md, x_any, y_any, w_any, strides, pad] = d;
-  const memory::desc x_md = in_layout ? blocked(x_plain, in_layout) : x_plain;
-  const memory::desc y_md = out_layout ? blocked(y_plain_md, out_layout) : y_plain_md;
+  const memory::desc x_md = blocked(x_plain, in_layout), y_md = blocked(y_plain_md, out_layout);
   const memory::desc b_md({filters}, kF32, Tag::x);
   auto c = std::make_unique<Conv>();
   dnnl::primitive_attr attr;
@@ -270,8 +276,7 @@ std::unique_ptr<Conv> build_inference(const dnnl::engine& eng, const ConvGeometr
                       {DNNL_ARG_DST, fy}, {DNNL_ARG_SCRATCHPAD, fs}}});
     if (!y_plain) f.ops.push_back({dnnl::reorder(fy, c->y), {{DNNL_ARG_FROM, fy}, {DNNL_ARG_TO, c->y}}});
     f.kernel = pd.impl_info_str();
-    for (int layout : {1, 8, 16})  // blocked only where no channel padding is needed
-      if (filters % layout == 0 && pd.dst_desc() == blocked(y_plain_md, layout)) c->kernel_layout = layout;
+    c->kernel_layout = layout_of(pd.dst_desc(), y_plain_md, filters);
   } catch (const dnnl::error& e) {
     if (e.status == dnnl_unimplemented) return nullptr;
     fail(e.status == dnnl_out_of_memory ? Status::OutOfMemory : Status::Internal,
@@ -298,8 +303,8 @@ std::unique_ptr<Pool> build_maxpool(const dnnl::engine& eng, const PoolGeometry&
   try {
     const memory::desc src({g.batch, g.channels, g.height, g.width}, kF32, Tag::nchw),
         dst({g.batch, g.channels, g.out_h, g.out_w}, kF32, Tag::nchw);
-    p->src = memory(layout ? blocked(src, layout) : src, eng, DNNL_MEMORY_NONE);
-    p->dst = memory(layout ? blocked(dst, layout) : dst, eng, DNNL_MEMORY_NONE);
+    p->src = memory(blocked(src, layout), eng, DNNL_MEMORY_NONE);
+    p->dst = memory(blocked(dst, layout), eng, DNNL_MEMORY_NONE);
     const dnnl::pooling_forward::primitive_desc pd({dnnl::prop_kind::forward_inference, dnnl::algorithm::pooling_max,
                                                     p->src.get_desc(), p->dst.get_desc(), {g.stride, g.stride},
                                                     {g.size, g.size}, {pad_l, pad_l}, pad_r},
