@@ -66,7 +66,8 @@ class CudaBackend final : public Backend {
                     const float* weights, float* out, int in_layout = 0, int out_layout = 0) override;
   void conv_backward(const ConvGeometry& g, int batch, int groups, int filters, const float* in,
                      const float* weights, const float* delta, float* weight_grads,
-                     float* in_delta, int in_layout = 0, int out_layout = 0) override;
+                     float* in_delta, int in_layout = 0, int out_layout = 0,
+                     bool add_in_delta = true) override;
   void im2col(const ConvGeometry& g, const float* im, float* col) override;
   void col2im(const ConvGeometry& g, const float* col, float* im) override;
 

@@ -271,6 +271,12 @@ GPU_TEST(convolutions) {
       });
       t.close(dw, "conv_backward weights" + at);
       t.close(din, "conv_backward input" + at);
+      auto din_set = t.random(in_n, 26);  // written over (add_in_delta false)
+      t.run([&](Backend& be) {
+        be.conv_backward(g, cs.batch, cs.groups, cs.filters, in(be), w(be), delta(be), dw(be), din_set(be), 0, 0,
+                         false);
+      });
+      t.close(din_set, "conv_backward written input" + at);
     }
   t.set_chunk(int64_t(1) << 26);
   // Deterministic: the same call twice gives the same bits.

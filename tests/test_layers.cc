@@ -493,6 +493,11 @@ BOOST_AUTO_TEST_CASE(conv_backward_matches_direct_convolution) {
       bdw.upload(dw0);
       be.conv_forward(g, cs.batch, cs.groups, cs.filters, bx.data(), bw.data(), bo.data());
       be.conv_backward(g, cs.batch, cs.groups, cs.filters, bx.data(), bw.data(), bd.data(), bdw.data(), bdin.data());
+      // add_in_delta false: the input delta written over whatever the buffer held (din0 here).
+      Buffer<float> bdin_set(be, int64_t(in_n)), bdw_set(be, int64_t(w.size()));
+      bdin_set.upload(din0);
+      be.conv_backward(g, cs.batch, cs.groups, cs.filters, bx.data(), bw.data(), bd.data(), bdw_set.data(),
+                       bdin_set.data(), 0, 0, false);
       outs.push_back(bo.to_vector());
       dins.push_back(bdin.to_vector());
       dws.push_back(bdw.to_vector());
@@ -501,6 +506,7 @@ BOOST_AUTO_TEST_CASE(conv_backward_matches_direct_convolution) {
                                << " batch=" << cs.batch << " threads=" << threads) {
         BOOST_TEST(worst(outs.back(), ref_out, nullptr) <= 1e-6);
         BOOST_TEST(worst(dins.back(), ref_din, &din0) <= 1e-6);  // accumulated onto din0
+        BOOST_TEST(worst(bdin_set.to_vector(), ref_din, nullptr) <= 1e-6);  // written
         // Each weight gradient sums batch x out_h x out_w products: float rounding grows with the
         // square root of that count (2^-24 per term); the forward and input-delta sums are short.
         BOOST_TEST(worst(dws.back(), ref_dw, &dw0) <= std::max(1e-6, std::ldexp(std::sqrt(double(cs.batch) * oh * ow), -24)));

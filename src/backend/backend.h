@@ -88,10 +88,14 @@ class Backend {
                             int out_layout = 0) = 0;
   // Accumulates d loss / d weights into weight_grads and, when in_delta is non-null,
   // d loss / d input into in_delta, from delta = d loss / d out. The sum over images is taken
-  // in a fixed order, so results do not depend on the thread count.
+  // in a fixed order, so results do not depend on the thread count. add_in_delta false: in_delta
+  // is written instead (its old contents, which may be anything, are ignored), which saves a
+  // backend that computes the input delta apart (oneDNN) a pass over it, and the caller the
+  // zeroing (Network::backward, where the convolution is the only writer of its input's delta).
   virtual void conv_backward(const ConvGeometry& g, int batch, int groups, int filters,
                              const float* in, const float* weights, const float* delta,
-                             float* weight_grads, float* in_delta, int in_layout = 0, int out_layout = 0) = 0;
+                             float* weight_grads, float* in_delta, int in_layout = 0, int out_layout = 0,
+                             bool add_in_delta = true) = 0;
   // The layout conv_forward and conv_backward would rather write and read for this shape's
   // output (as conv_inference_layout: 1, 8 or 16, 0 for planar), taking any layout for the input
   // (reordering what the kernel needs); -1: planar tensors only (the default). Network::set_batch

@@ -368,11 +368,14 @@ void CpuBackend::conv_forward(const ConvGeometry& g, int batch, int groups, int 
 
 void CpuBackend::conv_backward(const ConvGeometry& g, int batch, int groups, int filters,
                                const float* in, const float* weights, const float* delta,
-                               float* weight_grads, float* in_delta, int in_layout, int out_layout) {
+                               float* weight_grads, float* in_delta, int in_layout, int out_layout,
+                               bool add_in_delta) {
   if (dnn_ && dnn_->backward(g, batch, groups, filters, threads_, in, weights, delta, weight_grads, in_delta,
-                             in_layout, out_layout))
+                             in_layout, out_layout, add_in_delta))
     return;
   planar_only(in_layout | out_layout, "conv_backward without oneDNN");
+  // The loops below accumulate: a written input delta starts from zeros.
+  if (in_delta && !add_in_delta) fill(in_delta, int64_t(batch) * g.channels * groups * g.height * g.width, 0.f);
   if (winograd::applies(g, groups, filters)) {
     winograd_backward(g, batch, filters, in, weights, delta, weight_grads, in_delta);
     return;

@@ -58,7 +58,8 @@ class CpuBackend : public Backend {
                     const float* weights, float* out, int in_layout = 0, int out_layout = 0) override;
   void conv_backward(const ConvGeometry& g, int batch, int groups, int filters, const float* in,
                      const float* weights, const float* delta, float* weight_grads,
-                     float* in_delta, int in_layout = 0, int out_layout = 0) override;
+                     float* in_delta, int in_layout = 0, int out_layout = 0,
+                     bool add_in_delta = true) override;
   int conv_training_layout(const ConvGeometry& g, int batch, int groups, int filters) override;
   void conv_prepare_training(const ConvGeometry& g, int batch, int groups, int filters, int in_layout,
                              int out_layout) override;

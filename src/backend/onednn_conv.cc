@@ -51,15 +51,20 @@ struct Phase : onednn::ArenaLayout {
     ops.push_back({dnnl::reorder(pd), {{DNNL_ARG_FROM, from}, {DNNL_ARG_TO, to}}});
   }
   // A gradient primitive on `inputs`: its result, in the arena in the layout it chooses, is
-  // added to the caller's `to`.
+  // added to the caller's `to` (add), or written there: by the primitive itself where `to` is in
+  // its layout, else by a reorder.
   template <typename Pd>
   void gradient(const dnnl::primitive& prim, const Pd& pd, std::unordered_map<int, memory> inputs, int result,
-                const memory::desc& result_desc, const memory& to, const dnnl::engine& eng) {
-    const memory out = arena_memory(result_desc, eng);
+                const memory::desc& result_desc, const memory& to, const dnnl::engine& eng, bool add = true) {
+    const bool in_place = !add && result_desc == to.get_desc();
+    const memory out = in_place ? to : arena_memory(result_desc, eng);
     inputs.emplace(result, out);
     inputs.emplace(DNNL_ARG_SCRATCHPAD, arena_memory(pd.scratchpad_desc(), eng));
     ops.push_back({prim, std::move(inputs)});
-    accumulate(out, to, eng);
+    if (add)
+      accumulate(out, to, eng);
+    else if (!in_place)
+      ops.push_back({dnnl::reorder(out, to), {{DNNL_ARG_FROM, out}, {DNNL_ARG_TO, to}}});
     kernel = pd.impl_info_str();
   }
   void run(dnnl::stream& s, char* arena) {
@@ -69,8 +74,10 @@ struct Phase : onednn::ArenaLayout {
 };
 
 struct Conv {
-  memory x, w, y, dy, dw, dx;  // the caller's planar buffers; their pointers are set per call
-  Phase fwd, bwd_weights, bwd_data;
+  memory x, w, y, dy, dw, dx;  // the caller's buffers; their pointers are set per call
+  // bwd_data adds the input delta to dx, bwd_data_written writes it (Backend::conv_backward's
+  // add_in_delta).
+  Phase fwd, bwd_weights, bwd_data, bwd_data_written;
   // Inference: the folded weights (planar, in the arena at folded_weights) are reordered into
   // `kernel_w` (the layout the kernel reads) with `fold`; kernel_w and kernel_b point into the
   // layer's Folded copy. Whether the kernel runs the activation.
@@ -80,7 +87,7 @@ struct Conv {
   bool activates = false;
   int kernel_layout = 0;  // the forward kernel's output layout (Backend::conv_inference_layout; 0: other)
   uint64_t used = 0;
-  int64_t bytes() const { return std::max({fwd.bytes, bwd_weights.bytes, bwd_data.bytes}); }
+  int64_t bytes() const { return std::max({fwd.bytes, bwd_weights.bytes, bwd_data.bytes, bwd_data_written.bytes}); }
 };
 
 // Output positions (batch x out_h x out_w) below which Winograd loses in training: each step
@@ -191,17 +198,19 @@ std::unique_ptr<Conv> build(const dnnl::engine& eng, const ConvGeometry& g, int 
     bw.gradient(dnnl::convolution_backward_weights(wpd), wpd, {{DNNL_ARG_SRC, wx}, {DNNL_ARG_DIFF_DST, wdy}},
                 DNNL_ARG_DIFF_WEIGHTS, wpd.diff_weights_desc(), c->dw, eng);
 
-    Phase& bd = c->bwd_data;
-    memory ddy;
-    if (dpd.diff_dst_desc() == wpd.diff_dst_desc()) {
-      ddy = wdy;
-      bd.bytes = delta_end;
-    } else {
-      ddy = bd.input(c->dy, dpd.diff_dst_desc(), eng);
+    const dnnl::convolution_backward_data data_gradient(dpd);
+    for (Phase* bd : {&c->bwd_data, &c->bwd_data_written}) {
+      memory ddy;
+      if (dpd.diff_dst_desc() == wpd.diff_dst_desc()) {
+        ddy = wdy;
+        bd->bytes = delta_end;
+      } else {
+        ddy = bd->input(c->dy, dpd.diff_dst_desc(), eng);
+      }
+      const memory dw = bd->input(c->w, dpd.weights_desc(), eng);
+      bd->gradient(data_gradient, dpd, {{DNNL_ARG_DIFF_DST, ddy}, {DNNL_ARG_WEIGHTS, dw}}, DNNL_ARG_DIFF_SRC,
+                   dpd.diff_src_desc(), c->dx, eng, bd == &c->bwd_data);
     }
-    const memory dw = bd.input(c->w, dpd.weights_desc(), eng);
-    bd.gradient(dnnl::convolution_backward_data(dpd), dpd, {{DNNL_ARG_DIFF_DST, ddy}, {DNNL_ARG_WEIGHTS, dw}},
-                DNNL_ARG_DIFF_SRC, dpd.diff_src_desc(), c->dx, eng);
   } catch (const dnnl::error& e) {
     if (e.status == dnnl_unimplemented) return nullptr;
     fail(e.status == dnnl_out_of_memory ? Status::OutOfMemory : Status::Internal,
@@ -598,7 +607,8 @@ bool OneDnnConvolutions::inference(const ConvGeometry& g, int batch, int groups,
 
 bool OneDnnConvolutions::backward(const ConvGeometry& g, int batch, int groups, int filters, int threads,
                                   const float* in, const float* weights, const float* delta,
-                                  float* weight_grads, float* in_delta, int in_layout, int out_layout) {
+                                  float* weight_grads, float* in_delta, int in_layout, int out_layout,
+                                  bool add_in_delta) {
   return guarded([&] {
     Conv* c = impl_->bind(g, batch, groups, filters, threads, in, weights, in_layout, out_layout);
     if (!c) return false;
@@ -608,7 +618,7 @@ bool OneDnnConvolutions::backward(const ConvGeometry& g, int batch, int groups, 
     c->bwd_weights.run(impl_->strm, impl_->arena.data());
     if (in_delta) {
       c->dx.set_data_handle(in_delta);
-      c->bwd_data.run(impl_->strm, impl_->arena.data());
+      (add_in_delta ? c->bwd_data : c->bwd_data_written).run(impl_->strm, impl_->arena.data());
     }
     impl_->strm.wait();
     return true;

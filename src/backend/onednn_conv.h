@@ -49,7 +49,7 @@ class OneDnnConvolutions {
                const float* in, const float* weights, float* out, int in_layout = 0, int out_layout = 0);
   bool backward(const ConvGeometry& g, int batch, int groups, int filters, int threads,
                 const float* in, const float* weights, const float* delta, float* weight_grads,
-                float* in_delta, int in_layout = 0, int out_layout = 0);
+                float* in_delta, int in_layout = 0, int out_layout = 0, bool add_in_delta = true);
   // Backend::conv_training_layout: the layout the training forward kernel writes (1, 8, 16), 0
   // when it writes another, -1 when the shape is not on oneDNN.
   int training_layout(const ConvGeometry& g, int batch, int groups, int filters, int threads);

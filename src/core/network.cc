@@ -497,7 +497,14 @@ void Network::backward(const float* input, float* input_delta) {
   for (size_t i = layers_.size(); i-- > 0;) {
     Layer& l = *layers_[i];
     if (l.stopbackward) break;  // Darknet: nothing at or below a stopbackward layer learns
+    // The previous layer's delta starts here when its only writer is this layer: one that writes
+    // it whole is spared the zeroing.
+    s.input_delta_unset = false;
     for (int k : zero_before_[i]) {
+      if (k + 1 == int(i) && l.writes_input_delta()) {
+        s.input_delta_unset = true;
+        continue;
+      }
       BufferRef<float>& d = layers_[size_t(k)]->delta;
       be_->fill(d.data(), d.size(), 0.f);
     }

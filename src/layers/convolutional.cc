@@ -81,8 +81,9 @@ class Convolutional final : public Layer {
     else
       be.bias_grad(delta.data(), s.batch, filters, out.spatial(), bias_grads.data(), train_layout);
     be.conv_backward(geometry(), s.batch, groups, filters, s.input, weights.data(), delta.data(),
-                     weight_grads.data(), s.input_delta, s.input_layout, train_layout);
+                     weight_grads.data(), s.input_delta, s.input_layout, train_layout, !s.input_delta_unset);
   }
+  bool writes_input_delta() const override { return true; }
 
   std::vector<Param> params() override {
     std::vector<Param> p{{&weights, &weight_grads, true}, {&biases, &bias_grads, false}};

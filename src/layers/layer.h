@@ -34,6 +34,9 @@ struct NetState {
   int input_layout = 0;
   const float* input = nullptr;  // this layer's input: the previous layer's output
   float* input_delta = nullptr;  // where to accumulate d loss / d input; null: not needed
+  // In backward, for a layer that writes_input_delta(): nothing else writes input_delta, and it
+  // was not zeroed (it holds anything), so the layer writes all of it instead of accumulating.
+  bool input_delta_unset = false;
   const float* truth = nullptr;  // batch x outputs of the last layer, for loss layers
   uint64_t seed = 0;             // per pass and layer: dropout masks, random crops
   double loss = 0;               // loss layers add their summed loss here
@@ -137,6 +140,9 @@ class Layer {
   virtual void forward(NetState& s) = 0;
   // Accumulates into s.input_delta (when non-null) and into parameter gradients.
   virtual void backward(NetState& s) = 0;
+  // Whether backward writes every element of s.input_delta when s.input_delta_unset says so
+  // (which spares the network zeroing it, and the layer a pass adding to it).
+  virtual bool writes_input_delta() const { return false; }
 
   // Earlier layers, other than the previous one, whose deltas backward() accumulates into
   // (shortcut, route): the network keeps their deltas live until then.
