@@ -119,10 +119,14 @@ class Backend {
   // in_layout, out_layout: the layouts of in and out, 0 for planar NCHW, else one the backend
   // asked for through conv_inference_layout (the network's inference plan). The default takes
   // planar tensors only.
+  // sum (only where conv_inference_sums says so): the shortcut after the convolution fused into it
+  // (oneDNN's sum post-op): out holds the shortcut's other input on entry and becomes
+  // (*sum)(y + out), y the convolution's result above (its activation applied).
   virtual void conv_inference(const ConvGeometry& g, int batch, int groups, int filters, const float* in,
                               const float* weights, const float* biases, const BnInference* bn, Act act, float* out,
-                              uint64_t params_version, int in_layout, int out_layout) {
+                              uint64_t params_version, int in_layout, int out_layout, const Act* sum = nullptr) {
     (void)params_version;
+    if (sum) fail(Status::Internal, name() + ": conv_inference takes no sum");
     planar_only(in_layout | out_layout, "conv_inference");
     conv_forward(g, batch, groups, filters, in, weights, out);
     const int64_t spatial = int64_t(g.out_h) * g.out_w;
@@ -144,6 +148,13 @@ class Backend {
   virtual int conv_inference_layout(const ConvGeometry& /*g*/, int /*batch*/, int /*groups*/, int /*filters*/,
                                    Act /*act*/) {
     return -1;
+  }
+  // Whether conv_inference takes a sum with activation sum_act for this shape, activation and
+  // layouts (the sum's tensor in out_layout), building what it needs (as conv_prepare_inference;
+  // throws Error on failure). Network::set_batch plans the fusions with it.
+  virtual bool conv_inference_sums(const ConvGeometry& /*g*/, int /*batch*/, int /*groups*/, int /*filters*/,
+                                   Act /*act*/, Act /*sum_act*/, int /*in_layout*/, int /*out_layout*/) {
+    return false;
   }
   // Builds what conv_inference needs for one shape with these layouts ahead of the passes
   // (as conv_prepare; optional).

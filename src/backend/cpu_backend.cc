@@ -39,12 +39,17 @@ std::string CpuBackend::conv_kernels(const ConvGeometry& g, int batch, int group
 }
 void CpuBackend::conv_inference(const ConvGeometry& g, int batch, int groups, int filters, const float* in,
                                 const float* weights, const float* biases, const BnInference* bn, Act act,
-                                float* out, uint64_t params_version, int in_layout, int out_layout) {
+                                float* out, uint64_t params_version, int in_layout, int out_layout,
+                                const Act* sum) {
   if (dnn_ && dnn_->inference(g, batch, groups, filters, threads_, in, weights, biases, bn, act, out, params_version,
-                              in_layout, out_layout))
+                              in_layout, out_layout, sum))
     return;
   Backend::conv_inference(g, batch, groups, filters, in, weights, biases, bn, act, out, params_version, in_layout,
-                          out_layout);
+                          out_layout, sum);
+}
+bool CpuBackend::conv_inference_sums(const ConvGeometry& g, int batch, int groups, int filters, Act act, Act sum_act,
+                                     int in_layout, int out_layout) {
+  return dnn_ && dnn_->prepare_inference_sum(g, batch, groups, filters, act, sum_act, threads_, in_layout, out_layout);
 }
 void CpuBackend::conv_prepare_inference(const ConvGeometry& g, int batch, int groups, int filters, Act act,
                                         int in_layout, int out_layout) {

@@ -65,7 +65,10 @@ class CpuBackend : public Backend {
                              int out_layout) override;
   void conv_inference(const ConvGeometry& g, int batch, int groups, int filters, const float* in,
                       const float* weights, const float* biases, const BnInference* bn, Act act,
-                      float* out, uint64_t params_version, int in_layout, int out_layout) override;
+                      float* out, uint64_t params_version, int in_layout, int out_layout,
+                      const Act* sum = nullptr) override;
+  bool conv_inference_sums(const ConvGeometry& g, int batch, int groups, int filters, Act act, Act sum_act,
+                           int in_layout, int out_layout) override;
   int conv_inference_layout(const ConvGeometry& g, int batch, int groups, int filters, Act act) override;
   void conv_prepare_inference(const ConvGeometry& g, int batch, int groups, int filters, Act act, int in_layout,
                               int out_layout) override;

@@ -237,9 +237,12 @@ bool eltwise_of(Act act, dnnl::algorithm* alg, float* alpha, float* beta) {
 
 
 // The inference primitive of one shape and activation: weights and bias are written by the
-// caller into the arena (folded), the activation is a post-op where oneDNN has it.
+// caller into the arena (folded), the activation is a post-op where oneDNN has it. With `sum`
+// (Backend::conv_inference's), the kernel adds what the destination holds and applies sum_act:
+// post-ops eltwise (act), sum, eltwise (sum_act), writing the caller's layout itself; null where
+// an activation has no eltwise or oneDNN has no such kernel.
 std::unique_ptr<Conv> build_inference(const dnnl::engine& eng, const ConvGeometry& g, int batch, int groups,
-                                      int filters, Act act, int in_layout, int out_layout) {
+                                      int filters, Act act, int in_layout, int out_layout, const Act* sum = nullptr) {
   const Shape d(g, batch, groups, filters);
   const auto& [x_plain, y_plain_md, w_md, x_any, y_any, w_any, strides, pad] = d;
   const memory::desc x_md = blocked(x_plain, in_layout), y_md = blocked(y_plain_md, out_layout);
@@ -247,20 +250,31 @@ std::unique_ptr<Conv> build_inference(const dnnl::engine& eng, const ConvGeometr
   auto c = std::make_unique<Conv>();
   dnnl::primitive_attr attr;
   attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
-  dnnl::algorithm elt;
-  float alpha, beta;
-  c->activates = eltwise_of(act, &elt, &alpha, &beta);
-  if (c->activates) {
-    dnnl::post_ops ops;
+  dnnl::post_ops ops;
+  // An activation as an eltwise post-op; false where oneDNN has none for it.
+  const auto eltwise = [&ops](Act a) {
+    dnnl::algorithm elt;
+    float alpha, beta;
+    if (a == Act::Linear) return true;
+    if (!eltwise_of(a, &elt, &alpha, &beta)) return false;
     ops.append_eltwise(1.f, elt, alpha, beta);
-    attr.set_post_ops(ops);
+    return true;
+  };
+  c->activates = eltwise(act);
+  if (sum) {
+    if (!c->activates) return nullptr;
+    ops.append_sum(1.f);
+    if (!eltwise(*sum)) return nullptr;
   }
+  attr.set_post_ops(ops);
   try {
     dnnl::convolution_forward::primitive_desc pd;
     for (auto alg : {first_algorithm(g, batch, groups, filters, true), dnnl::algorithm::convolution_direct}) {
       try {
+        // The sum reads the caller's tensor: the kernel writes its layout.
         pd = dnnl::convolution_forward::primitive_desc(
-            {dnnl::prop_kind::forward_inference, alg, x_any, w_any, b_md, y_any, strides, pad, pad}, attr, eng);
+            {dnnl::prop_kind::forward_inference, alg, x_any, w_any, b_md, sum ? y_md : y_any, strides, pad, pad},
+            attr, eng);
         break;
       } catch (const dnnl::error& e) {
         if (e.status != dnnl_unimplemented || alg == dnnl::algorithm::convolution_direct) throw;
@@ -286,6 +300,13 @@ std::unique_ptr<Conv> build_inference(const dnnl::engine& eng, const ConvGeometr
     if (!y_plain) f.ops.push_back({dnnl::reorder(fy, c->y), {{DNNL_ARG_FROM, fy}, {DNNL_ARG_TO, c->y}}});
     f.kernel = pd.impl_info_str();
     c->kernel_layout = layout_of(pd.dst_desc(), y_plain_md, filters);
+    // The sum only where it keeps the kernel the plain pass runs (not where oneDNN would fall back
+    // to another, e.g. its reference loops: 150x slower on AVX2 in NHWC), and not on Winograd,
+    // whose sum costs more than the separate shortcut pass (measured: RESULTS.md, change 10).
+    if (sum) {
+      const auto plain = build_inference(eng, g, batch, groups, filters, act, in_layout, out_layout);
+      if (!plain || plain->fwd.kernel != f.kernel || f.kernel.find("wino") != std::string::npos) return nullptr;
+    }
   } catch (const dnnl::error& e) {
     if (e.status == dnnl_unimplemented) return nullptr;
     fail(e.status == dnnl_out_of_memory ? Status::OutOfMemory : Status::Internal,
@@ -329,9 +350,12 @@ std::unique_ptr<Pool> build_maxpool(const dnnl::engine& eng, const PoolGeometry&
 
 using PoolKey = std::array<int, 9>;
 
-// What an inference primitive is for: the activation and the layouts of its input and output
-// (Backend::conv_inference_layout's codes), in one int of the key.
-int inference_purpose(Act act, int in_layout, int out_layout) { return int(act) + 100 * in_layout + 10000 * out_layout; }
+// What an inference primitive is for: the activation, the layouts of its input and output
+// (Backend::conv_inference_layout's codes) and the fused sum's activation if any, in one int of
+// the key.
+int inference_purpose(Act act, int in_layout, int out_layout, const Act* sum = nullptr) {
+  return int(act) + 100 * in_layout + 10000 * out_layout + (sum ? 1000000 * (1 + int(*sum)) : 0);
+}
 // The training primitives (forward and both gradients) for these layouts: negative.
 int training_purpose(int in_layout, int out_layout) { return -1 - inference_purpose(Act(0), in_layout, out_layout); }
 
@@ -452,9 +476,10 @@ struct OneDnnConvolutions::Impl {
       {
         OmpThreads t(threads);  // oneDNN sizes its kernels' blocking for the thread count
         const int layouts = purpose < 0 ? -1 - purpose : purpose;
+        const Act sum = Act(purpose / 1000000 - 1);
         c = purpose < 0 ? build(eng, g, batch, groups, filters, layouts / 100 % 100, layouts / 10000)
                         : build_inference(eng, g, batch, groups, filters, Act(purpose % 100), purpose / 100 % 100,
-                                          purpose / 10000);
+                                          purpose / 10000 % 100, purpose >= 1000000 ? &sum : nullptr);
       }
       if (convs.size() >= kMaxShapes) {
         auto oldest = convs.begin();
@@ -539,6 +564,14 @@ bool OneDnnConvolutions::maxpool_prepare(const PoolGeometry& g, int threads, int
   return guarded([&] { return impl_->pool(g, threads, layout) != nullptr; });
 }
 
+bool OneDnnConvolutions::prepare_inference_sum(const ConvGeometry& g, int batch, int groups, int filters, Act act,
+                                               Act sum_act, int threads, int in_layout, int out_layout) {
+  return guarded([&] {
+    return impl_->get(g, batch, groups, filters, threads, inference_purpose(act, in_layout, out_layout, &sum_act)) !=
+           nullptr;
+  });
+}
+
 void OneDnnConvolutions::prepare_inference(const ConvGeometry& g, int batch, int groups, int filters, Act act,
                                            int threads, int in_layout, int out_layout) {
   guarded([&] { return impl_->get(g, batch, groups, filters, threads, inference_purpose(act, in_layout, out_layout)); });
@@ -587,10 +620,14 @@ bool OneDnnConvolutions::forward(const ConvGeometry& g, int batch, int groups, i
 
 bool OneDnnConvolutions::inference(const ConvGeometry& g, int batch, int groups, int filters, int threads,
                                    const float* in, const float* weights, const float* biases, const BnInference* bn,
-                                   Act act, float* out, uint64_t params_version, int in_layout, int out_layout) {
+                                   Act act, float* out, uint64_t params_version, int in_layout, int out_layout,
+                                   const Act* sum) {
   return guarded([&] {
-    Conv* c = impl_->get(g, batch, groups, filters, threads, inference_purpose(act, in_layout, out_layout));
-    if (!c) return false;
+    Conv* c = impl_->get(g, batch, groups, filters, threads, inference_purpose(act, in_layout, out_layout, sum));
+    if (!c) {
+      if (sum) fail(Status::Internal, "oneDNN: a convolution with a sum that was not prepared");
+      return false;
+    }
     OmpThreads t(threads);
     const Folded& f = impl_->fold(*c, g, filters, threads, weights, biases, bn, params_version);
     c->kernel_w.set_data_handle(f.data);

@@ -65,7 +65,12 @@ class OneDnnConvolutions {
   // in_layout, out_layout: the layouts of in and out (Backend::conv_inference_layout).
   bool inference(const ConvGeometry& g, int batch, int groups, int filters, int threads, const float* in,
                  const float* weights, const float* biases, const BnInference* bn, Act act, float* out,
-                 uint64_t params_version, int in_layout, int out_layout);
+                 uint64_t params_version, int in_layout, int out_layout, const Act* sum = nullptr);
+  // Backend::conv_inference_sums: builds the inference primitive with the shortcut's sum (a sum
+  // post-op, then sum_act's eltwise; the layer's own activation an eltwise before them) writing
+  // the caller's out_layout; false where oneDNN has none.
+  bool prepare_inference_sum(const ConvGeometry& g, int batch, int groups, int filters, Act act, Act sum_act,
+                             int threads, int in_layout, int out_layout);
   // Backend::conv_inference_layout: the layout the inference kernel writes (1 NHWC, 8 nChw8c,
   // 16 nChw16c), 0 when it writes another, -1 when the shape is not on oneDNN.
   int inference_layout(const ConvGeometry& g, int batch, int groups, int filters, Act act, int threads);

@@ -236,8 +236,11 @@ void Network::set_batch(int batch) {
     staging.add(input_, int64_t(batch) * input_size());
     staging.add(truth_, int64_t(batch) * output_size());
   });
-  std::vector<int> blocks, train_blocks;
-  allocating("the inference pass's kernels", [&] { blocks = plan_layouts(batch, false); });
+  std::vector<int> blocks, train_blocks, sums;
+  allocating("the inference pass's kernels", [&] {
+    blocks = plan_layouts(batch, false);
+    sums = plan_sums(batch, blocks);
+  });
   allocating("the training passes' kernels", [&] { train_blocks = plan_layouts(batch, true); });
   DeltaPlan plan = plan_deltas(batch);
   std::vector<Buffer<float>> pool(plan.capacity.size());
@@ -253,6 +256,7 @@ void Network::set_batch(int batch) {
                                          int64_t(batch) * layers_[k]->out.size());
   }
   set_layouts(blocks, train_blocks);
+  sum_from_.swap(sums);
   batch_ = batch;
   if (plan_) plan_->prepare(*this, batch);
 }
@@ -263,7 +267,10 @@ void Network::set_threads(int threads) {
     for (auto& l : layers_) l->prepare(*be_, batch_);
     // What the last forward pass kept (outputs, batch norm's x_hat) is in the old layouts: a
     // backward pass must not read it in new ones.
-    if (set_layouts(plan_layouts(batch_, false), plan_layouts(batch_, true))) layouts_changed_ = true;
+    const std::vector<int> blocks = plan_layouts(batch_, false);
+    std::vector<int> sums = plan_sums(batch_, blocks);
+    if (set_layouts(blocks, plan_layouts(batch_, true))) layouts_changed_ = true;
+    sum_from_.swap(sums);
     if (plan_) plan_->prepare(*this, batch_);
   }
 }
@@ -297,6 +304,34 @@ std::vector<float> Network::layer_output(size_t i) const {
       for (int64_t s = 0; s < spatial; ++s)
         planar[size_t((b * c + ch) * spatial + s)] = v[size_t(((b * blocks + ch / block) * spatial + s) * block + ch % block)];
   return planar;
+}
+
+std::vector<int> Network::plan_sums(int batch, const std::vector<int>& infer) {
+  const size_t n = layers_.size();
+  std::vector<int> from(n, -1);
+  std::vector<std::vector<int>> readers(n);
+  for (size_t j = 0; j < n; ++j)
+    for (int i : layers_[j]->inputs())
+      if (i >= 0) readers[size_t(i)].push_back(int(j));
+  for (size_t i = 0; i + 1 < n; ++i) {
+    ShortcutOp sc;
+    if (!layers_[i + 1]->shortcut_op(&sc) || !sc.same_shape || sc.alpha != 1.f || sc.beta != 1.f) continue;
+    const int f = sc.from;
+    // (f == i - 1: the convolution would read the buffer it writes.)
+    if (f < 0 || f + 1 >= int(i) || readers[i] != std::vector<int>{int(i) + 1}) continue;
+    if (std::any_of(readers[size_t(f)].begin(), readers[size_t(f)].end(), [&](int r) { return r > int(i) + 1; }))
+      continue;
+    if (infer[i] != infer[i + 1] || infer[size_t(f)] != infer[i + 1]) continue;
+    if (layers_[i]->fuses_sum(*be_, batch, sc.act, i ? infer[i - 1] : 0, infer[i])) from[i] = f;
+  }
+  return from;
+}
+
+std::vector<int> Network::fused_sums() const {
+  std::vector<int> v;
+  for (size_t i = 0; i < sum_from_.size(); ++i)
+    if (sum_from_[i] >= 0) v.push_back(int(i));
+  return v;
 }
 
 // First, in layer order, each layer's output takes the layout it would rather write; a layer
@@ -469,10 +504,25 @@ double Network::run_forward(const float* input, bool train, const float* truth, 
   }
   for (size_t i = 0; i < layers_.size(); ++i) {
     Layer& l = *layers_[i];
+    if (inference && i && sum_from_[i - 1] >= 0) {
+      // A shortcut the convolution before it added into its other input's buffer: that buffer
+      // becomes its output.
+      std::swap(l.output, layers_[size_t(sum_from_[i - 1])]->output);
+      x = l.output.data();
+      block = l.infer_layout;
+      continue;
+    }
     s.input = x;
     s.input_layout = block;
     s.truth = i + 1 == layers_.size() ? truth : nullptr;
     s.seed = mix64(config_.seed ^ mix64(passes_ * 0x9e3779b97f4a7c15ULL + i));
+    s.sum_into = nullptr;
+    if (inference && sum_from_[i] >= 0) {
+      ShortcutOp sc;
+      layers_[i + 1]->shortcut_op(&sc);
+      s.sum_into = layers_[size_t(sum_from_[i])]->output.data();
+      s.sum_act = sc.act;
+    }
     l.forward(s);
     x = l.output.data();
     block = inference ? l.infer_layout : l.train_layout;

@@ -112,8 +112,15 @@ class Network {
   // NCHW throughout (the tests compare the two). Plans again at once when the network has a batch.
   void set_training_layouts(bool on);
   // Layer i's output after the last pass, as planar NCHW floats (the layers may hold it in
-  // another layout: Layer::infer_layout or train_layout).
+  // another layout: Layer::infer_layout or train_layout). After an inference pass, the two inputs
+  // of a shortcut fused into the convolution before it (fused_sums) hold no output of theirs.
   std::vector<float> layer_output(size_t i) const;
+  // The inference pass's fusions: the convolutions that add the shortcut after them in their
+  // kernel (Backend::conv_inference's sum), planned by set_batch where the backend takes it, the
+  // shortcut adds 1 x each input, the convolution's output is read by that shortcut only, and the
+  // shortcut's other input by no later layer: its buffer takes the sum in place, and becomes the
+  // shortcut's output (the two layers' buffers are swapped).
+  std::vector<int> fused_sums() const;
   // Reallocates the per-batch buffers. The memory estimate is compared with what the backend has
   // available first (Error(OutOfMemory) naming the biggest layer); then every new buffer is
   // allocated before any old one is released, so a failed call changes nothing.
@@ -214,6 +221,10 @@ class Network {
   // Sets both plans on the layers (set_batch, set_threads, set_training_layouts); true when a
   // training layout changed.
   bool set_layouts(const std::vector<int>& infer, const std::vector<int>& train);
+  // Per layer: the other input of the shortcut after it that the inference pass adds in its
+  // kernel (fused_sums), -1 where none; planned with the inference layouts `infer`.
+  std::vector<int> plan_sums(int batch, const std::vector<int>& infer);
+  std::vector<int> sum_from_;
   bool training_layouts_ = true;
   bool layouts_changed_ = false;  // the training plan changed after the last forward pass
 };

@@ -46,6 +46,9 @@ class Convolutional final : public Layer {
   int preferred_layout(Backend& be, int batch, bool training) const override {
     return std::max(0, kernel_layout(be, batch, training));
   }
+  bool fuses_sum(Backend& be, int batch, Act sum_act, int in_layout, int out_layout) override {
+    return be.conv_inference_sums(geometry(), batch, groups, filters, act, sum_act, in_layout, out_layout);
+  }
   void prepare_layouts(Backend& be, int batch, int in_layout, int out_layout, bool training) override {
     if (training)
       be.conv_prepare_training(geometry(), batch, groups, filters, in_layout, out_layout);
@@ -62,7 +65,8 @@ class Convolutional final : public Layer {
       const BnInference fixed{norm.scales.data(), norm.rolling_mean.data(), norm.rolling_var.data(),
                               BatchNorm::epsilon(false)};
       be.conv_inference(geometry(), s.batch, groups, filters, s.input, weights.data(), biases.data(),
-                        bn ? &fixed : nullptr, act, output.data(), s.params_version, s.input_layout, infer_layout);
+                        bn ? &fixed : nullptr, act, s.sum_into ? s.sum_into : output.data(), s.params_version,
+                        s.input_layout, infer_layout, s.sum_into ? &s.sum_act : nullptr);
       return;
     }
     const int layout = out_layout(s);

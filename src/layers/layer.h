@@ -37,6 +37,11 @@ struct NetState {
   // In backward, for a layer that writes_input_delta(): nothing else writes input_delta, and it
   // was not zeroed (it holds anything), so the layer writes all of it instead of accumulating.
   bool input_delta_unset = false;
+  // In an inference pass, for a layer that fuses_sum: the shortcut after it is fused into it, so
+  // it writes sum_act(its output + sum_into) into sum_into (the shortcut's other input) instead
+  // of writing its output.
+  float* sum_into = nullptr;
+  Act sum_act = Act::Linear;
   const float* truth = nullptr;  // batch x outputs of the last layer, for loss layers
   uint64_t seed = 0;             // per pass and layer: dropout masks, random crops
   double loss = 0;               // loss layers add their summed loss here
@@ -169,6 +174,12 @@ class Layer {
   virtual WeightTensor main_weights() { return {}; }
   // Convolutional and connected layers describe themselves for the int8 engine; false for others.
   virtual bool linear_op(LinearOp* /*op*/) const { return false; }
+  // Whether the layer's inference pass can add the shortcut after it (activation sum_act) in its
+  // kernel (NetState::sum_into), with these layouts of its input and output; prepares it.
+  virtual bool fuses_sum(Backend& /*be*/, int /*batch*/, Act /*sum_act*/, int /*in_layout*/,
+                         int /*out_layout*/) {
+    return false;
+  }
   // Shortcut layers describe themselves for the int8 engine (which fuses them into the
   // convolution before them); false for others.
   virtual bool shortcut_op(ShortcutOp* /*op*/) const { return false; }
