@@ -120,8 +120,9 @@ void CudaBackend::col2im(const ConvGeometry& g, const float* col, float* im) {
 }
 
 void CudaBackend::conv_forward(const ConvGeometry& g, int batch, int groups, int filters, const float* in,
-                               const float* weights, float* out, int in_layout, int out_layout) {
-  planar_only(in_layout | out_layout, "conv_forward");
+                               const float* weights, float* out, int in_layout, int out_layout,
+                               bool kernel_weights) {
+  planar_only(in_layout | out_layout | int(kernel_weights), "conv_forward");
   if (batch <= 0 || filters <= 0) return;
   RPG_GUARD();
   const bool direct = g.ksize == 1 && g.stride == 1 && g.pad == 0;
@@ -160,8 +161,8 @@ void CudaBackend::conv_forward(const ConvGeometry& g, int batch, int groups, int
 
 void CudaBackend::conv_backward(const ConvGeometry& g, int batch, int groups, int filters, const float* in,
                                 const float* weights, const float* delta, float* weight_grads, float* in_delta,
-                                int in_layout, int out_layout, bool add_in_delta) {
-  planar_only(in_layout | out_layout, "conv_backward");
+                                int in_layout, int out_layout, bool add_in_delta, bool kernel_weights) {
+  planar_only(in_layout | out_layout | int(kernel_weights), "conv_backward");
   // col2im accumulates: a written input delta starts from zeros.
   if (in_delta && !add_in_delta) fill(in_delta, int64_t(batch) * g.channels * groups * g.height * g.width, 0.f);
   if (batch <= 0 || filters <= 0) return;

@@ -817,7 +817,13 @@ BOOST_AUTO_TEST_CASE(training_in_the_kernels_layouts_matches_planar_training) {
     for (size_t i = 0; i < a.size(); ++i) worst = std::max(worst, std::fabs(double(a[i]) - b[i]) / scale);
     return worst;
   };
-  for (const auto& [text, min_kept] : {std::pair<std::string, int>{cfg, 6}, {cfg2, 0}})
+  // cfg with its convolutions on a ring: their kernels read the generated weights in their own
+  // order (Ring::set_orders).
+  std::string with_ring = cfg;
+  with_ring.insert(with_ring.find("[convolutional]"), "[ring]\nname=g\ndof=0.25\n");
+  for (size_t at = 0; (at = with_ring.find("[convolutional]\n", at)) != std::string::npos; at += 16)
+    with_ring.insert(at + 16, "ring=g\n");
+  for (const auto& [text, min_kept] : {std::pair<std::string, int>{cfg, 6}, {cfg2, 0}, {with_ring, 6}})
   for (int threads : {1, 2}) {
     auto blocked = rpg_test::net_from_text(text, threads), planar = rpg_test::net_from_text(text, threads);
     planar->set_training_layouts(false);
@@ -866,6 +872,23 @@ BOOST_AUTO_TEST_CASE(training_in_the_kernels_layouts_matches_planar_training) {
     }
     blocked->forward(in.data(), true, truth.data());
     blocked->backward(in.data());
+    if (blocked->rings().empty()) continue;
+    // The weight orders changing between backward and the update (planar now): the gradients
+    // gathered so far move with them, so the update is the one without the change, bit for bit.
+    auto moved = rpg_test::net_from_text(text, threads), kept_order = rpg_test::net_from_text(text, threads);
+    int ordered = 0;
+    for (const auto& l : moved->layers()) ordered += !l->weight_order.empty();
+    BOOST_TEST(ordered > 0, "no layer generates its weights in its kernels' order");
+    for (rpg::Network* net : {moved.get(), kept_order.get()}) {
+      net->forward(in.data(), true, truth.data());
+      net->backward(in.data());
+    }
+    moved->set_training_layouts(false);
+    for (const auto& l : moved->layers()) BOOST_TEST(l->weight_order.empty());
+    moved->update(0.05f);
+    kept_order->update(0.05f);
+    BOOST_TEST(moved->rings()[0]->values.to_vector() == kept_order->rings()[0]->values.to_vector(),
+               "the ring's update after the orders changed differs");
   }
 }
 

@@ -42,6 +42,16 @@ std::string net_header(int batch, int c, int h, int w, const std::string& extra 
   return b + extra + "\n";
 }
 
+// A generated layer's weight gradient in planar order (its kernels may write it in theirs:
+// Layer::weight_order).
+std::vector<float> planar_weight_gradient(rpg::Layer& l) {
+  const std::vector<float> g = l.main_weights().grad->to_vector();
+  if (l.weight_order.empty()) return g;
+  std::vector<float> planar(g.size());
+  for (size_t i = 0; i < g.size(); ++i) planar[i] = g[size_t(l.weight_order[i])];
+  return planar;
+}
+
 bool same_bits(const std::vector<float>& a, const std::vector<float>& b) {
   return a.size() == b.size() && (a.empty() || std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0);
 }
@@ -378,7 +388,7 @@ struct RingCheck {
       int64_t fmax = 0;  // F: the largest fan-out of the ring's layers
       for (const auto& b : r->bindings()) fmax = std::max(fmax, b.fan_out);
       for (const auto& b : r->bindings()) {
-        const std::vector<float> dw = b.layer->main_weights().grad->to_vector();
+        const std::vector<float> dw = planar_weight_gradient(*b.layer);
         const double cl = std::sqrt(double(fmax) / double(b.fan_out));
         for (int64_t i = 0; i < b.count; ++i) {
           const uint64_t p = uint64_t(b.offset + i);
@@ -454,6 +464,21 @@ BOOST_AUTO_TEST_CASE(gradient_check_conv_rings) {
                 "[connected]\noutput=4\nactivation=linear\n[cost]\ntype=sse\n",
             false)
       .run("depthwise bn leaky + 1x1, K=3");
+  // Filter counts the blocked kernels take without padding: where oneDNN reads the weights in
+  // its own order (e.g. OIhw16i16o), the ring generates them in it and gathers their gradient
+  // in it (Ring::set_orders); the gradient is checked through those orders.
+  RingCheck ordered(net_header(2, 3, 6, 6) + "[ring]\nname=g\ndof=0.3\nseed=4\n" +
+                        "[convolutional]\nfilters=16\nsize=3\npad=1\nbatch_normalize=1\nring=g\nactivation=logistic\n" +
+                        "[convolutional]\nfilters=16\nsize=3\npad=1\nring=g\nactivation=tanh\n" +
+                        "[convolutional]\nfilters=16\nsize=1\nring=g\nactivation=linear\n" +
+                        "[connected]\noutput=4\nactivation=linear\n[cost]\ntype=sse\n",
+                    false);
+  int ordered_layers = 0;
+  for (const auto& l : ordered.net->layers()) ordered_layers += !l->weight_order.empty();
+  if (ordered.net->backend().conv_training_layout({16, 6, 6, 3, 1, 1, 6, 6}, 2, 1, 16) > 1)  // blocked kernels
+    BOOST_TEST(ordered_layers > 0, "no layer's weights are in its kernels' order");
+  BOOST_TEST_MESSAGE(ordered_layers << " layers generate their weights in their kernels' order");
+  ordered.run("three convolutions in the kernels' weight orders");
 }
 
 BOOST_AUTO_TEST_CASE(gradient_check_connected_and_shared_rings) {
@@ -685,7 +710,7 @@ BOOST_AUTO_TEST_CASE(weights_are_regenerated_once_per_update) {
     const Permutation pi(11, uint64_t(kSemanticsN));
     int64_t offset = 0;
     for (const Bound& b : kSemanticsBound) {
-      const auto dw = net->layers()[size_t(b.layer)]->main_weights().grad->to_vector();
+      const auto dw = planar_weight_gradient(*net->layers()[size_t(b.layer)]);
       const double c = std::sqrt(double(kSemanticsF) / double(b.fan_out)) * (b.layer == 3 ? 0.5 : 1.0);
       for (int64_t i = 0; i < b.count; ++i) {
         const uint64_t p = uint64_t(offset + i);

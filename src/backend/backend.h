@@ -82,10 +82,11 @@ class Backend {
   // image (g.channels = input channels / groups); weights are [filters][g.channels][k][k].
   // out[b, f] = sum over the group's channels of w[f] * in[b] (overwrites out).
   // in_layout, out_layout: the layouts of in and out (and in conv_backward of in_delta and
-  // delta); other than 0 only where conv_training_layout allows.
+  // delta); other than 0 only where conv_training_layout allows. kernel_weights: weights (and
+  // in conv_backward weight_grads) are in conv_weight_order's order for these layouts.
   virtual void conv_forward(const ConvGeometry& g, int batch, int groups, int filters,
                             const float* in, const float* weights, float* out, int in_layout = 0,
-                            int out_layout = 0) = 0;
+                            int out_layout = 0, bool kernel_weights = false) = 0;
   // Accumulates d loss / d weights into weight_grads and, when in_delta is non-null,
   // d loss / d input into in_delta, from delta = d loss / d out. The sum over images is taken
   // in a fixed order, so results do not depend on the thread count. add_in_delta false: in_delta
@@ -95,7 +96,16 @@ class Backend {
   virtual void conv_backward(const ConvGeometry& g, int batch, int groups, int filters,
                              const float* in, const float* weights, const float* delta,
                              float* weight_grads, float* in_delta, int in_layout = 0, int out_layout = 0,
-                             bool add_in_delta = true) = 0;
+                             bool add_in_delta = true, bool kernel_weights = false) = 0;
+  // The order in which conv_forward's and conv_backward's kernels for this shape and these
+  // layouts read the weights and write their gradient, where it is not planar and is a
+  // permutation of it (no padding): order[i] is the position of planar weight i. Empty: planar
+  // (the default). A ring generates the weights in it directly (Ring::set_orders), so no
+  // reorder runs per step.
+  virtual std::vector<int64_t> conv_weight_order(const ConvGeometry& /*g*/, int /*batch*/, int /*groups*/,
+                                                 int /*filters*/, int /*in_layout*/, int /*out_layout*/) {
+    return {};
+  }
   // The layout conv_forward and conv_backward would rather write and read for this shape's
   // output (as conv_inference_layout: 1, 8 or 16, 0 for planar), taking any layout for the input
   // (reordering what the kernel needs); -1: planar tensors only (the default). Network::set_batch

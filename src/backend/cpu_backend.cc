@@ -58,6 +58,10 @@ void CpuBackend::conv_prepare_inference(const ConvGeometry& g, int batch, int gr
 int CpuBackend::conv_inference_layout(const ConvGeometry& g, int batch, int groups, int filters, Act act) {
   return dnn_ ? dnn_->inference_layout(g, batch, groups, filters, act, threads_) : -1;
 }
+std::vector<int64_t> CpuBackend::conv_weight_order(const ConvGeometry& g, int batch, int groups, int filters,
+                                                   int in_layout, int out_layout) {
+  return dnn_ ? dnn_->weight_order(g, batch, groups, filters, threads_, in_layout, out_layout) : std::vector<int64_t>{};
+}
 int CpuBackend::conv_training_layout(const ConvGeometry& g, int batch, int groups, int filters) {
   return dnn_ ? dnn_->training_layout(g, batch, groups, filters, threads_) : -1;
 }
@@ -330,9 +334,12 @@ void CpuBackend::winograd_conv(const ConvGeometry& fwd, int batch, int filters, 
 // single-threaded sgemm, so the column matrix stays in that core's cache. With fewer
 // images than threads, the per-image operations are parallel instead.
 void CpuBackend::conv_forward(const ConvGeometry& g, int batch, int groups, int filters,
-                              const float* in, const float* weights, float* out, int in_layout, int out_layout) {
-  if (dnn_ && dnn_->forward(g, batch, groups, filters, threads_, in, weights, out, in_layout, out_layout)) return;
-  planar_only(in_layout | out_layout, "conv_forward without oneDNN");
+                              const float* in, const float* weights, float* out, int in_layout, int out_layout,
+                              bool kernel_weights) {
+  if (dnn_ && dnn_->forward(g, batch, groups, filters, threads_, in, weights, out, in_layout, out_layout,
+                            kernel_weights))
+    return;
+  planar_only(in_layout | out_layout | int(kernel_weights), "conv_forward without oneDNN");
   if (winograd::applies(g, groups, filters)) {
     winograd_conv(g, batch, filters, in, weights, out, false, false);
     return;
@@ -374,11 +381,11 @@ void CpuBackend::conv_forward(const ConvGeometry& g, int batch, int groups, int 
 void CpuBackend::conv_backward(const ConvGeometry& g, int batch, int groups, int filters,
                                const float* in, const float* weights, const float* delta,
                                float* weight_grads, float* in_delta, int in_layout, int out_layout,
-                               bool add_in_delta) {
+                               bool add_in_delta, bool kernel_weights) {
   if (dnn_ && dnn_->backward(g, batch, groups, filters, threads_, in, weights, delta, weight_grads, in_delta,
-                             in_layout, out_layout, add_in_delta))
+                             in_layout, out_layout, add_in_delta, kernel_weights))
     return;
-  planar_only(in_layout | out_layout, "conv_backward without oneDNN");
+  planar_only(in_layout | out_layout | int(kernel_weights), "conv_backward without oneDNN");
   // The loops below accumulate: a written input delta starts from zeros.
   if (in_delta && !add_in_delta) fill(in_delta, int64_t(batch) * g.channels * groups * g.height * g.width, 0.f);
   if (winograd::applies(g, groups, filters)) {

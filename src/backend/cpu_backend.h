@@ -55,12 +55,14 @@ class CpuBackend : public Backend {
   void gemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const float* a, int lda,
             const float* b, int ldb, float beta, float* c, int ldc) override;
   void conv_forward(const ConvGeometry& g, int batch, int groups, int filters, const float* in,
-                    const float* weights, float* out, int in_layout = 0, int out_layout = 0) override;
+                    const float* weights, float* out, int in_layout = 0, int out_layout = 0, bool kernel_weights = false) override;
   void conv_backward(const ConvGeometry& g, int batch, int groups, int filters, const float* in,
                      const float* weights, const float* delta, float* weight_grads,
                      float* in_delta, int in_layout = 0, int out_layout = 0,
-                     bool add_in_delta = true) override;
+                     bool add_in_delta = true, bool kernel_weights = false) override;
   int conv_training_layout(const ConvGeometry& g, int batch, int groups, int filters) override;
+  std::vector<int64_t> conv_weight_order(const ConvGeometry& g, int batch, int groups, int filters, int in_layout,
+                                         int out_layout) override;
   void conv_prepare_training(const ConvGeometry& g, int batch, int groups, int filters, int in_layout,
                              int out_layout) override;
   void conv_inference(const ConvGeometry& g, int batch, int groups, int filters, const float* in,

@@ -75,6 +75,7 @@ struct Phase : onednn::ArenaLayout {
 
 struct Conv {
   memory x, w, y, dy, dw, dx;  // the caller's buffers; their pointers are set per call
+  memory::desc kernel_weights;  // training: the layout the forward kernel reads the weights in
   // bwd_data adds the input delta to dx, bwd_data_written writes it (Backend::conv_backward's
   // add_in_delta).
   Phase fwd, bwd_weights, bwd_data, bwd_data_written;
@@ -146,11 +147,13 @@ int layout_of(const memory::desc& dst, const memory::desc& plain, int filters) {
 }
 
 // The training primitives of one shape, or null when oneDNN has no implementation for it; the
-// caller's input and input delta in in_layout, its output and delta in out_layout (0: planar).
+// caller's input and input delta in in_layout, its output and delta in out_layout (0: planar);
+// its weights and their gradient in the forward kernel's layout with kernel_weights (which needs
+// that layout to have no padding), else planar.
 std::unique_ptr<Conv> build(const dnnl::engine& eng, const ConvGeometry& g, int batch, int groups,
-                            int filters, int in_layout = 0, int out_layout = 0) {
+                            int filters, int in_layout = 0, int out_layout = 0, bool kernel_weights = false) {
   const Shape d(g, batch, groups, filters);
-  const auto& [x_plain, y_plain_md, w_md, x_any, y_any, w_any, strides, pad] = d;
+  const auto& [x_plain, y_plain_md, w_plain, x_any, y_any, w_any, strides, pad] = d;
   const memory::desc x_md = blocked(x_plain, in_layout), y_md = blocked(y_plain_md, out_layout);
   auto alg = first_algorithm(g, batch, groups, filters);
   dnnl::primitive_attr attr;
@@ -171,6 +174,9 @@ std::unique_ptr<Conv> build(const dnnl::engine& eng, const ConvGeometry& g, int 
       alg = dnnl::algorithm::convolution_direct;
       fpd = forward_pd();
     }
+    c->kernel_weights = fpd.weights_desc();
+    if (kernel_weights && c->kernel_weights.get_size() != w_plain.get_size()) return nullptr;
+    const memory::desc w_md = kernel_weights ? c->kernel_weights : w_plain;
     const dnnl::convolution_backward_weights::primitive_desc wpd({alg, x_any, w_any, y_any, strides, pad, pad},
                                                                  attr, eng, fpd);
     const dnnl::convolution_backward_data::primitive_desc dpd({alg, x_any, w_any, y_any, strides, pad, pad}, attr,
@@ -356,8 +362,11 @@ using PoolKey = std::array<int, 9>;
 int inference_purpose(Act act, int in_layout, int out_layout, const Act* sum = nullptr) {
   return int(act) + 100 * in_layout + 10000 * out_layout + (sum ? 1000000 * (1 + int(*sum)) : 0);
 }
-// The training primitives (forward and both gradients) for these layouts: negative.
-int training_purpose(int in_layout, int out_layout) { return -1 - inference_purpose(Act(0), in_layout, out_layout); }
+// The training primitives (forward and both gradients) for these layouts and weights in the
+// kernel's layout or planar: negative.
+int training_purpose(int in_layout, int out_layout, bool kernel_weights = false) {
+  return -1 - inference_purpose(Act(0), in_layout, out_layout) - (kernel_weights ? 1000000 : 0);
+}
 
 // Shape, batch, groups, filters, threads, and what the primitives are for: training_purpose
 // (negative), else inference_purpose.
@@ -458,8 +467,9 @@ struct OneDnnConvolutions::Impl {
   // The training primitives of a shape and layouts with the caller's input and weights in place;
   // null when oneDNN has none.
   Conv* bind(const ConvGeometry& g, int batch, int groups, int filters, int threads, const float* in,
-             const float* weights, int in_layout, int out_layout) {
-    Conv* c = get(g, batch, groups, filters, threads, training_purpose(in_layout, out_layout));
+             const float* weights, int in_layout, int out_layout, bool kernel_weights) {
+    Conv* c = get(g, batch, groups, filters, threads, training_purpose(in_layout, out_layout, kernel_weights));
+    if (!c && kernel_weights) fail(Status::Internal, "oneDNN: weights in a kernel order the shape does not have");
     if (c) {
       c->x.set_data_handle(const_cast<float*>(in));
       c->w.set_data_handle(const_cast<float*>(weights));
@@ -477,7 +487,8 @@ struct OneDnnConvolutions::Impl {
         OmpThreads t(threads);  // oneDNN sizes its kernels' blocking for the thread count
         const int layouts = purpose < 0 ? -1 - purpose : purpose;
         const Act sum = Act(purpose / 1000000 - 1);
-        c = purpose < 0 ? build(eng, g, batch, groups, filters, layouts / 100 % 100, layouts / 10000)
+        c = purpose < 0 ? build(eng, g, batch, groups, filters, layouts / 100 % 100, layouts / 10000 % 100,
+                                layouts >= 1000000)
                         : build_inference(eng, g, batch, groups, filters, Act(purpose % 100), purpose / 100 % 100,
                                           purpose / 10000 % 100, purpose >= 1000000 ? &sum : nullptr);
       }
@@ -584,6 +595,32 @@ int OneDnnConvolutions::training_layout(const ConvGeometry& g, int batch, int gr
   });
 }
 
+std::vector<int64_t> OneDnnConvolutions::weight_order(const ConvGeometry& g, int batch, int groups, int filters,
+                                                      int threads, int in_layout, int out_layout) {
+  return guarded([&] {
+    std::vector<int64_t> order;
+    const Conv* c = impl_->get(g, batch, groups, filters, threads, training_purpose(in_layout, out_layout));
+    const memory::desc plain = Shape(g, batch, groups, filters).w;
+    if (!c || c->kernel_weights == plain || c->kernel_weights.get_size() != plain.get_size()) return order;
+    // Where each planar position lands: the indices 0 .. n-1, as int32, reordered into the
+    // kernel's layout (the same descriptors with another element type).
+    dnnl_memory_desc_t from = plain.data, to = c->kernel_weights.data;
+    from.data_type = to.data_type = dnnl_s32;
+    const int64_t n = int64_t(plain.get_size() / sizeof(float));
+    memory src{memory::desc(from), impl_->eng}, dst{memory::desc(to), impl_->eng};
+    int32_t* index = static_cast<int32_t*>(src.get_data_handle());
+    for (int64_t i = 0; i < n; ++i) index[i] = int32_t(i);
+    dnnl::reorder(src, dst).execute(impl_->strm, src, dst);
+    impl_->strm.wait();
+    const int32_t* at = static_cast<const int32_t*>(dst.get_data_handle());
+    order.assign(size_t(n), -1);
+    for (int64_t j = 0; j < n; ++j) order[size_t(at[j])] = j;
+    // Build the primitives for these weights now (as conv_prepare_training).
+    impl_->get(g, batch, groups, filters, threads, training_purpose(in_layout, out_layout, true));
+    return order;
+  });
+}
+
 void OneDnnConvolutions::prepare_training(const ConvGeometry& g, int batch, int groups, int filters, int threads,
                                           int in_layout, int out_layout) {
   guarded([&] { return impl_->get(g, batch, groups, filters, threads, training_purpose(in_layout, out_layout)); });
@@ -606,9 +643,10 @@ std::string OneDnnConvolutions::kernels(const ConvGeometry& g, int batch, int gr
 }
 
 bool OneDnnConvolutions::forward(const ConvGeometry& g, int batch, int groups, int filters, int threads,
-                                 const float* in, const float* weights, float* out, int in_layout, int out_layout) {
+                                 const float* in, const float* weights, float* out, int in_layout, int out_layout,
+                                 bool kernel_weights) {
   return guarded([&] {
-    Conv* c = impl_->bind(g, batch, groups, filters, threads, in, weights, in_layout, out_layout);
+    Conv* c = impl_->bind(g, batch, groups, filters, threads, in, weights, in_layout, out_layout, kernel_weights);
     if (!c) return false;
     OmpThreads t(threads);
     c->y.set_data_handle(out);
@@ -645,9 +683,9 @@ bool OneDnnConvolutions::inference(const ConvGeometry& g, int batch, int groups,
 bool OneDnnConvolutions::backward(const ConvGeometry& g, int batch, int groups, int filters, int threads,
                                   const float* in, const float* weights, const float* delta,
                                   float* weight_grads, float* in_delta, int in_layout, int out_layout,
-                                  bool add_in_delta) {
+                                  bool add_in_delta, bool kernel_weights) {
   return guarded([&] {
-    Conv* c = impl_->bind(g, batch, groups, filters, threads, in, weights, in_layout, out_layout);
+    Conv* c = impl_->bind(g, batch, groups, filters, threads, in, weights, in_layout, out_layout, kernel_weights);
     if (!c) return false;
     OmpThreads t(threads);
     c->dy.set_data_handle(const_cast<float*>(delta));

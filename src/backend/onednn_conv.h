@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "backend/backend.h"
 
@@ -45,11 +46,18 @@ class OneDnnConvolutions {
   // Backend::conv_forward and conv_backward. False (nothing done) when the shape has no
   // oneDNN implementation. A shape not prepared before is prepared here, once. in_layout and
   // out_layout: the layouts of in and in_delta, and of out and delta (Backend's codes).
+  // kernel_weights: weights and weight_grads in weight_order's order.
   bool forward(const ConvGeometry& g, int batch, int groups, int filters, int threads,
-               const float* in, const float* weights, float* out, int in_layout = 0, int out_layout = 0);
+               const float* in, const float* weights, float* out, int in_layout = 0, int out_layout = 0,
+               bool kernel_weights = false);
   bool backward(const ConvGeometry& g, int batch, int groups, int filters, int threads,
                 const float* in, const float* weights, const float* delta, float* weight_grads,
-                float* in_delta, int in_layout = 0, int out_layout = 0, bool add_in_delta = true);
+                float* in_delta, int in_layout = 0, int out_layout = 0, bool add_in_delta = true,
+                bool kernel_weights = false);
+  // Backend::conv_weight_order: the training forward kernel's weights layout as a permutation of
+  // the planar order (empty: planar, padded, or not on oneDNN).
+  std::vector<int64_t> weight_order(const ConvGeometry& g, int batch, int groups, int filters, int threads,
+                                    int in_layout, int out_layout);
   // Backend::conv_training_layout: the layout the training forward kernel writes (1, 8, 16), 0
   // when it writes another, -1 when the shape is not on oneDNN.
   int training_layout(const ConvGeometry& g, int batch, int groups, int filters, int threads);

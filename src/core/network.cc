@@ -181,7 +181,12 @@ Network::Network(const CfgFile& cfg, std::unique_ptr<Backend> backend, NetworkOp
 
 void Network::generate_weights() {
   for (auto& r : rings_) r->generate(*be_);
-  parameters_changed();
+  statistics_changed();  // (both copies of the weights are new)
+}
+
+void Network::parameters_changed() {
+  for (auto& r : rings_) r->copy_written_weights(*be_);
+  statistics_changed();
 }
 
 void Network::set_inference_plan(std::unique_ptr<InferencePlan> plan) {
@@ -241,7 +246,11 @@ void Network::set_batch(int batch) {
     blocks = plan_layouts(batch, false);
     sums = plan_sums(batch, blocks);
   });
-  allocating("the training passes' kernels", [&] { train_blocks = plan_layouts(batch, true); });
+  std::vector<std::shared_ptr<Ring::Orders>> orders;
+  allocating("the training passes' kernels", [&] {
+    train_blocks = plan_layouts(batch, true);
+    orders = prepare_orders(batch, train_blocks);
+  });
   DeltaPlan plan = plan_deltas(batch);
   std::vector<Buffer<float>> pool(plan.capacity.size());
   allocating("the layers' deltas", [&] {
@@ -257,6 +266,7 @@ void Network::set_batch(int batch) {
   }
   set_layouts(blocks, train_blocks);
   sum_from_.swap(sums);
+  set_orders(orders);
   batch_ = batch;
   if (plan_) plan_->prepare(*this, batch);
 }
@@ -267,10 +277,12 @@ void Network::set_threads(int threads) {
     for (auto& l : layers_) l->prepare(*be_, batch_);
     // What the last forward pass kept (outputs, batch norm's x_hat) is in the old layouts: a
     // backward pass must not read it in new ones.
-    const std::vector<int> blocks = plan_layouts(batch_, false);
+    const std::vector<int> blocks = plan_layouts(batch_, false), train = plan_layouts(batch_, true);
     std::vector<int> sums = plan_sums(batch_, blocks);
-    if (set_layouts(blocks, plan_layouts(batch_, true))) layouts_changed_ = true;
+    auto orders = prepare_orders(batch_, train);
+    if (set_layouts(blocks, train)) layouts_changed_ = true;
     sum_from_.swap(sums);
+    if (set_orders(orders)) layouts_changed_ = true;
     if (plan_) plan_->prepare(*this, batch_);
   }
 }
@@ -287,7 +299,27 @@ bool Network::set_layouts(const std::vector<int>& blocks, const std::vector<int>
 
 void Network::set_training_layouts(bool on) {
   training_layouts_ = on;
-  if (batch_ > 0 && set_layouts(plan_layouts(batch_, false), plan_layouts(batch_, true))) layouts_changed_ = true;
+  if (batch_ <= 0) return;
+  const std::vector<int> train = plan_layouts(batch_, true);
+  auto orders = prepare_orders(batch_, train);
+  if (set_layouts(plan_layouts(batch_, false), train)) layouts_changed_ = true;
+  if (set_orders(orders)) layouts_changed_ = true;
+}
+
+std::vector<std::shared_ptr<Ring::Orders>> Network::prepare_orders(int batch, const std::vector<int>& train) const {
+  std::vector<std::shared_ptr<Ring::Orders>> orders;
+  for (const auto& r : rings_) orders.push_back(r->prepare_orders(*be_, batch, train, training_layouts_));
+  return orders;
+}
+
+bool Network::set_orders(std::vector<std::shared_ptr<Ring::Orders>>& orders) {
+  bool changed = false;
+  for (size_t k = 0; k < rings_.size(); ++k)
+    if (orders[k]) {
+      rings_[k]->set_orders(*be_, *orders[k]);
+      changed = true;
+    }
+  return changed;
 }
 
 std::vector<float> Network::layer_output(size_t i) const {
@@ -500,7 +532,7 @@ double Network::run_forward(const float* input, bool train, const float* truth, 
   int block = 0;  // the layout of x
   if (train) {
     ++passes_;
-    parameters_changed();  // batch norm moves its running statistics (and drops an inference plan)
+    statistics_changed();  // batch norm moves its running statistics (and drops an inference plan)
   }
   for (size_t i = 0; i < layers_.size(); ++i) {
     Layer& l = *layers_[i];

@@ -94,8 +94,12 @@ class Network {
   // compares by value). Whoever writes weights through a layer's tensors (loaders, the C API,
   // tests) calls it after writing and before the next pass. update(), generate_weights() and a
   // training-mode forward pass count as a change. It drops the inference plan, which was made
-  // for the old values.
-  void parameters_changed() {
+  // for the old values. Generated weights written directly reach the training kernels' copy in
+  // their order (Layer::ordered_weights) here.
+  void parameters_changed();
+  // parameters_changed for a change of batch norm's running statistics only (a training-mode
+  // pass, their exchange between processes): no weight changed.
+  void statistics_changed() {
     ++params_version_;
     plan_.reset();
   }
@@ -224,6 +228,10 @@ class Network {
   // Per layer: the other input of the shortcut after it that the inference pass adds in its
   // kernel (fused_sums), -1 where none; planned with the inference layouts `infer`.
   std::vector<int> plan_sums(int batch, const std::vector<int>& infer);
+  // The rings' weight orders for the training layouts `train` at `batch` (Ring::prepare_orders:
+  // may throw, changes nothing), and putting them in place (true when one changed).
+  std::vector<std::shared_ptr<Ring::Orders>> prepare_orders(int batch, const std::vector<int>& train) const;
+  bool set_orders(std::vector<std::shared_ptr<Ring::Orders>>& orders);
   std::vector<int> sum_from_;
   bool training_layouts_ = true;
   bool layouts_changed_ = false;  // the training plan changed after the last forward pass

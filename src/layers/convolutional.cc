@@ -46,6 +46,9 @@ class Convolutional final : public Layer {
   int preferred_layout(Backend& be, int batch, bool training) const override {
     return std::max(0, kernel_layout(be, batch, training));
   }
+  std::vector<int64_t> kernel_weight_order(Backend& be, int batch, int in_layout, int out_layout) const override {
+    return be.conv_weight_order(geometry(), batch, groups, filters, in_layout, out_layout);
+  }
   bool fuses_sum(Backend& be, int batch, Act sum_act, int in_layout, int out_layout) override {
     return be.conv_inference_sums(geometry(), batch, groups, filters, act, sum_act, in_layout, out_layout);
   }
@@ -70,8 +73,10 @@ class Convolutional final : public Layer {
       return;
     }
     const int layout = out_layout(s);
-    be.conv_forward(geometry(), s.batch, groups, filters, s.input, weights.data(), output.data(), s.input_layout,
-                    layout);
+    // (A planar pass of the int8 engine's float32 layers is not in the order's layouts.)
+    const bool ordered = !weight_order.empty() && !s.planar;
+    be.conv_forward(geometry(), s.batch, groups, filters, s.input, ordered ? ordered_weights.data() : weights.data(),
+                    output.data(), s.input_layout, layout, ordered);
     normalize_and_activate(be, bn ? &norm : nullptr, biases, preact, act, output.data(), s.batch, filters, out.spatial(),
                            s.train, layout);
   }
@@ -84,8 +89,10 @@ class Convolutional final : public Layer {
       norm.backward(be, delta.data(), bias_grads, s.batch, s.train, train_layout);
     else
       be.bias_grad(delta.data(), s.batch, filters, out.spatial(), bias_grads.data(), train_layout);
-    be.conv_backward(geometry(), s.batch, groups, filters, s.input, weights.data(), delta.data(),
-                     weight_grads.data(), s.input_delta, s.input_layout, train_layout, !s.input_delta_unset);
+    const bool ordered = !weight_order.empty();
+    be.conv_backward(geometry(), s.batch, groups, filters, s.input, ordered ? ordered_weights.data() : weights.data(),
+                     delta.data(), weight_grads.data(), s.input_delta, s.input_layout, train_layout,
+                     !s.input_delta_unset, ordered);
   }
   bool writes_input_delta() const override { return true; }
 

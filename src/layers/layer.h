@@ -172,6 +172,16 @@ class Layer {
     int64_t fan_out = 0;
   };
   virtual WeightTensor main_weights() { return {}; }
+  // For a layer whose weights a ring generates: the order its training kernels read them in (at
+  // `batch`, with these layouts of its input and output: Backend::conv_weight_order; empty:
+  // planar), set by the ring with the weights in it (Ring::set_orders). main_weights().grad is
+  // then in that order too.
+  virtual std::vector<int64_t> kernel_weight_order(Backend& /*be*/, int /*batch*/, int /*in_layout*/,
+                                                   int /*out_layout*/) const {
+    return {};
+  }
+  std::vector<int64_t> weight_order;
+  BufferRef<float> ordered_weights;
   // Convolutional and connected layers describe themselves for the int8 engine; false for others.
   virtual bool linear_op(LinearOp* /*op*/) const { return false; }
   // Whether the layer's inference pass can add the shortcut after it (activation sum_act) in its

@@ -55,8 +55,92 @@ Ring::Ring(Backend& be, const RingSpec& spec, const std::vector<Layer*>& layers)
 }
 
 void Ring::generate(Backend& be) {
-  for (const auto& b : bindings_)
+  for (const auto& b : bindings_) {
     be.ring_generate(values.data(), code_.data() + b.offset, b.count, b.scale, b.layer->main_weights().value->data());
+    if (!b.layer->weight_order.empty())
+      be.ring_generate(values.data(), ordered_code_.data() + b.offset, b.count, b.scale, ordered_.data() + b.offset);
+  }
+}
+
+void Ring::copy_written_weights(Backend& be) {
+  for (const auto& b : bindings_) {
+    const std::vector<int64_t>& order = b.layer->weight_order;
+    if (order.empty()) continue;
+    // The generator's gather with the planar weights as its ring: ordered[order[i]] = planar[i].
+    std::vector<int32_t> from(order.size());
+    for (size_t i = 0; i < order.size(); ++i) from[size_t(order[i])] = int32_t(i + 1);
+    Buffer<int32_t> code(be, b.count);
+    code.upload(from);
+    be.ring_generate(b.layer->main_weights().value->data(), code.data(), b.count, 1.f, ordered_.data() + b.offset);
+  }
+}
+
+struct Ring::Orders {
+  std::vector<std::vector<int64_t>> order;  // per binding (empty: planar)
+  Buffer<int32_t> inverse, ordered_code;
+  Buffer<float> ordered;
+  std::vector<Buffer<float>> grads;  // per binding: its gradient so far in the new order (empty: unchanged)
+};
+
+std::shared_ptr<Ring::Orders> Ring::prepare_orders(Backend& be, int batch, const std::vector<int>& train_layouts,
+                                                   bool on) const {
+  auto o = std::make_shared<Orders>();
+  bool changed = false, any = false;
+  for (const auto& b : bindings_) {
+    const int i = b.layer->index;
+    o->order.push_back(on ? b.layer->kernel_weight_order(be, batch, i ? train_layouts[size_t(i - 1)] : 0,
+                                                         train_layouts[size_t(i)])
+                          : std::vector<int64_t>{});
+    if (!o->order.back().empty() && int64_t(o->order.back().size()) != b.count)
+      fail(Status::Internal, "ring '" + spec_.name + "': a weight order of the wrong size for layer " + std::to_string(i));
+    changed = changed || o->order.back() != b.layer->weight_order;
+    any = any || !o->order.back().empty();
+  }
+  if (!changed) return nullptr;
+  // moved[q]: where the weight now at position q goes (positions are global: binding offset plus
+  // the local position in its order).
+  std::vector<int32_t> moved(static_cast<size_t>(n_)), code = code_.to_vector(), inverse = inverse_.to_vector();
+  std::vector<int32_t> ordered_code(any ? size_t(n_) : 0);
+  o->grads.resize(bindings_.size());
+  for (size_t k = 0; k < bindings_.size(); ++k) {
+    const RingBinding& b = bindings_[k];
+    const std::vector<int64_t>&old = b.layer->weight_order, &now = o->order[k];
+    const auto at = [&](const std::vector<int64_t>& order, int64_t i) { return order.empty() ? i : order[size_t(i)]; };
+    for (int64_t i = 0; i < b.count; ++i) {
+      moved[size_t(b.offset + at(old, i))] = int32_t(b.offset + at(now, i));
+      if (any) ordered_code[size_t(b.offset + at(now, i))] = code[size_t(b.offset + i)];
+    }
+    if (old == now) continue;
+    const std::vector<float> g = b.layer->main_weights().grad->to_vector();
+    std::vector<float> h(g.size());
+    for (int64_t i = 0; i < b.count; ++i) h[size_t(at(now, i))] = g[size_t(at(old, i))];
+    o->grads[k].resize(be, b.count);
+    o->grads[k].upload(h);
+  }
+  for (int32_t& v : inverse) v = v < 0 ? -(moved[size_t(-v - 1)] + 1) : moved[size_t(v - 1)] + 1;
+  o->inverse.resize(be, n_);
+  o->inverse.upload(inverse);
+  if (any) {
+    o->ordered_code.resize(be, n_);
+    o->ordered_code.upload(ordered_code);
+    o->ordered.resize(be, n_);
+  }
+  return o;
+}
+
+void Ring::set_orders(Backend& be, Orders& o) {
+  inverse_ = std::move(o.inverse);
+  ordered_code_ = std::move(o.ordered_code);
+  ordered_ = std::move(o.ordered);
+  for (size_t k = 0; k < bindings_.size(); ++k) {
+    Layer& l = *bindings_[k].layer;
+    if (o.grads[k].size()) std::swap(*l.main_weights().grad, o.grads[k]);
+    l.weight_order = std::move(o.order[k]);
+    l.ordered_weights = l.weight_order.empty()
+                            ? BufferRef<float>()
+                            : BufferRef<float>(be, ordered_.data() + bindings_[k].offset, bindings_[k].count);
+  }
+  generate(be);
 }
 
 void Ring::accumulate_gradient(Backend& be) {

@@ -4,6 +4,7 @@
 // gather).
 #pragma once
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -43,8 +44,26 @@ class Ring {
   int64_t positions() const { return n_; }        // N: generated weights
   const std::vector<RingBinding>& bindings() const { return bindings_; }
 
-  // Writes every bound layer's weights from the ring values.
+  // Writes every bound layer's weights from the ring values (planar, and in its kernels' order
+  // where it has one).
   void generate(Backend& be);
+
+  // Training kernels that read a bound layer's weights in their own order (Layer::
+  // kernel_weight_order, e.g. oneDNN's OIhw16i16o): the ring generates them in that order as
+  // well (Layer::ordered_weights, from its codes permuted once) and gathers their gradient, which
+  // the kernels write in that order, through its inverse permuted the same way, so that no
+  // reorder of weights or gradients runs per step. The planar weights are still generated
+  // (everything else reads them). prepare_orders works out the orders for the training layouts
+  // `train_layouts` (one per network layer) at `batch`, or planar ones where `on` is false, and
+  // allocates what they need: it may throw and changes nothing; null when nothing changes.
+  // set_orders puts them in place (the gradients accumulated so far move into the new orders)
+  // and generates the weights.
+  struct Orders;
+  std::shared_ptr<Orders> prepare_orders(Backend& be, int batch, const std::vector<int>& train_layouts, bool on) const;
+  void set_orders(Backend& be, Orders& orders);
+  // Copies the planar weights into the kernels' order (Network::parameters_changed: weights
+  // written directly through a layer's tensor, which the next generate overwrites).
+  void copy_written_weights(Backend& be);
   // grads += d loss / d ring, gathered from the bound layers' weight gradients, which are then
   // cleared (the momentum of generated weights lives on the ring).
   void accumulate_gradient(Backend& be);
@@ -65,7 +84,10 @@ class Ring {
   std::vector<RingBinding> bindings_;
   std::vector<int64_t> frozen_;  // masked entries (host side: K floats round-trip per update)
   Buffer<int32_t> code_;     // N: s(p) * (j(p) + 1)
-  Buffer<int32_t> inverse_;  // N: for x = j + t K, s(p) * (p + 1) with pi(p) = x
+  Buffer<int32_t> inverse_;  // N: for x = j + t K, s(p) * (P(p) + 1) with pi(p) = x, P(p) p's
+                             // position in its layer's current order (the identity where planar)
+  Buffer<int32_t> ordered_code_;  // N: code_ at P(p) (empty: no layer has an order)
+  Buffer<float> ordered_;         // N: the weights at P(p), what the kernels read
   Buffer<float> scaled_;     // N: c_l * dW, concatenated, for the gather
 };
 

@@ -77,7 +77,7 @@ void GradientExchange::unpack_statistics(const float* at) {
     b->upload(at, b->size());
     at += b->size();
   }
-  net_.parameters_changed();
+  net_.statistics_changed();
 }
 
 GradientExchange::Outcome GradientExchange::exchange(double loss, bool stop, int64_t bad_samples, bool failed) {
