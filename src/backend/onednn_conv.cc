@@ -225,6 +225,12 @@ std::unique_ptr<Conv> build(const dnnl::engine& eng, const ConvGeometry& g, int 
   return c;
 }
 
+// Whether an implementation (impl_info_str) is one of oneDNN's JIT kernels, not its reference
+// loops or a GEMM-based convolution.
+bool jit_kernel(const std::string& impl) {
+  return impl.rfind("ref", 0) != 0 && impl.find("gemm") == std::string::npos;
+}
+
 // oneDNN's eltwise post-op for an activation, when it has one that computes the same function.
 bool eltwise_of(Act act, dnnl::algorithm* alg, float* alpha, float* beta) {
   *alpha = 0.f;
@@ -274,18 +280,32 @@ std::unique_ptr<Conv> build_inference(const dnnl::engine& eng, const ConvGeometr
   }
   attr.set_post_ops(ops);
   try {
+    const auto create = [&](const memory::desc& x, const memory::desc& y) {
+      for (auto alg : {first_algorithm(g, batch, groups, filters, true), dnnl::algorithm::convolution_direct}) {
+        try {
+          return dnnl::convolution_forward::primitive_desc(
+              {dnnl::prop_kind::forward_inference, alg, x, w_any, b_md, y, strides, pad, pad}, attr, eng);
+        } catch (const dnnl::error& e) {
+          if (e.status != dnnl_unimplemented || alg == dnnl::algorithm::convolution_direct) throw;
+        }
+      }
+      return dnnl::convolution_forward::primitive_desc();  // (not reached)
+    };
+    // The caller's channel-blocked layouts taken as they are where a JIT kernel reads and writes
+    // them (Winograd takes blocked layouts only, so an NHWC kernel between blocked ones costs two
+    // reorders: RESULTS.md, change 12); else the layouts oneDNN would rather have. The sum reads
+    // the caller's tensor: its kernel writes the caller's layout.
     dnnl::convolution_forward::primitive_desc pd;
-    for (auto alg : {first_algorithm(g, batch, groups, filters, true), dnnl::algorithm::convolution_direct}) {
+    bool taken = false;
+    if (in_layout > 1 || out_layout > 1) {
       try {
-        // The sum reads the caller's tensor: the kernel writes its layout.
-        pd = dnnl::convolution_forward::primitive_desc(
-            {dnnl::prop_kind::forward_inference, alg, x_any, w_any, b_md, sum ? y_md : y_any, strides, pad, pad},
-            attr, eng);
-        break;
+        pd = create(in_layout > 1 ? x_md : x_any, out_layout > 1 || sum ? y_md : y_any);
+        taken = jit_kernel(pd.impl_info_str());
       } catch (const dnnl::error& e) {
-        if (e.status != dnnl_unimplemented || alg == dnnl::algorithm::convolution_direct) throw;
+        if (e.status != dnnl_unimplemented) throw;
       }
     }
+    if (!taken) pd = create(x_any, sum ? y_md : y_any);
     c->x = memory(x_md, eng, DNNL_MEMORY_NONE);
     c->y = memory(y_md, eng, DNNL_MEMORY_NONE);
     c->kernel_w = memory(pd.weights_desc(), eng, DNNL_MEMORY_NONE);
@@ -630,7 +650,15 @@ int OneDnnConvolutions::inference_layout(const ConvGeometry& g, int batch, int g
                                         int threads) {
   return guarded([&] {
     const Conv* c = impl_->find(g, batch, groups, filters, threads, inference_purpose(act, 0, 0));
-    return c ? c->kernel_layout : -1;
+    if (!c || c->kernel_layout > 1) return c ? c->kernel_layout : -1;
+    // A kernel that writes a channel-blocked layout itself goes before one that writes NHWC (or
+    // planar): the Winograd kernels around it read blocked layouts only.
+    for (int block : {16, 8}) {
+      if (filters % block) continue;
+      const Conv* b = impl_->find(g, batch, groups, filters, threads, inference_purpose(act, block, block));
+      if (b && b->kernel_layout == block && jit_kernel(b->fwd.kernel)) return block;
+    }
+    return c->kernel_layout;
   });
 }
 
