@@ -280,11 +280,11 @@ std::unique_ptr<Conv> build_inference(const dnnl::engine& eng, const ConvGeometr
   }
   attr.set_post_ops(ops);
   try {
-    const auto create = [&](const memory::desc& x, const memory::desc& y) {
+    const auto create = [&](const memory::desc& x, const memory::desc& y) {  // (d: see build)
       for (auto alg : {first_algorithm(g, batch, groups, filters, true), dnnl::algorithm::convolution_direct}) {
         try {
           return dnnl::convolution_forward::primitive_desc(
-              {dnnl::prop_kind::forward_inference, alg, x, w_any, b_md, y, strides, pad, pad}, attr, eng);
+              {dnnl::prop_kind::forward_inference, alg, x, d.w_any, b_md, y, d.strides, d.pad, d.pad}, attr, eng);
         } catch (const dnnl::error& e) {
           if (e.status != dnnl_unimplemented || alg == dnnl::algorithm::convolution_direct) throw;
         }
