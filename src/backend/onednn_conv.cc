@@ -272,21 +272,34 @@ std::unique_ptr<Conv> build_inference(const dnnl::engine& eng, const ConvGeometr
     ops.append_eltwise(1.f, elt, alpha, beta);
     return true;
   };
-  c->activates = eltwise(act);
+  const bool has_eltwise = eltwise(act);
   if (sum) {
-    if (!c->activates) return nullptr;
+    if (!has_eltwise) return nullptr;
     ops.append_sum(1.f);
     if (!eltwise(*sum)) return nullptr;
   }
+  // Without post-ops: Winograd where it has no post-op for the activation (oneDNN's Winograd
+  // takes relu but not leaky, Darknet's ResNets' activation), which the backend then applies
+  // in a pass of its own: half the time of the direct kernel there (RESULTS.md, change 13).
+  dnnl::primitive_attr plain;  // (a copy of attr would share its post-ops: a handle)
+  plain.set_scratchpad_mode(dnnl::scratchpad_mode::user);
   attr.set_post_ops(ops);
   try {
-    const auto create = [&](const memory::desc& x, const memory::desc& y) {  // (d: see build)
-      for (auto alg : {first_algorithm(g, batch, groups, filters, true), dnnl::algorithm::convolution_direct}) {
+    // The first algorithm oneDNN implements (of Winograd with the post-ops, Winograd without
+    // them, direct), and whether the kernel runs the activation. (d: see build.)
+    const auto create = [&](const memory::desc& x, const memory::desc& y) {
+      const auto winograd = first_algorithm(g, batch, groups, filters, true);
+      const bool bare = winograd == dnnl::algorithm::convolution_winograd && !sum && act != Act::Linear;
+      for (int k = 0; k < 3; ++k) {
+        if (k == 1 && !bare) continue;
+        const auto alg = k == 2 ? dnnl::algorithm::convolution_direct : winograd;
         try {
+          c->activates = has_eltwise && k != 1;
           return dnnl::convolution_forward::primitive_desc(
-              {dnnl::prop_kind::forward_inference, alg, x, d.w_any, b_md, y, d.strides, d.pad, d.pad}, attr, eng);
+              {dnnl::prop_kind::forward_inference, alg, x, d.w_any, b_md, y, d.strides, d.pad, d.pad},
+              k == 1 ? plain : attr, eng);
         } catch (const dnnl::error& e) {
-          if (e.status != dnnl_unimplemented || alg == dnnl::algorithm::convolution_direct) throw;
+          if (e.status != dnnl_unimplemented || k == 2) throw;
         }
       }
       return dnnl::convolution_forward::primitive_desc();  // (not reached)
