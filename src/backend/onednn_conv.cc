@@ -339,13 +339,6 @@ std::unique_ptr<Conv> build_inference(const dnnl::engine& eng, const ConvGeometr
     if (!y_plain) f.ops.push_back({dnnl::reorder(fy, c->y), {{DNNL_ARG_FROM, fy}, {DNNL_ARG_TO, c->y}}});
     f.kernel = pd.impl_info_str();
     c->kernel_layout = layout_of(pd.dst_desc(), y_plain_md, filters);
-    // The sum only where it keeps the kernel the plain pass runs (not where oneDNN would fall back
-    // to another, e.g. its reference loops: 150x slower on AVX2 in NHWC), and not on Winograd,
-    // whose sum costs more than the separate shortcut pass (measured: RESULTS.md, change 10).
-    if (sum) {
-      const auto plain = build_inference(eng, g, batch, groups, filters, act, in_layout, out_layout);
-      if (!plain || plain->fwd.kernel != f.kernel || f.kernel.find("wino") != std::string::npos) return nullptr;
-    }
   } catch (const dnnl::error& e) {
     if (e.status == dnnl_unimplemented) return nullptr;
     fail(e.status == dnnl_out_of_memory ? Status::OutOfMemory : Status::Internal,
@@ -611,8 +604,16 @@ bool OneDnnConvolutions::maxpool_prepare(const PoolGeometry& g, int threads, int
 bool OneDnnConvolutions::prepare_inference_sum(const ConvGeometry& g, int batch, int groups, int filters, Act act,
                                                Act sum_act, int threads, int in_layout, int out_layout) {
   return guarded([&] {
-    return impl_->get(g, batch, groups, filters, threads, inference_purpose(act, in_layout, out_layout, &sum_act)) !=
-           nullptr;
+    // The sum only where it keeps the kernel the plain pass runs (not where oneDNN would fall back
+    // to another, e.g. its reference loops: 150x slower on AVX2 in NHWC), and not on Winograd,
+    // whose sum costs more than the separate shortcut pass (measured: RESULTS.md, change 10).
+    const Conv* plain = impl_->get(g, batch, groups, filters, threads, inference_purpose(act, in_layout, out_layout));
+    if (!plain) return false;
+    const std::string kernel = plain->fwd.kernel;
+    const int purpose = inference_purpose(act, in_layout, out_layout, &sum_act);
+    const Conv* with_sum = impl_->find(g, batch, groups, filters, threads, purpose);
+    if (!with_sum || with_sum->fwd.kernel != kernel || kernel.find("wino") != std::string::npos) return false;
+    return impl_->get(g, batch, groups, filters, threads, purpose) != nullptr;  // (the arena grown for it)
   });
 }
 

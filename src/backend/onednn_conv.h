@@ -76,7 +76,8 @@ class OneDnnConvolutions {
                  uint64_t params_version, int in_layout, int out_layout, const Act* sum = nullptr);
   // Backend::conv_inference_sums: builds the inference primitive with the shortcut's sum (a sum
   // post-op, then sum_act's eltwise; the layer's own activation an eltwise before them) writing
-  // the caller's out_layout; false where oneDNN has none.
+  // the caller's out_layout; false where oneDNN has none, or only with another kernel than the
+  // plain pass's, or on Winograd.
   bool prepare_inference_sum(const ConvGeometry& g, int batch, int groups, int filters, Act act, Act sum_act,
                              int threads, int in_layout, int out_layout);
   // Backend::conv_inference_layout: the layout the inference kernel writes (1 NHWC, 8 nChw8c,

@@ -241,16 +241,9 @@ void Network::set_batch(int batch) {
     staging.add(input_, int64_t(batch) * input_size());
     staging.add(truth_, int64_t(batch) * output_size());
   });
-  std::vector<int> blocks, train_blocks, sums;
-  allocating("the inference pass's kernels", [&] {
-    blocks = plan_layouts(batch, false);
-    sums = plan_sums(batch, blocks);
-  });
-  std::vector<std::shared_ptr<Ring::Orders>> orders;
-  allocating("the training passes' kernels", [&] {
-    train_blocks = plan_layouts(batch, true);
-    orders = prepare_orders(batch, train_blocks);
-  });
+  PassPlans plans;
+  allocating("the inference pass's kernels", [&] { plan_inference(batch, plans); });
+  allocating("the training passes' kernels", [&] { plan_training(batch, plans); });
   DeltaPlan plan = plan_deltas(batch);
   std::vector<Buffer<float>> pool(plan.capacity.size());
   allocating("the layers' deltas", [&] {
@@ -264,9 +257,7 @@ void Network::set_batch(int batch) {
     layers_[k]->delta = BufferRef<float>(*be_, delta_pool_[size_t(plan.owner[k])].data(),
                                          int64_t(batch) * layers_[k]->out.size());
   }
-  set_layouts(blocks, train_blocks);
-  sum_from_.swap(sums);
-  set_orders(orders);
+  set_plans(plans);
   batch_ = batch;
   if (plan_) plan_->prepare(*this, batch);
 }
@@ -275,51 +266,50 @@ void Network::set_threads(int threads) {
   be_->set_threads(threads);
   if (batch_ > 0) {
     for (auto& l : layers_) l->prepare(*be_, batch_);
-    // What the last forward pass kept (outputs, batch norm's x_hat) is in the old layouts: a
-    // backward pass must not read it in new ones.
-    const std::vector<int> blocks = plan_layouts(batch_, false), train = plan_layouts(batch_, true);
-    std::vector<int> sums = plan_sums(batch_, blocks);
-    auto orders = prepare_orders(batch_, train);
-    if (set_layouts(blocks, train)) layouts_changed_ = true;
-    sum_from_.swap(sums);
-    if (set_orders(orders)) layouts_changed_ = true;
+    replan();
     if (plan_) plan_->prepare(*this, batch_);
   }
 }
 
-bool Network::set_layouts(const std::vector<int>& blocks, const std::vector<int>& train_blocks) {
-  bool changed = false;
-  for (size_t k = 0; k < layers_.size(); ++k) {
-    layers_[k]->infer_layout = blocks[k];
-    changed = changed || layers_[k]->train_layout != train_blocks[k];
-    layers_[k]->train_layout = train_blocks[k];
-  }
-  return changed;
-}
-
 void Network::set_training_layouts(bool on) {
   training_layouts_ = on;
-  if (batch_ <= 0) return;
-  const std::vector<int> train = plan_layouts(batch_, true);
-  auto orders = prepare_orders(batch_, train);
-  if (set_layouts(plan_layouts(batch_, false), train)) layouts_changed_ = true;
-  if (set_orders(orders)) layouts_changed_ = true;
+  if (batch_ > 0) replan();
 }
 
-std::vector<std::shared_ptr<Ring::Orders>> Network::prepare_orders(int batch, const std::vector<int>& train) const {
-  std::vector<std::shared_ptr<Ring::Orders>> orders;
-  for (const auto& r : rings_) orders.push_back(r->prepare_orders(*be_, batch, train, training_layouts_));
-  return orders;
+void Network::plan_inference(int batch, PassPlans& p) {
+  p.infer = plan_layouts(batch, false);
+  p.sums = plan_sums(batch, p.infer);
 }
 
-bool Network::set_orders(std::vector<std::shared_ptr<Ring::Orders>>& orders) {
+void Network::plan_training(int batch, PassPlans& p) {
+  p.train = plan_layouts(batch, true);
+  p.orders.clear();
+  for (const auto& r : rings_) p.orders.push_back(r->prepare_orders(*be_, batch, p.train, training_layouts_));
+}
+
+bool Network::set_plans(PassPlans& p) {
   bool changed = false;
+  for (size_t k = 0; k < layers_.size(); ++k) {
+    layers_[k]->infer_layout = p.infer[k];
+    changed = changed || layers_[k]->train_layout != p.train[k];
+    layers_[k]->train_layout = p.train[k];
+  }
+  sum_from_.swap(p.sums);
   for (size_t k = 0; k < rings_.size(); ++k)
-    if (orders[k]) {
-      rings_[k]->set_orders(*be_, *orders[k]);
+    if (p.orders[k]) {
+      rings_[k]->set_orders(*be_, *p.orders[k]);
       changed = true;
     }
   return changed;
+}
+
+void Network::replan() {
+  PassPlans p;
+  plan_inference(batch_, p);
+  plan_training(batch_, p);
+  // What the last forward pass kept (outputs, batch norm's x_hat) is in the old layouts: a
+  // backward pass must not read it in new ones.
+  if (set_plans(p)) layouts_changed_ = true;
 }
 
 std::vector<float> Network::layer_output(size_t i) const {

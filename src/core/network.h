@@ -222,17 +222,23 @@ class Network {
   // The layouts at `batch` of the inference pass (Layer::infer_layout) or of the training passes
   // (Layer::train_layout, all planar while training layouts are off), the kernels for them built.
   std::vector<int> plan_layouts(int batch, bool training);
-  // Sets both plans on the layers (set_batch, set_threads, set_training_layouts); true when a
-  // training layout changed.
-  bool set_layouts(const std::vector<int>& infer, const std::vector<int>& train);
   // Per layer: the other input of the shortcut after it that the inference pass adds in its
   // kernel (fused_sums), -1 where none; planned with the inference layouts `infer`.
   std::vector<int> plan_sums(int batch, const std::vector<int>& infer);
-  // The rings' weight orders for the training layouts `train` at `batch` (Ring::prepare_orders:
-  // may throw, changes nothing), and putting them in place (true when one changed).
-  std::vector<std::shared_ptr<Ring::Orders>> prepare_orders(int batch, const std::vector<int>& train) const;
-  bool set_orders(std::vector<std::shared_ptr<Ring::Orders>>& orders);
   std::vector<int> sum_from_;
+  // What the passes plan at a batch (set_batch, set_threads, set_training_layouts): the inference
+  // pass's layouts and fused sums (plan_inference), the training passes' layouts and the rings'
+  // weight orders (plan_training, Ring::prepare_orders). Planning may throw and changes nothing;
+  // set_plans puts a plan in place and says whether the training plan changed (a layout or a
+  // weight order). replan: all three at the current batch, flagging a changed training plan.
+  struct PassPlans {
+    std::vector<int> infer, train, sums;
+    std::vector<std::shared_ptr<Ring::Orders>> orders;  // per ring; null: unchanged
+  };
+  void plan_inference(int batch, PassPlans& p);
+  void plan_training(int batch, PassPlans& p);
+  bool set_plans(PassPlans& p);
+  void replan();
   bool training_layouts_ = true;
   bool layouts_changed_ = false;  // the training plan changed after the last forward pass
 };
